@@ -1,0 +1,158 @@
+/**
+ * The command line: `worker` (the default), `next`, `jobs` and `check`.
+ * `main({ jobs, layer })` is everything a worker's entry point needs:
+ * `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
+ */
+import { Args, Command, Options, ValidationError } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { Clock, Console, Data, Effect, Either, Layer, Option } from "effect"
+import * as CronSpec from "./CronSpec.js"
+import * as Job from "./Job.js"
+import * as Lifecycle from "./Lifecycle.js"
+import * as TimeZone from "./TimeZone.js"
+import * as Worker from "./Worker.js"
+import * as WorkerConfig from "./WorkerConfig.js"
+
+/** Ends the command with `code`, printing `lines` to stderr. */
+export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number; readonly lines: ReadonlyArray<string> }> {}
+
+/** What a worker is made of: its jobs, and a layer with the services they need. */
+export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> = {
+  readonly jobs: Jobs
+  /** Name in `--help`. Default `cron-worker`. */
+  readonly name?: string | undefined
+  readonly version?: string | undefined
+} & ([Job.Requirements<Jobs[number]>] extends [never]
+  ? { readonly layer?: Layer.Layer<never, E, WorkerConfig.WorkerConfig> | undefined }
+  : { readonly layer: Layer.Layer<Job.Requirements<Jobs[number]>, E, WorkerConfig.WorkerConfig> })
+
+const readConfig = WorkerConfig.loadDotEnv().pipe(
+  Effect.zipRight(WorkerConfig.config),
+  Effect.mapError((error) => new CliExit({ code: 1, lines: WorkerConfig.describeError(error) }))
+)
+
+const usage = (message: string) => new CliExit({ code: 2, lines: [message] })
+
+/** An ISO-8601 instant; without `Z` or an offset it is read as UTC. */
+export const parseInstant = (text: string): Either.Either<number, string> => {
+  const match = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim())
+  if (match === null) return Either.left(`--from "${text}" is not an ISO-8601 instant (example: 2026-03-08T06:00:00Z)`)
+  const iso = text.trim().replace(" ", "T")
+  const millis = Date.parse(match[1] === undefined ? (iso.includes("T") ? `${iso}Z` : `${iso}T00:00:00Z`) : iso)
+  return Number.isNaN(millis) ? Either.left(`--from "${text}" is not a valid date`) : Either.right(millis)
+}
+
+const nextCommand = Command.make(
+  "next",
+  {
+    expression: Args.text({ name: "expression" }).pipe(Args.withDescription("cron expression, quoted")),
+    timezone: Options.text("timezone").pipe(
+      Options.withDescription("zone of the schedule when it has no CRON_TZ= prefix (default WORKER_TIMEZONE, else UTC)"),
+      Options.optional
+    ),
+    from: Options.text("from").pipe(Options.withDescription("ISO-8601 instant to count from (default now)"), Options.optional),
+    count: Options.integer("count").pipe(Options.withDescription("how many instants"), Options.withDefault(5))
+  },
+  ({ count, expression, from, timezone }) =>
+    Effect.gen(function*() {
+      yield* WorkerConfig.loadDotEnv()
+      const zone = Option.getOrElse(timezone, () => process.env.WORKER_TIMEZONE?.trim() || "UTC")
+      if (TimeZone.make(zone) === undefined) return yield* Effect.fail(usage(`unknown time zone "${zone}"`))
+      if (count < 1 || count > 100_000) return yield* Effect.fail(usage(`--count must be between 1 and 100000, got ${count}`))
+      const after = Option.isSome(from) ? yield* Either.mapLeft(parseInstant(from.value), usage) : yield* Clock.currentTimeMillis
+      const spec = yield* Either.mapLeft(CronSpec.parse(expression, { timezone: zone }), (error) => usage(error.message))
+      const lines = CronSpec.nextN(spec, after, count, after).map((instant) =>
+        `${TimeZone.formatInstant(instant)}  ${TimeZone.formatLocal(instant, spec.zone)}`
+      )
+      yield* Console.log(lines.join("\n"))
+    })
+).pipe(Command.withDescription("Print the next fire instants of a cron expression (UTC, then local time)"))
+
+const jobsCommand = (jobs: ReadonlyArray<Job.Any>) =>
+  Command.make(
+    "jobs",
+    { json: Options.boolean("json").pipe(Options.withDescription("one JSON object per job")) },
+    ({ json }) =>
+      Effect.gen(function*() {
+        const config = yield* readConfig
+        const now = yield* Clock.currentTimeMillis
+        const errors = Worker.validate(jobs, config.timezone)
+        if (errors.length > 0) return yield* Effect.fail(new CliExit({ code: 1, lines: errors.map((e) => e.message) }))
+        const rows = jobs.flatMap((job) =>
+          Either.match(Job.validate(job, config.timezone), {
+            onLeft: () => [],
+            onRight: (spec) => [{
+              name: job.name,
+              schedule: job.schedule,
+              timezone: spec.timezone,
+              description: job.description ?? "",
+              next: CronSpec.nextN(spec, now, 3).map(TimeZone.formatInstant)
+            }]
+          })
+        )
+        if (json) return yield* Console.log(rows.map((row) => JSON.stringify(row)).join("\n"))
+        const table = [["NAME", "SCHEDULE", "ZONE", "NEXT RUNS"], ...rows.map((r) => [r.name, r.schedule, r.timezone, r.next.join(", ")])]
+        const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length)))
+        yield* Console.log(table.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join("  ")).join("\n"))
+      })
+  ).pipe(Command.withDescription("List the registered jobs with their next three runs"))
+
+const checkCommand = (jobs: ReadonlyArray<Job.Any>) =>
+  Command.make("check", {}, () =>
+    Effect.gen(function*() {
+      const config = yield* readConfig
+      const errors = Worker.validate(jobs, config.timezone)
+      if (errors.length > 0) return yield* Effect.fail(new CliExit({ code: 1, lines: errors.map((e) => e.message) }))
+      yield* Console.log(`configuration ok; ${jobs.length} job(s) ok`)
+    })).pipe(Command.withDescription("Validate the configuration and every job's schedule; exit 0 or 1"))
+
+/** The command tree of a worker made of `options.jobs`. */
+export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>) => {
+  const runWorker = Effect.gen(function*() {
+    const config = yield* readConfig
+    // `layer` may be left out only when the jobs require nothing: `Layer.empty` then provides all of it.
+    const layer = (options.layer ?? Layer.empty) as Layer.Layer<Job.Requirements<Jobs[number]>, E, WorkerConfig.WorkerConfig>
+    yield* Lifecycle.run(config, options.jobs, layer)
+  })
+  const worker = Command.make("worker", {}, () => runWorker).pipe(
+    Command.withDescription("Run the scheduler until SIGINT or SIGTERM (the default command)")
+  )
+  return Command.make(options.name ?? "cron-worker", {}, () => runWorker).pipe(
+    Command.withDescription("Scheduled jobs as Effect programs"),
+    Command.withSubcommands([worker, nextCommand, jobsCommand(options.jobs), checkCommand(options.jobs)])
+  )
+}
+
+const report = (error: unknown) =>
+  Effect.gen(function*() {
+    if (error instanceof CliExit) {
+      if (error.lines.length > 0) yield* Console.error(error.lines.join("\n"))
+      process.exitCode = error.code
+      return
+    }
+    if (error instanceof Worker.InvalidJobs) {
+      yield* Console.error(error.lines.join("\n"))
+      process.exitCode = 1
+      return
+    }
+    if (ValidationError.isValidationError(error)) {
+      process.exitCode = ValidationError.isHelpRequested(error) ? 0 : 2
+      return
+    }
+    yield* Console.error(error instanceof Error ? error.message : String(error))
+    process.exitCode = 1
+  })
+
+/**
+ * The whole program of a worker's entry point: parses `process.argv`, runs
+ * the command, prints errors to stderr and sets the exit code. Never fails.
+ */
+export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    Command.run(make(options), { name: options.name ?? "cron-worker", version: options.version ?? "0.1.0" })(process.argv)
+  ).pipe(
+    Effect.catchAll(report),
+    Effect.provide(NodeContext.layer),
+    Effect.asVoid
+  )
+

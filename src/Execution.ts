@@ -1,0 +1,168 @@
+/**
+ * One run of one slot, once it is claimed and admitted: attempts under the
+ * job's retry policy, the timeout over them all, defects recovered, and the
+ * outcome classified, logged, traced, counted and recorded.
+ */
+import { Cause, Clock, Context, Data, Duration, Effect, Exit, Metric, MetricBoundaries, Option, Schedule } from "effect"
+import { CurrentRun, type RetryPolicy, type RunInfo } from "./Job.js"
+import type { Outcome, RunStoreShape } from "./RunStore.js"
+
+/** The job ran past its timeout. */
+export class RunTimedOut extends Data.TaggedError("RunTimedOut")<{ readonly after: Duration.Duration }> {
+  override get message(): string {
+    return `timed out after ${Duration.format(this.after)}`
+  }
+}
+
+/** What a slot needs to run: the job's effect (its services already provided) and its policies. */
+export interface Runnable {
+  readonly name: string
+  readonly run: Effect.Effect<void, unknown, CurrentRun>
+  readonly timeout: Option.Option<Duration.Duration>
+  readonly retry: Schedule.Schedule<unknown, unknown> | undefined
+  readonly attempts: number
+}
+
+/** The retry policy as a schedule: exponential, jittered, capped, `attempts - 1` retries. */
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, unknown> => {
+  const cap = Duration.decode(policy.maxDelay ?? Duration.minutes(1))
+  const base = Schedule.exponential(policy.initialDelay ?? Duration.seconds(1), policy.factor ?? 2)
+  const jittered = policy.jitter === false ? base : Schedule.jittered(base)
+  return jittered.pipe(
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, cap)),
+    Schedule.intersect(Schedule.recurs(policy.attempts - 1))
+  )
+}
+
+const runsTotal = Metric.counter("cron_worker_runs_total", {
+  description: "Slots by job and outcome (succeeded, failed, timed_out, interrupted, skipped)",
+  incremental: true
+})
+const runDuration = Metric.histogram(
+  "cron_worker_run_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.005, factor: 4, count: 10 }),
+  "Duration of finished runs"
+)
+const runLag = Metric.histogram(
+  "cron_worker_run_lag_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 4, count: 10 }),
+  "Actual start minus nominal instant"
+)
+
+/** Counts a slot's outcome. */
+export const count = (job: string, status: string): Effect.Effect<void> =>
+  Metric.increment(Metric.tagged(Metric.tagged(runsTotal, "job", job), "status", status))
+
+/** A failure as one line: `Name: message` for errors, their JSON otherwise. */
+export const describe = (error: unknown): string => {
+  if (error instanceof Error) {
+    const name = "_tag" in error && typeof error._tag === "string" ? error._tag : error.name
+    return error.message === "" ? name : `${name}: ${error.message}`
+  }
+  if (typeof error === "string") return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+const classify = (exit: Exit.Exit<void, unknown>): { status: Outcome["status"]; error?: string; panic?: unknown } => {
+  if (Exit.isSuccess(exit)) return { status: "succeeded" }
+  const cause = exit.cause
+  const timedOut = Cause.failures(cause).pipe((failures) => [...failures].find((e) => e instanceof RunTimedOut))
+  if (timedOut !== undefined) return { status: "timed_out", error: timedOut.message }
+  const defects = [...Cause.defects(cause)]
+  if (defects.length > 0) return { status: "failed", error: `panic: ${describe(defects[0])}`, panic: defects[0] }
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return { status: "failed", error: describe(failure.value) }
+  return { status: "interrupted", error: "interrupted" }
+}
+
+/**
+ * Runs the slot described by `info` and records its outcome. Never fails; when
+ * the fiber is interrupted (shutdown, `replace`), the run is interrupted, its
+ * finalizers run, and it is recorded as interrupted with `interruptReason()`.
+ */
+export const execute = (
+  store: RunStoreShape,
+  runnable: Runnable,
+  info: Omit<RunInfo, "attempt">,
+  interruptReason: () => string | undefined
+): Effect.Effect<void> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      yield* Metric.update(runLag, Math.max(0, started - info.nominalAt.getTime()) / 1000)
+      yield* Effect.annotateCurrentSpan({ "run.lag_ms": started - info.nominalAt.getTime() })
+      yield* Effect.logInfo("job started")
+      let attempt = 0
+      const once = Effect.suspend(() => {
+        attempt++
+        return runnable.run.pipe(
+          Effect.provideService(CurrentRun, { ...info, attempt }),
+          Effect.tapError((error) =>
+            attempt < runnable.attempts
+              ? Effect.logWarning("job attempt failed, retrying").pipe(Effect.annotateLogs({ attempt, error: describe(error) }))
+              : Effect.void
+          )
+        )
+      })
+      const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
+      const bounded = Option.match(runnable.timeout, {
+        onNone: () => retried,
+        onSome: (after) => Effect.timeoutFail(retried, { duration: after, onTimeout: () => new RunTimedOut({ after }) })
+      })
+      const exit = yield* Effect.exit(restore(bounded))
+      const finished = yield* Clock.currentTimeMillis
+      const result = classify(exit)
+      const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
+      const annotations = { duration_ms: finished - started, attempt, status: result.status }
+      yield* Effect.annotateCurrentSpan({ "run.outcome": result.status, "run.attempt": attempt })
+      switch (result.status) {
+        case "succeeded":
+          yield* Effect.logInfo("job completed successfully").pipe(Effect.annotateLogs(annotations))
+          break
+        case "interrupted":
+          yield* Effect.logWarning("job interrupted").pipe(Effect.annotateLogs({ ...annotations, error }))
+          break
+        default:
+          if (result.panic !== undefined) {
+            const stack = result.panic instanceof Error && result.panic.stack
+              ? result.panic.stack
+              : Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty)
+            yield* Effect.logError("job panic recovered").pipe(
+              Effect.annotateLogs({ ...annotations, error, panic: describe(result.panic), stack })
+            )
+          } else {
+            yield* Effect.logError("job failed").pipe(Effect.annotateLogs({ ...annotations, error }))
+          }
+      }
+      yield* Metric.update(runDuration, (finished - started) / 1000)
+      yield* count(runnable.name, result.status)
+      yield* store.finish(info.runId, { status: result.status, attempt, at: new Date(finished), error })
+    })
+  ).pipe(
+    Effect.annotateLogs({ job: info.job, run_id: info.runId, nominal_at: info.nominalAt.toISOString(), reason: info.reason }),
+    Effect.withSpan(`job ${info.job}`, {
+      root: true,
+      kind: "internal",
+      attributes: {
+        "job.name": info.job,
+        "run.id": info.runId,
+        "run.nominal_at": info.nominalAt.toISOString(),
+        "run.reason": info.reason
+      }
+    })
+  )
+
+/** The services a runnable's effect closes over: the job's context, captured at registration. */
+export const provideContext = <R>(
+  run: Effect.Effect<void, unknown, R>,
+  context: Context.Context<Exclude<R, CurrentRun>>
+): Effect.Effect<void, unknown, CurrentRun> =>
+  Effect.mapInputContext(
+    run,
+    // Exclude<R, CurrentRun> | CurrentRun covers R; the checker cannot see through the Exclude.
+    (runContext: Context.Context<CurrentRun>) => Context.merge(context, runContext) as Context.Context<R>
+  )

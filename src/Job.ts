@@ -1,0 +1,200 @@
+/**
+ * A job is a value: a name, a schedule and an `Effect` to run, with options.
+ * Its requirements `R` are exactly the services its `run` uses; a worker built
+ * from a list of jobs requires the union of them, which the type checker checks.
+ */
+import { Context, Duration, type Effect, Either, Pipeable, Schema } from "effect"
+import * as CronSpec from "./CronSpec.js"
+
+/** What to do with a slot whose previous run of the same job is still running. */
+export type Overlap =
+  /** Record the new slot as skipped (the default). */
+  | "skip"
+  /** Run both. */
+  | "allow"
+  /** Run the new slot when the previous run ends; at most one waits, further slots are skipped. */
+  | "queue"
+  /** Interrupt the running one (recorded as interrupted) and start the new one. */
+  | "replace"
+
+/** What to do, at start-up, with slots missed while no worker ran (needs the PostgreSQL run store). */
+export type CatchUp =
+  /** Run the newest missed slot once, if it lies within `catchUpWindow` (the default). */
+  | "latest"
+  /** Run none. */
+  | "skip"
+  /** Run every missed slot within `catchUpWindow`, one after another. */
+  | "all"
+
+/** Why a run started. */
+export type RunReason = "scheduled" | "manual" | "catch-up"
+
+/** Retry of failed attempts within one slot: exponential backoff with jitter and a cap. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (≥ 1). */
+  readonly attempts: number
+  /** Delay before the second attempt. Default 1 second. */
+  readonly initialDelay?: Duration.DurationInput | undefined
+  /** Growth of the delay per attempt. Default 2. */
+  readonly factor?: number | undefined
+  /** Largest delay between attempts. Default 1 minute. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /** Randomise each delay between 80 % and 120 % of its value. Default true. */
+  readonly jitter?: boolean | undefined
+}
+
+/** Options of {@link make}. */
+export interface JobOptions<E, R> {
+  /** Unique name: the key of the run history and of every log line. */
+  readonly name: string
+  /** Cron expression (see README "Schedules"). */
+  readonly schedule: string
+  /** The work of one run. Typed failures are recorded as `failed`; defects are recovered and recorded too. */
+  readonly run: Effect.Effect<void, E, R>
+  /** Human description, shown by `jobs`. */
+  readonly description?: string | undefined
+  /** Zone of the schedule when it has no `CRON_TZ=` prefix. Default `WORKER_TIMEZONE`. */
+  readonly timezone?: string | undefined
+  /**
+   * Longest a slot may take, attempts and backoff included; on expiry the run
+   * is interrupted and recorded as `timed_out`. Default
+   * `WORKER_DEFAULT_TIMEOUT_SECONDS`; `0` or `Duration.infinity` for none.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Default `skip`. */
+  readonly overlap?: Overlap | undefined
+  /** Default: no retry. */
+  readonly retry?: RetryPolicy | undefined
+  /** Start each run after a random delay up to this long, to spread load. Default none. */
+  readonly jitter?: Duration.DurationInput | undefined
+  /** Default `latest`. */
+  readonly catchUp?: CatchUp | undefined
+  /** How old a missed slot may be and still be caught up. Default 24 hours. */
+  readonly catchUpWindow?: Duration.DurationInput | undefined
+}
+
+const TypeId: unique symbol = Symbol.for("cron-worker/Job")
+
+/** A job: build it with {@link make}. */
+export interface Job<out E = never, out R = never> extends Pipeable.Pipeable {
+  readonly [TypeId]: typeof TypeId
+  readonly name: string
+  readonly schedule: string
+  readonly run: Effect.Effect<void, E, R>
+  readonly description: string | undefined
+  readonly timezone: string | undefined
+  /** `undefined`: the worker's default. */
+  readonly timeout: Duration.Duration | undefined
+  readonly overlap: Overlap
+  readonly retry: RetryPolicy | undefined
+  readonly jitter: Duration.Duration | undefined
+  readonly catchUp: CatchUp
+  readonly catchUpWindow: Duration.Duration
+}
+
+/** Any job: the element type of a worker's job list. */
+export type Any = Job<unknown, unknown>
+
+/** The services a list of jobs needs, less what the scheduler provides itself. */
+export type Requirements<J> = J extends Job<infer _E, infer R> ? Exclude<R, CurrentRun> : never
+
+/** The typed failures a list of jobs may produce. */
+export type Errors<J> = J extends Job<infer E, infer _R> ? E : never
+
+class JobImpl<E, R> implements Job<E, R> {
+  readonly [TypeId]: typeof TypeId = TypeId
+  readonly name: string
+  readonly schedule: string
+  readonly run: Effect.Effect<void, E, R>
+  readonly description: string | undefined
+  readonly timezone: string | undefined
+  readonly timeout: Duration.Duration | undefined
+  readonly overlap: Overlap
+  readonly retry: RetryPolicy | undefined
+  readonly jitter: Duration.Duration | undefined
+  readonly catchUp: CatchUp
+  readonly catchUpWindow: Duration.Duration
+  constructor(options: JobOptions<E, R>) {
+    this.name = options.name
+    this.schedule = options.schedule
+    this.run = options.run
+    this.description = options.description
+    this.timezone = options.timezone
+    this.timeout = options.timeout === undefined ? undefined : Duration.decode(options.timeout)
+    this.overlap = options.overlap ?? "skip"
+    this.retry = options.retry
+    this.jitter = options.jitter === undefined ? undefined : Duration.decode(options.jitter)
+    this.catchUp = options.catchUp ?? "latest"
+    this.catchUpWindow = Duration.decode(options.catchUpWindow ?? Duration.hours(24))
+  }
+  pipe() {
+    // eslint-disable-next-line prefer-rest-params
+    return Pipeable.pipeArguments(this, arguments)
+  }
+}
+
+/** Builds a job. Nothing is validated here: the scheduler validates when it registers the job. */
+export const make = <E = never, R = never>(options: JobOptions<E, R>): Job<E, R> => new JobImpl(options)
+
+/** True for values built by {@link make}. */
+export const isJob = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
+
+/** What a running job can read about its own run: `yield* CurrentRun`. */
+export interface RunInfo {
+  readonly job: string
+  readonly runId: string
+  /** The slot's nominal instant: the time the schedule named, not the time the run started. */
+  readonly nominalAt: Date
+  /** 1 for the first attempt, then 2, 3, … under `retry`. */
+  readonly attempt: number
+  readonly reason: RunReason
+}
+
+/** The current run's context, provided by the scheduler to every run. */
+export class CurrentRun extends Context.Tag("cron-worker/CurrentRun")<CurrentRun, RunInfo>() {}
+
+/** A job option that cannot work (a negative timeout, zero attempts, …). */
+export class InvalidJobOption extends Schema.TaggedError<InvalidJobOption>()("InvalidJobOption", {
+  job: Schema.String,
+  option: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `job "${this.job}": invalid option ${this.option}: ${this.reason}`
+  }
+}
+
+/** Two jobs with one name: names key the run history, so they must be unique. */
+export class DuplicateJobName extends Schema.TaggedError<DuplicateJobName>()("DuplicateJobName", {
+  job: Schema.String
+}) {
+  override get message(): string {
+    return `job "${this.job}" is registered twice: job names must be unique`
+  }
+}
+
+/**
+ * Checks a job's name and options and parses its schedule in its zone (the
+ * job's `timezone`, else `defaultTimezone`). The scheduler registers only jobs
+ * that pass; `check` and `jobs` use the same function.
+ */
+export const validate = (
+  job: Any,
+  defaultTimezone: string
+): Either.Either<CronSpec.CronSpec, InvalidJobOption | CronSpec.InvalidCronExpression> => {
+  const invalid = (option: string, reason: string) => Either.left(new InvalidJobOption({ job: job.name, option, reason }))
+  if (!/^[\w.:@/-]{1,200}$/.test(job.name)) return invalid("name", `must be 1–200 letters, digits or _ . : @ / -, got "${job.name}"`)
+  if (!["skip", "allow", "queue", "replace"].includes(job.overlap)) {
+    return invalid("overlap", `must be skip, allow, queue or replace, got "${job.overlap}"`)
+  }
+  if (!["latest", "skip", "all"].includes(job.catchUp)) return invalid("catchUp", `must be latest, skip or all, got "${job.catchUp}"`)
+  if (job.retry !== undefined) {
+    const { attempts, factor } = job.retry
+    if (!Number.isInteger(attempts) || attempts < 1) return invalid("retry.attempts", `must be a whole number ≥ 1, got ${attempts}`)
+    if (factor !== undefined && !(factor >= 1)) return invalid("retry.factor", `must be ≥ 1, got ${factor}`)
+  }
+  return Either.mapLeft(
+    CronSpec.parse(job.schedule, { timezone: job.timezone ?? defaultTimezone }),
+    (error) => new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
+  )
+}

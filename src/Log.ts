@@ -1,0 +1,139 @@
+/**
+ * The worker's log lines: one JSON object per line on stdout (or a readable
+ * line per entry with `LOG_FORMAT=pretty`), carrying `service`, the log
+ * annotations of the current fiber (`job`, `run_id`, `nominal_at`, …) and the
+ * current span's `trace_id` and `span_id`.
+ */
+import {
+  Cause,
+  Context,
+  Effect,
+  FiberRef,
+  FiberRefs,
+  HashMap,
+  HashSet,
+  Inspectable,
+  Layer,
+  Logger,
+  type LogLevel,
+  Option,
+  Tracer
+} from "effect"
+import type { LogFormat } from "./WorkerConfig.js"
+
+const LEVEL_NAMES: Record<string, string> = {
+  All: "TRACE",
+  Trace: "TRACE",
+  Debug: "DEBUG",
+  Info: "INFO",
+  Warning: "WARN",
+  Error: "ERROR",
+  Fatal: "FATAL",
+  None: "OFF"
+}
+
+/** The fields of one log line, in the order they are written. */
+export interface Entry {
+  readonly time: Date
+  readonly level: string
+  readonly service: string
+  readonly msg: string
+  readonly fields: Readonly<Record<string, unknown>>
+}
+
+const renderValue = (value: unknown): unknown =>
+  value instanceof Date ? value.toISOString() : typeof value === "bigint" ? value.toString() : value
+
+/** One JSON line. Field names never shadow `time`, `level`, `service` or `msg`. */
+export const formatJson = (entry: Entry): string => {
+  const line: Record<string, unknown> = {
+    time: entry.time.toISOString(),
+    level: entry.level,
+    service: entry.service,
+    msg: entry.msg
+  }
+  for (const [key, value] of Object.entries(entry.fields)) {
+    if (!(key in line)) line[key] = renderValue(value)
+  }
+  return JSON.stringify(line)
+}
+
+/** `2026-11-29T10:00:00.000Z INFO  job started job=cleanup run_id=…`, as the Go worker printed. */
+export const formatPretty = (entry: Entry): string => {
+  const fields = Object.entries(entry.fields)
+    .map(([key, value]) => {
+      const rendered = renderValue(value)
+      const text = typeof rendered === "string" ? rendered : JSON.stringify(rendered)
+      return `${key}=${/[\s"=]/.test(text) || text === "" ? JSON.stringify(text) : text}`
+    })
+    .join(" ")
+  return `${entry.time.toISOString()} ${entry.level.padEnd(5)} ${entry.msg}${fields === "" ? "" : ` ${fields}`}`
+}
+
+const messageText = (message: unknown): string => {
+  const parts = Array.isArray(message) ? message : [message]
+  return parts.map((part) => (typeof part === "string" ? part : Inspectable.toStringUnknown(part))).join(" ")
+}
+
+/** The log entry Effect hands a logger, flattened into our fields. */
+export const toEntry = (service: string, options: Logger.Logger.Options<unknown>): Entry => {
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of HashMap.toEntries(options.annotations)) fields[key] = value
+  const span = Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), Tracer.ParentSpan)
+  if (Option.isSome(span)) {
+    fields.trace_id ??= span.value.traceId
+    fields.span_id ??= span.value.spanId
+  }
+  if (!Cause.isEmpty(options.cause) && fields.error === undefined) {
+    fields.error = Cause.pretty(options.cause, { renderErrorCause: true })
+  }
+  return {
+    time: options.date,
+    level: LEVEL_NAMES[options.logLevel._tag] ?? options.logLevel.label,
+    service,
+    msg: messageText(options.message),
+    fields
+  }
+}
+
+/** A logger that writes formatted lines to `write` (stdout by default). */
+export const make = (
+  service: string,
+  format: LogFormat,
+  write: (line: string) => void = (line) => process.stdout.write(line + "\n")
+): Logger.Logger<unknown, void> =>
+  Logger.make((options) => {
+    const entry = toEntry(service, options)
+    write(format === "json" ? formatJson(entry) : formatPretty(entry))
+  })
+
+/** Replaces Effect's default (and pretty) logger with ours, at `level` and above. */
+export const layer = (options: {
+  readonly service: string
+  readonly format: LogFormat
+  readonly level: LogLevel.LogLevel
+}): Layer.Layer<never> =>
+  Layer.merge(
+    Layer.scopedDiscard(
+      Effect.locallyScopedWith(FiberRef.currentLoggers, (loggers) =>
+        loggers.pipe(
+          HashSet.remove(Logger.defaultLogger),
+          HashSet.remove(Logger.prettyLoggerDefault),
+          HashSet.add(make(options.service, options.format))
+        ))
+    ),
+    Logger.minimumLogLevel(options.level)
+  )
+
+/** A line written outside any fiber (a second signal, the shutdown watchdog), in the same format. */
+export const writeNow = (
+  service: string,
+  format: LogFormat,
+  level: "INFO" | "WARN" | "ERROR",
+  msg: string,
+  fields: Record<string, unknown> = {}
+): void => {
+  const entry: Entry = { time: new Date(), level, service, msg, fields }
+  process.stdout.write((format === "json" ? formatJson(entry) : formatPretty(entry)) + "\n")
+}
+

@@ -1,0 +1,153 @@
+/**
+ * The run store: where every slot is claimed before it runs and where its
+ * outcome is recorded. A port with one adapter per backend: `layerMemory`
+ * (one process; tests) here, PostgreSQL (durable history, claims across
+ * instances) beside it.
+ */
+import { Context, Effect, Layer } from "effect"
+import type { RunReason } from "./Job.js"
+
+/** The state of a slot's run. `running` until one of the final states is recorded. */
+export type RunStatus =
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "timed_out"
+  | "interrupted"
+  | "skipped"
+  | "abandoned"
+
+/** Why a slot was skipped rather than run. */
+export type SkipReason =
+  /** The previous run of the same job was still running (overlap `skip`, or `queue` with one already waiting). */
+  | "overlap"
+  /** `WORKER_MAX_CONCURRENT_JOBS` runs were in flight. */
+  | "max_concurrent"
+  /** The worker was not running, or was late, at the slot's time, and `catchUp` did not run it. */
+  | "missed"
+  /** The job is paused. */
+  | "paused"
+  /** Shutdown began before the slot could start. */
+  | "shutdown"
+
+/** One slot of one job: its history row. */
+export interface RunRecord {
+  readonly runId: string
+  readonly job: string
+  readonly nominalAt: Date
+  readonly reason: RunReason
+  readonly status: RunStatus
+  readonly skipReason: SkipReason | undefined
+  readonly attempt: number
+  readonly instance: string
+  readonly startedAt: Date
+  readonly finishedAt: Date | undefined
+  readonly durationMs: number | undefined
+  readonly error: string | undefined
+}
+
+/** A slot about to run. */
+export interface Claim {
+  readonly runId: string
+  readonly job: string
+  readonly nominalAt: Date
+  readonly reason: RunReason
+  readonly instance: string
+  readonly at: Date
+}
+
+/** The end of a run, or the decision to skip its slot. */
+export interface Outcome {
+  readonly status: Exclude<RunStatus, "running">
+  readonly skipReason?: SkipReason | undefined
+  readonly attempt: number
+  readonly at: Date
+  readonly error?: string | undefined
+}
+
+export interface RunStoreShape {
+  /**
+   * Claims the slot `(job, nominalAt)` and records it as running. `false` when
+   * the slot was already claimed (by this or another instance): the caller
+   * must not run it. Manual runs are never refused.
+   */
+  readonly claim: (claim: Claim) => Effect.Effect<boolean>
+  /** Records the outcome of a claimed run. Only the first outcome counts: a run that already ended keeps it. */
+  readonly finish: (runId: string, outcome: Outcome) => Effect.Effect<void>
+  /** History, newest first; optionally of one job only. */
+  readonly history: (options?: { readonly job?: string | undefined; readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<RunRecord>>
+}
+
+/** The run store port. */
+export class RunStore extends Context.Tag("cron-worker/RunStore")<RunStore, RunStoreShape>() {}
+
+/** Options of {@link makeMemory}. */
+export interface MemoryOptions {
+  /** Records kept, oldest dropped first. Default 10,000. */
+  readonly capacity?: number | undefined
+}
+
+/**
+ * A store in this process's memory: history is lost at exit and claims do not
+ * reach other instances. Bounded by `capacity`.
+ */
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreShape> =>
+  Effect.sync(() => {
+    const capacity = options.capacity ?? 10_000
+    const byId = new Map<string, RunRecord>()
+    const bySlot = new Map<string, string>()
+    const slotKey = (job: string, nominalAt: Date) => `${job}\u0000${nominalAt.getTime()}`
+    const evict = () => {
+      for (const [runId, record] of byId) {
+        if (byId.size <= capacity) break
+        byId.delete(runId)
+        if (bySlot.get(slotKey(record.job, record.nominalAt)) === runId) bySlot.delete(slotKey(record.job, record.nominalAt))
+      }
+    }
+    return RunStore.of({
+      claim: (claim) =>
+        Effect.sync(() => {
+          const key = slotKey(claim.job, claim.nominalAt)
+          if (claim.reason !== "manual" && bySlot.has(key)) return false
+          if (claim.reason !== "manual") bySlot.set(key, claim.runId)
+          byId.set(claim.runId, {
+            runId: claim.runId,
+            job: claim.job,
+            nominalAt: claim.nominalAt,
+            reason: claim.reason,
+            status: "running",
+            skipReason: undefined,
+            attempt: 0,
+            instance: claim.instance,
+            startedAt: claim.at,
+            finishedAt: undefined,
+            durationMs: undefined,
+            error: undefined
+          })
+          evict()
+          return true
+        }),
+      finish: (runId, outcome) =>
+        Effect.sync(() => {
+          const record = byId.get(runId)
+          if (record === undefined || record.status !== "running") return
+          byId.set(runId, {
+            ...record,
+            status: outcome.status,
+            skipReason: outcome.skipReason,
+            attempt: outcome.attempt,
+            finishedAt: outcome.at,
+            durationMs: outcome.at.getTime() - record.startedAt.getTime(),
+            error: outcome.error
+          })
+        }),
+      history: (query = {}) =>
+        Effect.sync(() => {
+          const records = [...byId.values()].reverse().filter((r) => query.job === undefined || r.job === query.job)
+          return query.limit === undefined ? records : records.slice(0, query.limit)
+        })
+    })
+  })
+
+/** {@link makeMemory} as a layer. */
+export const layerMemory = (options?: MemoryOptions): Layer.Layer<RunStore> => Layer.effect(RunStore, makeMemory(options))

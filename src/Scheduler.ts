@@ -1,0 +1,328 @@
+/**
+ * The scheduler: a scoped service with one fiber per job. Each fiber computes
+ * the job's next slot, sleeps towards it in steps of at most an hour, and
+ * dispatches the slot: claim it in the run store, apply the overlap policy and
+ * the global concurrency limit, then run it (see `Execution`). Closing the
+ * scope is the shutdown: no new runs, running ones get the grace period, then
+ * are interrupted.
+ */
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Random, Schema } from "effect"
+import * as CronSpec from "./CronSpec.js"
+import * as Execution from "./Execution.js"
+import {
+  type CurrentRun,
+  DuplicateJobName,
+  type InvalidJobOption,
+  type Job,
+  type Overlap,
+  type RunReason,
+  validate as validateJob
+} from "./Job.js"
+import { RunStore, type SkipReason } from "./RunStore.js"
+import { WorkerConfig } from "./WorkerConfig.js"
+
+/** Why a job could not be registered. */
+export type RegistrationError = CronSpec.InvalidCronExpression | InvalidJobOption | DuplicateJobName
+
+/** A registered job, as `jobs` lists it. */
+export interface JobInfo {
+  readonly name: string
+  readonly schedule: string
+  readonly timezone: string
+  readonly description: string | undefined
+  readonly overlap: Overlap
+  readonly timeout: Option.Option<Duration.Duration>
+  readonly spec: CronSpec.CronSpec
+  /** Registration instant: the anchor of `@every` schedules. */
+  readonly anchor: number
+}
+
+/** No job of that name is registered. */
+export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", { job: Schema.String }) {
+  override get message(): string {
+    return `no job named "${this.job}" is registered`
+  }
+}
+
+/** Longest single sleep: long timers are unreliable, and clocks move. */
+const MAX_SLEEP = Duration.toMillis(Duration.hours(1))
+/** How often shutdown checks whether running jobs have ended. */
+const SHUTDOWN_POLL = 50
+/** Missed slots recorded one by one after a gap (a suspended process); the rest are counted. */
+const MISSED_RECORD_LIMIT = 1000
+
+interface Entry extends JobInfo, Execution.Runnable {
+  readonly jitter: Duration.Duration | undefined
+  /** Runs of this job past the overlap check and not yet finished. */
+  active: Array<Active>
+  /** The one slot waiting under overlap `queue`. */
+  queued: { readonly gate: Deferred.Deferred<void>; readonly run: Active } | undefined
+}
+
+interface Active {
+  readonly runId: string
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+}
+
+const sleepUntil = (target: number) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      if (now >= target) return
+      yield* Effect.sleep(Math.min(target - now, MAX_SLEEP))
+    }
+  })
+
+export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Scheduler", {
+  scoped: Effect.gen(function*() {
+    const config = yield* WorkerConfig
+    const store = yield* RunStore
+    const instance = `${hostname()}:${process.pid}`
+    const limit = config.maxConcurrentJobs > 0 ? yield* Effect.makeSemaphore(config.maxConcurrentJobs) : undefined
+    const loops = yield* FiberSet.make()
+    const runs = yield* FiberSet.make()
+    const stopping = yield* Deferred.make<void>()
+    const entries = new Map<string, Entry>()
+    const interruptReasons = new Map<string, string>()
+    let started = false
+
+    const skip = (entry: Entry, runId: string, reason: SkipReason, message: string, fields: Record<string, unknown> = {}) =>
+      Effect.gen(function*() {
+        yield* Effect.logWarning(message).pipe(Effect.annotateLogs(fields))
+        yield* Execution.count(entry.name, "skipped")
+        yield* store.finish(runId, { status: "skipped", skipReason: reason, attempt: 0, at: new Date(yield* Clock.currentTimeMillis) })
+      })
+
+    /** Overlap policy: `true` when this run may go ahead (and now counts as active). */
+    const admit = (entry: Entry, runId: string, nominalAt: Date) =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.withFiberRuntime<Fiber.RuntimeFiber<unknown, unknown>>((fiber) => Effect.succeed(fiber))
+        const self: Active = { runId, fiber }
+        if (entry.active.length > 0) {
+          switch (entry.overlap) {
+            case "skip":
+              yield* skip(entry, runId, "overlap", "job skipped (previous run still running)")
+              return false
+            case "queue": {
+              if (entry.queued !== undefined) {
+                yield* skip(entry, runId, "overlap", "job skipped (previous run still running, one already queued)")
+                return false
+              }
+              const gate = yield* Deferred.make<void>()
+              entry.queued = { gate, run: self }
+              yield* Effect.logInfo("job queued (previous run still running)")
+              const opened = yield* Effect.raceFirst(
+                Effect.as(Deferred.await(gate), true),
+                Effect.as(Deferred.await(stopping), false)
+              )
+              if (opened) return true // the run that ended made this one active
+              if (entry.queued?.gate === gate) entry.queued = undefined
+              yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it was queued)")
+              return false
+            }
+            case "replace": {
+              const previous = [...entry.active]
+              for (const run of previous) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
+              yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
+              yield* Fiber.interruptAll(previous.map((run) => run.fiber))
+              break
+            }
+            case "allow":
+              break
+          }
+        }
+        entry.active.push(self)
+        return true
+      })
+
+    const release = (entry: Entry, runId: string) =>
+      Effect.suspend(() => {
+        entry.active = entry.active.filter((run) => run.runId !== runId)
+        interruptReasons.delete(runId)
+        const queued = entry.queued
+        if (entry.active.length > 0 || queued === undefined) return Effect.void
+        entry.queued = undefined
+        entry.active.push(queued.run)
+        return Deferred.succeed(queued.gate, undefined)
+      })
+
+    /** One slot, from claim to recorded outcome. Returns the run id. */
+    const slot = (entry: Entry, nominalAt: Date, reason: RunReason) =>
+      Effect.gen(function*() {
+        const runId = randomUUID()
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const claimed = yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at: now })
+        if (!claimed) {
+          yield* Effect.logDebug("slot already claimed")
+          return runId
+        }
+        yield* Effect.gen(function*() {
+          if (!(yield* admit(entry, runId, nominalAt))) return
+          if (entry.jitter !== undefined && reason === "scheduled") {
+            const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter) + 1)
+            yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
+          }
+          if (yield* Deferred.isDone(stopping)) {
+            return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
+          }
+          const run = Execution.execute(store, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
+          const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
+          if (Option.isNone(admitted)) {
+            yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
+              max_concurrent: config.maxConcurrentJobs
+            })
+          }
+        }).pipe(
+          // Interrupted before `execute` recorded anything (queued, in jitter): the run store keeps the first outcome.
+          Effect.onInterrupt(() =>
+            Effect.flatMap(Clock.currentTimeMillis, (at) =>
+              store.finish(runId, { status: "interrupted", attempt: 0, at: new Date(at), error: interruptReasons.get(runId) ?? "interrupted" })
+            )
+          ),
+          Effect.ensuring(release(entry, runId))
+        )
+        return runId
+      }).pipe(Effect.annotateLogs({ job: entry.name, nominal_at: nominalAt.toISOString() }))
+
+    const dispatch = (entry: Entry, nominalAt: Date, reason: RunReason) =>
+      Effect.flatMap(Deferred.isDone(stopping), (stop) => (stop ? Effect.void : FiberSet.run(runs, slot(entry, nominalAt, reason))))
+
+    /** The job's fiber: sleep to each slot, dispatch it, record slots missed while the process was not running. */
+    const loop = (entry: Entry) =>
+      Effect.gen(function*() {
+        let after = yield* Clock.currentTimeMillis
+        for (;;) {
+          let due = entry.spec.next(after, entry.anchor)
+          if (due === Infinity) return
+          yield* sleepUntil(due)
+          const now = yield* Clock.currentTimeMillis
+          let missed = 0
+          for (let next = entry.spec.next(due, entry.anchor); next <= now; next = entry.spec.next(next, entry.anchor)) {
+            if (++missed <= MISSED_RECORD_LIMIT) yield* recordMissed(entry, due)
+            due = next
+          }
+          if (missed > 0) {
+            yield* Effect.logWarning("job missed slots (the process was suspended or overloaded)").pipe(
+              Effect.annotateLogs({ job: entry.name, missed, resumed_at: new Date(due).toISOString() })
+            )
+          }
+          yield* dispatch(entry, new Date(due), "scheduled")
+          after = due
+        }
+      })
+
+    const recordMissed = (entry: Entry, nominal: number) =>
+      Effect.gen(function*() {
+        const runId = randomUUID()
+        const at = new Date(yield* Clock.currentTimeMillis)
+        if (yield* store.claim({ runId, job: entry.name, nominalAt: new Date(nominal), reason: "scheduled", instance, at })) {
+          yield* Execution.count(entry.name, "skipped")
+          yield* store.finish(runId, { status: "skipped", skipReason: "missed", attempt: 0, at })
+        }
+      })
+
+    const register = Effect.fn("Scheduler.register")(function*<E, R>(job: Job<E, R>) {
+      if (entries.has(job.name)) return yield* Effect.fail(new DuplicateJobName({ job: job.name }))
+      const spec = yield* validateJob(job, config.timezone)
+      const context = yield* Effect.context<Exclude<R, CurrentRun>>()
+      const anchor = yield* Clock.currentTimeMillis
+      const timeout = job.timeout === undefined
+        ? config.defaultTimeout
+        : Duration.isZero(job.timeout) || !Duration.isFinite(job.timeout) ? Option.none() : Option.some(job.timeout)
+      const entry: Entry = {
+        name: job.name,
+        schedule: job.schedule,
+        timezone: spec.timezone,
+        description: job.description,
+        overlap: job.overlap,
+        spec,
+        anchor,
+        timeout,
+        run: Execution.provideContext(job.run, context),
+        retry: job.retry === undefined ? undefined : Execution.retrySchedule(job.retry),
+        attempts: job.retry?.attempts ?? 1,
+        jitter: job.jitter,
+        active: [],
+        queued: undefined
+      }
+      entries.set(job.name, entry)
+      yield* Effect.logInfo(`job registered: ${job.name}`).pipe(
+        Effect.annotateLogs({ job: job.name, schedule: job.schedule, timezone: spec.timezone, next_run: new Date(spec.next(anchor, anchor)).toISOString() })
+      )
+      if (started) yield* FiberSet.run(loops, loop(entry))
+    })
+
+    /**
+     * Waits up to `grace` for the runs to end; `true` if they did. It polls:
+     * in a finalizer a timeout cannot interrupt an uninterruptible wait.
+     */
+    const waitForRuns = (grace: Duration.Duration) =>
+      Effect.gen(function*() {
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+        for (;;) {
+          if ((yield* FiberSet.size(runs)) === 0) return true
+          const now = yield* Clock.currentTimeMillis
+          if (now >= deadline) return false
+          yield* Effect.sleep(Math.min(SHUTDOWN_POLL, deadline - now))
+        }
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* Deferred.succeed(stopping, undefined)
+        yield* Effect.logInfo("shutting down scheduler...")
+        yield* FiberSet.clear(loops)
+        const running = yield* FiberSet.size(runs)
+        if (running > 0) {
+          yield* Effect.logInfo("waiting for running jobs").pipe(
+            Effect.annotateLogs({ running, shutdown_timeout_seconds: Duration.toSeconds(config.shutdownTimeout) })
+          )
+        }
+        if (yield* waitForRuns(config.shutdownTimeout)) return yield* Effect.logInfo("all running jobs completed")
+        const left = yield* FiberSet.size(runs)
+        yield* Effect.logWarning("shutdown timeout reached, interrupting running jobs").pipe(Effect.annotateLogs({ running: left }))
+        for (const entry of entries.values()) {
+          for (const run of entry.active) interruptReasons.set(run.runId, "interrupted at shutdown (grace period expired)")
+        }
+        yield* FiberSet.clear(runs)
+        yield* Effect.logInfo("running jobs interrupted")
+      })
+    )
+
+    return {
+      /** Zone of schedules that name none (`WORKER_TIMEZONE`). */
+      defaultTimezone: config.timezone,
+      /** Registers a job; its requirements are captured now and provided to every run. */
+      register,
+      /** Starts the jobs' fibers; jobs registered later start at once. */
+      start: Effect.gen(function*() {
+        if (started) return
+        started = true
+        yield* Effect.logInfo("starting scheduler").pipe(
+          Effect.annotateLogs({
+            jobs_count: entries.size,
+            default_timeout_seconds: Option.match(config.defaultTimeout, { onNone: () => 0, onSome: Duration.toSeconds }),
+            max_concurrent: config.maxConcurrentJobs,
+            timezone: config.timezone
+          })
+        )
+        for (const entry of entries.values()) yield* FiberSet.run(loops, loop(entry))
+      }),
+      /** The registered jobs, in registration order. */
+      jobs: Effect.sync((): ReadonlyArray<JobInfo> => [...entries.values()]),
+      /** Runs a job now, as a manual run, and waits for its outcome (its history record). */
+      trigger: (name: string) =>
+        Effect.gen(function*() {
+          const entry = entries.get(name)
+          if (entry === undefined) return yield* Effect.fail(new JobNotFound({ job: name }))
+          const now = yield* Clock.currentTimeMillis
+          const fiber = yield* FiberSet.run(runs, slot(entry, new Date(now), "manual"))
+          const runId = yield* Fiber.join(fiber)
+          const history = yield* store.history({ job: name, limit: 50 })
+          return Option.fromNullable(history.find((record) => record.runId === runId))
+        })
+    } as const
+  })
+}) {}

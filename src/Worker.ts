@@ -1,0 +1,63 @@
+/**
+ * A worker is a list of jobs on a scheduler. `Worker.start(jobs)` requires the
+ * union of the jobs' requirements, so a service left out of the layers is a
+ * compile error, not a failure at 2 a.m.
+ */
+import { Effect, Layer, Schema } from "effect"
+import * as Job from "./Job.js"
+import { type RegistrationError, Scheduler } from "./Scheduler.js"
+
+/** One or more jobs cannot be registered; `errors` says which and why. */
+export class InvalidJobs extends Schema.TaggedError<InvalidJobs>()("InvalidJobs", {
+  errors: Schema.Array(Schema.Unknown)
+}) {
+  /** One line per problem. */
+  get lines(): Array<string> {
+    return this.errors.map((error) => (error instanceof Error ? error.message : String(error)))
+  }
+  override get message(): string {
+    return this.lines.join("; ")
+  }
+}
+
+/**
+ * Every problem with `jobs`, without registering anything: options, schedules
+ * (in `timezone` unless a job names its own), duplicate names.
+ */
+export const validate = (jobs: ReadonlyArray<Job.Any>, timezone: string): Array<RegistrationError> => {
+  const errors: Array<RegistrationError> = []
+  const seen = new Set<string>()
+  for (const job of jobs) {
+    if (seen.has(job.name)) errors.push(new Job.DuplicateJobName({ job: job.name }))
+    seen.add(job.name)
+    const result = Job.validate(job, timezone)
+    if (result._tag === "Left") errors.push(result.left)
+  }
+  return errors
+}
+
+/**
+ * Registers `jobs` (all of them or, when one is invalid, none) and starts the
+ * scheduler. Logs `worker started successfully`.
+ */
+export const start = <const Jobs extends ReadonlyArray<Job.Any>>(
+  jobs: Jobs
+): Effect.Effect<void, InvalidJobs, Job.Requirements<Jobs[number]> | Scheduler> =>
+  Effect.gen(function*() {
+    const scheduler = yield* Scheduler
+    const errors: Array<RegistrationError> = validate(jobs, scheduler.defaultTimezone)
+    if (errors.length > 0) return yield* Effect.fail(new InvalidJobs({ errors }))
+    for (const job of jobs) {
+      // Each job needs a part of the union; the loop variable's type has lost which part.
+      const register = scheduler.register(job) as Effect.Effect<void, RegistrationError, Job.Requirements<Jobs[number]>>
+      yield* register.pipe(Effect.catchAll((error) => Effect.sync(() => errors.push(error))))
+    }
+    if (errors.length > 0) return yield* Effect.fail(new InvalidJobs({ errors }))
+    yield* scheduler.start
+    yield* Effect.logInfo("worker started successfully").pipe(Effect.annotateLogs({ jobs_registered: jobs.length }))
+  })
+
+/** {@link start} as a layer: for tests and for composing a worker inside a larger application. */
+export const layer = <const Jobs extends ReadonlyArray<Job.Any>>(
+  jobs: Jobs
+): Layer.Layer<never, InvalidJobs, Job.Requirements<Jobs[number]> | Scheduler> => Layer.effectDiscard(start(jobs))

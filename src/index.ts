@@ -1,0 +1,13 @@
+/**
+ * cron-worker's public API: what a team imports to write jobs, compose a
+ * worker from them and test them.
+ */
+export * as Cli from "./Cli.js"
+export * as CronSpec from "./CronSpec.js"
+export * as Job from "./Job.js"
+export * as Log from "./Log.js"
+export * as RunStore from "./RunStore.js"
+export { type JobInfo, JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
+export * as TimeZone from "./TimeZone.js"
+export * as Worker from "./Worker.js"
+export * as WorkerConfig from "./WorkerConfig.js"
