@@ -51,17 +51,18 @@ const nextCommand = Command.make(
       Options.optional
     ),
     from: Options.text("from").pipe(Options.withDescription("ISO-8601 instant to count from (default now)"), Options.optional),
-    count: Options.integer("count").pipe(Options.withDescription("how many instants"), Options.withDefault(5))
+    count: Options.text("count").pipe(Options.withDescription("how many instants, 1 to 100000"), Options.withDefault("5"))
   },
   ({ count, expression, from, timezone }) =>
     Effect.gen(function*() {
       yield* WorkerConfig.loadDotEnv()
       const zone = Option.getOrElse(timezone, () => process.env.WORKER_TIMEZONE?.trim() || "UTC")
       if (TimeZone.make(zone) === undefined) return yield* Effect.fail(usage(`unknown time zone "${zone}"`))
-      if (count < 1 || count > 100_000) return yield* Effect.fail(usage(`--count must be between 1 and 100000, got ${count}`))
+      const n = /^\d+$/.test(count.trim()) ? Number(count) : NaN
+      if (!(n >= 1 && n <= 100_000)) return yield* Effect.fail(usage(`--count must be a whole number from 1 to 100000, got "${count}"`))
       const after = Option.isSome(from) ? yield* Either.mapLeft(parseInstant(from.value), usage) : yield* Clock.currentTimeMillis
       const spec = yield* Either.mapLeft(CronSpec.parse(expression, { timezone: zone }), (error) => usage(error.message))
-      const lines = CronSpec.nextN(spec, after, count, after).map((instant) =>
+      const lines = CronSpec.nextN(spec, after, n, after).map((instant) =>
         `${TimeZone.formatInstant(instant)}  ${TimeZone.formatLocal(instant, spec.zone)}`
       )
       yield* Console.log(lines.join("\n"))

@@ -3,7 +3,7 @@
  * start the jobs, wait for SIGINT or SIGTERM, shut down in order. A second
  * signal exits at once; a watchdog exits non-zero when shutdown hangs.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, LogLevel, Option } from "effect"
 import { describe } from "./Execution.js"
 import type * as Job from "./Job.js"
 import * as Log from "./Log.js"
@@ -27,18 +27,17 @@ const signalExitCode = (signal: NodeJS.Signals) => (signal === "SIGINT" ? 130 : 
 const handleSignals = (config: WorkerConfigShape, received: Deferred.Deferred<void>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const write = (level: "INFO" | "WARN" | "ERROR", msg: string, fields: Record<string, unknown>) =>
-        Log.writeNow(config.serviceName, config.logFormat, level, msg, fields)
+      const write = Log.writer({ service: config.serviceName, format: config.logFormat, level: config.logLevel })
       let watchdog: NodeJS.Timeout | undefined
       const onSignal = (signal: NodeJS.Signals) => {
         if (watchdog !== undefined) {
-          write("WARN", "second signal received, exiting immediately", { signal })
+          write(LogLevel.Warning, "second signal received, exiting immediately", { signal })
           process.exit(signalExitCode(signal))
         }
-        write("INFO", "shutdown signal received, initiating graceful shutdown...", { signal })
+        write(LogLevel.Info, "shutdown signal received, initiating graceful shutdown...", { signal })
         const deadline = Duration.sum(config.shutdownTimeout, WATCHDOG_MARGIN)
         watchdog = setTimeout(() => {
-          write("ERROR", "shutdown did not finish in time, forcing exit", { waited_seconds: Duration.toSeconds(deadline) })
+          write(LogLevel.Error, "shutdown did not finish in time, forcing exit", { waited_seconds: Duration.toSeconds(deadline) })
           process.exit(1)
         }, Duration.toMillis(deadline))
         watchdog.unref()
@@ -80,6 +79,8 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
         shutdown_timeout_seconds: Duration.toSeconds(config.shutdownTimeout)
       })
     )
+    const invalid = Worker.validate(jobs, config.timezone)
+    if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
     const received = yield* Deferred.make<void>()
     yield* handleSignals(config, received)
     yield* Effect.gen(function*() {

@@ -15,7 +15,7 @@ import {
   Inspectable,
   Layer,
   Logger,
-  type LogLevel,
+  LogLevel,
   Option,
   Tracer
 } from "effect"
@@ -41,8 +41,23 @@ export interface Entry {
   readonly fields: Readonly<Record<string, unknown>>
 }
 
-const renderValue = (value: unknown): unknown =>
-  value instanceof Date ? value.toISOString() : typeof value === "bigint" ? value.toString() : value
+/** Values JSON cannot take as they are: dates, bigints, errors, cycles. */
+const jsonSafe = (value: unknown): unknown => {
+  const seen = new WeakSet<object>()
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? String(v) : v.toISOString()
+    if (typeof v === "bigint") return v.toString()
+    if (typeof v === "function" || typeof v === "symbol") return String(v)
+    if (v instanceof Error) return v.message === "" ? v.name : `${v.name}: ${v.message}`
+    if (typeof v !== "object" || v === null) return v
+    if (seen.has(v)) return "[Circular]"
+    seen.add(v)
+    const out = Array.isArray(v) ? v.map(walk) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+    seen.delete(v)
+    return out
+  }
+  return walk(value)
+}
 
 /** One JSON line. Field names never shadow `time`, `level`, `service` or `msg`. */
 export const formatJson = (entry: Entry): string => {
@@ -53,7 +68,7 @@ export const formatJson = (entry: Entry): string => {
     msg: entry.msg
   }
   for (const [key, value] of Object.entries(entry.fields)) {
-    if (!(key in line)) line[key] = renderValue(value)
+    if (!(key in line)) line[key] = jsonSafe(value)
   }
   return JSON.stringify(line)
 }
@@ -62,7 +77,7 @@ export const formatJson = (entry: Entry): string => {
 export const formatPretty = (entry: Entry): string => {
   const fields = Object.entries(entry.fields)
     .map(([key, value]) => {
-      const rendered = renderValue(value)
+      const rendered = jsonSafe(value)
       const text = typeof rendered === "string" ? rendered : JSON.stringify(rendered)
       return `${key}=${/[\s"=]/.test(text) || text === "" ? JSON.stringify(text) : text}`
     })
@@ -125,15 +140,18 @@ export const layer = (options: {
     Logger.minimumLogLevel(options.level)
   )
 
-/** A line written outside any fiber (a second signal, the shutdown watchdog), in the same format. */
-export const writeNow = (
-  service: string,
-  format: LogFormat,
-  level: "INFO" | "WARN" | "ERROR",
-  msg: string,
-  fields: Record<string, unknown> = {}
-): void => {
-  const entry: Entry = { time: new Date(), level, service, msg, fields }
-  process.stdout.write((format === "json" ? formatJson(entry) : formatPretty(entry)) + "\n")
+/**
+ * A writer for lines logged outside any fiber (signal handlers, the shutdown
+ * watchdog), in the same format and obeying the same minimum level.
+ */
+export const writer = (options: {
+  readonly service: string
+  readonly format: LogFormat
+  readonly level: LogLevel.LogLevel
+}) =>
+(level: LogLevel.LogLevel, msg: string, fields: Record<string, unknown> = {}): void => {
+  if (LogLevel.lessThan(level, options.level)) return
+  const entry: Entry = { time: new Date(), level: LEVEL_NAMES[level._tag] ?? level.label, service: options.service, msg, fields }
+  process.stdout.write((options.format === "json" ? formatJson(entry) : formatPretty(entry)) + "\n")
 }
 

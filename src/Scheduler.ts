@@ -204,7 +204,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             due = next
           }
           if (missed > 0) {
-            yield* Effect.logWarning("job missed slots (the process was suspended or overloaded)").pipe(
+            yield* Effect.logWarning("job missed slots").pipe(
               Effect.annotateLogs({ job: entry.name, missed, resumed_at: new Date(due).toISOString() })
             )
           }

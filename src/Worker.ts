@@ -3,9 +3,11 @@
  * union of the jobs' requirements, so a service left out of the layers is a
  * compile error, not a failure at 2 a.m.
  */
-import { Effect, Layer, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import * as Job from "./Job.js"
+import * as RunStore from "./RunStore.js"
 import { type RegistrationError, Scheduler } from "./Scheduler.js"
+import * as WorkerConfig from "./WorkerConfig.js"
 
 /** One or more jobs cannot be registered; `errors` says which and why. */
 export class InvalidJobs extends Schema.TaggedError<InvalidJobs>()("InvalidJobs", {
@@ -61,3 +63,16 @@ export const start = <const Jobs extends ReadonlyArray<Job.Any>>(
 export const layer = <const Jobs extends ReadonlyArray<Job.Any>>(
   jobs: Jobs
 ): Layer.Layer<never, InvalidJobs, Job.Requirements<Jobs[number]> | Scheduler> => Layer.effectDiscard(start(jobs))
+
+/**
+ * A scheduler for tests: memory run store, default config with `overrides`,
+ * and no shutdown grace (a run still going when the test ends is interrupted
+ * instead of waiting on a `TestClock` that nobody moves).
+ */
+export const layerTest = (
+  overrides: Partial<WorkerConfig.WorkerConfigShape> = {}
+): Layer.Layer<Scheduler | RunStore.RunStore | WorkerConfig.WorkerConfig> =>
+  Scheduler.Default.pipe(
+    Layer.provideMerge(RunStore.layerMemory()),
+    Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero, ...overrides }))
+  )

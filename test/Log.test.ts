@@ -1,0 +1,52 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Logger, LogLevel } from "effect"
+import * as Log from "../src/Log.js"
+
+const entry: Log.Entry = {
+  time: new Date("2026-01-01T00:00:00Z"),
+  level: "INFO",
+  service: "financial-worker",
+  msg: "job started",
+  fields: { job: "cleanup", nominal_at: new Date("2026-01-01T02:00:00Z"), msg: "shadow", duration_ms: 12 }
+}
+
+describe("Log", () => {
+  it("JSON lines start with time, level, service, msg; fields never shadow them", () => {
+    const line = Log.formatJson(entry)
+    expect(line).toBe(
+      `{"time":"2026-01-01T00:00:00.000Z","level":"INFO","service":"financial-worker","msg":"job started",` +
+        `"job":"cleanup","nominal_at":"2026-01-01T02:00:00.000Z","duration_ms":12}`
+    )
+  })
+
+  it("pretty lines read like the Go worker's", () => {
+    expect(Log.formatPretty({ ...entry, fields: { job: "cleanup", error: "disk full" } })).toBe(
+      `2026-01-01T00:00:00.000Z INFO  job started job=cleanup error="disk full"`
+    )
+  })
+
+  it.effect("the logger writes annotations, levels and the span's trace and span ids", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      yield* Effect.logWarning("job skipped (max concurrent executions reached)").pipe(
+        Effect.annotateLogs({ job: "c", max_concurrent: 2 }),
+        Effect.withSpan("run"),
+        Effect.provide(Logger.replace(Logger.defaultLogger, Log.make("svc", "json", (line) => lines.push(line)))),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+      expect(lines).toHaveLength(1)
+      const parsed = JSON.parse(lines[0]!)
+      expect(parsed).toMatchObject({ level: "WARN", service: "svc", msg: "job skipped (max concurrent executions reached)", job: "c", max_concurrent: 2 })
+      expect(parsed.trace_id).toMatch(/^[0-9a-f]{32}$/)
+      expect(parsed.span_id).toMatch(/^[0-9a-f]{16}$/)
+    }))
+
+  it.effect("a logged cause becomes the error field", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      yield* Effect.logError("worker failed to start", new Error("boom")).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Log.make("svc", "json", (line) => lines.push(line))))
+      )
+      expect(JSON.parse(lines[0]!).msg).toContain("worker failed to start")
+    }))
+})

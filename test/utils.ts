@@ -1,0 +1,51 @@
+/**
+ * Shared fixtures: a scheduler stack on the memory run store, log capture,
+ * and helpers to read the run history.
+ */
+import { Effect, Exit, Layer, Logger, Scope } from "effect"
+import * as Log from "../src/Log.js"
+import * as RunStore from "../src/RunStore.js"
+import * as Worker from "../src/Worker.js"
+
+/** 2026-01-01T00:00:00Z: where the tests' TestClock starts. */
+export const T0 = Date.parse("2026-01-01T00:00:00Z")
+
+/** Log entries written during a test, in order. */
+export interface CapturedLogs {
+  readonly entries: Array<Log.Entry>
+  readonly layer: Layer.Layer<never>
+  /** Entries whose message is `msg`. */
+  readonly withMessage: (msg: string) => Array<Log.Entry>
+}
+
+export const captureLogs = (): CapturedLogs => {
+  const entries: Array<Log.Entry> = []
+  return {
+    entries,
+    layer: Logger.add(Logger.make((options) => entries.push(Log.toEntry("test", options)))),
+    withMessage: (msg) => entries.filter((entry) => entry.msg === msg)
+  }
+}
+
+/** The scheduler on the memory run store, with `overrides` of the default config (no shutdown grace unless given). */
+export const schedulerLayer = Worker.layerTest
+
+/**
+ * Builds `layer` in a scope of its own, so that a test can close it (the
+ * shutdown) while the clock moves.
+ */
+export const buildScoped = <ROut, E>(layer: Layer.Layer<ROut, E>) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(layer, scope)
+    return { context, close: Scope.close(scope, Exit.void) }
+  })
+
+/** The run history, oldest first, of one job or of all. */
+export const history = (job?: string) =>
+  Effect.flatMap(RunStore.RunStore, (store) => store.history({ job })).pipe(
+    Effect.map((records) => [...records].reverse())
+  )
+
+/** `2026-01-01T00:00:10.000Z` for `T0 + 10 s`. */
+export const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
