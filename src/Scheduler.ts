@@ -11,12 +11,13 @@ import { hostname } from "node:os"
 import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Random, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
+import * as Overlap from "./Overlap.js"
 import {
   type CurrentRun,
   DuplicateJobName,
   type InvalidJobOption,
   type Job,
-  type Overlap,
+  type Overlap as OverlapPolicy,
   type RunReason,
   validate as validateJob
 } from "./Job.js"
@@ -32,7 +33,7 @@ export interface JobInfo {
   readonly schedule: string
   readonly timezone: string
   readonly description: string | undefined
-  readonly overlap: Overlap
+  readonly overlap: OverlapPolicy
   readonly timeout: Option.Option<Duration.Duration>
   readonly spec: CronSpec.CronSpec
   /** Registration instant: the anchor of `@every` schedules. */
@@ -55,25 +56,14 @@ const MISSED_RECORD_LIMIT = 1000
 
 interface Entry extends JobInfo, Execution.Runnable {
   readonly jitter: Duration.Duration | undefined
-  /** Runs of this job past the overlap check and not yet finished. */
-  active: Array<Active>
-  /** The one slot waiting under overlap `queue`. */
-  queued: { readonly gate: Deferred.Deferred<void>; readonly run: Active } | undefined
+  readonly state: Overlap.State
 }
 
-interface Active {
-  readonly runId: string
-  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+const REFUSALS: Record<Overlap.Refusal, string> = {
+  overlap: "job skipped (previous run still running)",
+  overlap_queue_full: "job skipped (previous run still running, one already queued)",
+  shutdown: "job skipped (shutdown began while it was queued)"
 }
-
-const sleepUntil = (target: number) =>
-  Effect.gen(function*() {
-    for (;;) {
-      const now = yield* Clock.currentTimeMillis
-      if (now >= target) return
-      yield* Effect.sleep(Math.min(target - now, MAX_SLEEP))
-    }
-  })
 
 export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Scheduler", {
   scoped: Effect.gen(function*() {
@@ -95,58 +85,22 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         yield* store.finish(runId, { status: "skipped", skipReason: reason, attempt: 0, at: new Date(yield* Clock.currentTimeMillis) })
       })
 
-    /** Overlap policy: `true` when this run may go ahead (and now counts as active). */
+    /** The overlap policy: `true` when the run may start (and must then be released). */
     const admit = (entry: Entry, runId: string, nominalAt: Date) =>
-      Effect.gen(function*() {
-        const fiber = yield* Effect.withFiberRuntime<Fiber.RuntimeFiber<unknown, unknown>>((fiber) => Effect.succeed(fiber))
-        const self: Active = { runId, fiber }
-        if (entry.active.length > 0) {
-          switch (entry.overlap) {
-            case "skip":
-              yield* skip(entry, runId, "overlap", "job skipped (previous run still running)")
-              return false
-            case "queue": {
-              if (entry.queued !== undefined) {
-                yield* skip(entry, runId, "overlap", "job skipped (previous run still running, one already queued)")
-                return false
-              }
-              const gate = yield* Deferred.make<void>()
-              entry.queued = { gate, run: self }
-              yield* Effect.logInfo("job queued (previous run still running)")
-              const opened = yield* Effect.raceFirst(
-                Effect.as(Deferred.await(gate), true),
-                Effect.as(Deferred.await(stopping), false)
-              )
-              if (opened) return true // the run that ended made this one active
-              if (entry.queued?.gate === gate) entry.queued = undefined
-              yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it was queued)")
-              return false
-            }
-            case "replace": {
-              const previous = [...entry.active]
-              for (const run of previous) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
-              yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
-              yield* Fiber.interruptAll(previous.map((run) => run.fiber))
-              break
-            }
-            case "allow":
-              break
-          }
-        }
-        entry.active.push(self)
-        return true
-      })
+      Overlap.admit(entry.state, entry.overlap, runId, stopping, (previous) =>
+        Effect.gen(function*() {
+          for (const run of previous) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
+          yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
+        })).pipe(
+          Effect.flatMap((refusal) =>
+            refusal === undefined
+              ? Effect.succeed(true)
+              : skip(entry, runId, refusal === "shutdown" ? "shutdown" : "overlap", REFUSALS[refusal]).pipe(Effect.as(false))
+          )
+        )
 
     const release = (entry: Entry, runId: string) =>
-      Effect.suspend(() => {
-        entry.active = entry.active.filter((run) => run.runId !== runId)
-        interruptReasons.delete(runId)
-        const queued = entry.queued
-        if (entry.active.length > 0 || queued === undefined) return Effect.void
-        entry.queued = undefined
-        entry.active.push(queued.run)
-        return Deferred.succeed(queued.gate, undefined)
-      })
+      Effect.zipRight(Effect.sync(() => interruptReasons.delete(runId)), Overlap.release(entry.state, runId))
 
     /** One slot, from claim to recorded outcome. Returns the run id. */
     const slot = (entry: Entry, nominalAt: Date, reason: RunReason) =>
@@ -189,29 +143,41 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const dispatch = (entry: Entry, nominalAt: Date, reason: RunReason) =>
       Effect.flatMap(Deferred.isDone(stopping), (stop) => (stop ? Effect.void : FiberSet.run(runs, slot(entry, nominalAt, reason))))
 
-    /** The job's fiber: sleep to each slot, dispatch it, record slots missed while the process was not running. */
-    const loop = (entry: Entry) =>
+    /** Dispatches the slot due at `due` (the newest one, if the process woke late), then returns it. */
+    const fire = (entry: Entry, due: number) =>
       Effect.gen(function*() {
-        let after = yield* Clock.currentTimeMillis
-        for (;;) {
-          let due = entry.spec.next(after, entry.anchor)
-          if (due === Infinity) return
-          yield* sleepUntil(due)
-          const now = yield* Clock.currentTimeMillis
-          let missed = 0
-          for (let next = entry.spec.next(due, entry.anchor); next <= now; next = entry.spec.next(next, entry.anchor)) {
-            if (++missed <= MISSED_RECORD_LIMIT) yield* recordMissed(entry, due)
-            due = next
-          }
-          if (missed > 0) {
-            yield* Effect.logWarning("job missed slots").pipe(
-              Effect.annotateLogs({ job: entry.name, missed, resumed_at: new Date(due).toISOString() })
-            )
-          }
-          yield* dispatch(entry, new Date(due), "scheduled")
-          after = due
+        const now = yield* Clock.currentTimeMillis
+        let missed = 0
+        for (let next = entry.spec.next(due, entry.anchor); next <= now; next = entry.spec.next(next, entry.anchor)) {
+          if (++missed <= MISSED_RECORD_LIMIT) yield* recordMissed(entry, due)
+          due = next
         }
+        if (missed > 0) {
+          yield* Effect.logWarning("job missed slots").pipe(
+            Effect.annotateLogs({ job: entry.name, missed, resumed_at: new Date(due).toISOString() })
+          )
+        }
+        yield* dispatch(entry, new Date(due), "scheduled")
+        return due
       })
+
+    /**
+     * The job's fiber: sleep towards each slot (in steps of at most an hour),
+     * then fire it. Written as a flat chain rather than a generator: it is
+     * what every idle job holds in memory.
+     */
+    const loop = (entry: Entry): Effect.Effect<void> => {
+      const waitFor = (due: number): Effect.Effect<void> =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          now >= due
+            ? Effect.flatMap(fire(entry, due), from)
+            : Effect.flatMap(Effect.sleep(Math.min(due - now, MAX_SLEEP)), () => waitFor(due)))
+      const from = (after: number): Effect.Effect<void> => {
+        const due = entry.spec.next(after, entry.anchor)
+        return due === Infinity ? Effect.void : waitFor(due)
+      }
+      return Effect.flatMap(Clock.currentTimeMillis, from)
+    }
 
     const recordMissed = (entry: Entry, nominal: number) =>
       Effect.gen(function*() {
@@ -223,7 +189,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         }
       })
 
-    const register = Effect.fn("Scheduler.register")(function*<E, R>(job: Job<E, R>) {
+    // Not an `Effect.fn` span: every run would hold the registration span in its context.
+    const register = <E, R>(job: Job<E, R>) => Effect.gen(function*() {
       if (entries.has(job.name)) return yield* Effect.fail(new DuplicateJobName({ job: job.name }))
       const spec = yield* validateJob(job, config.timezone)
       const context = yield* Effect.context<Exclude<R, CurrentRun>>()
@@ -244,8 +211,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         retry: job.retry === undefined ? undefined : Execution.retrySchedule(job.retry),
         attempts: job.retry?.attempts ?? 1,
         jitter: job.jitter,
-        active: [],
-        queued: undefined
+        state: Overlap.empty()
       }
       entries.set(job.name, entry)
       yield* Effect.logInfo(`job registered: ${job.name}`).pipe(
@@ -284,7 +250,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         const left = yield* FiberSet.size(runs)
         yield* Effect.logWarning("shutdown timeout reached, interrupting running jobs").pipe(Effect.annotateLogs({ running: left }))
         for (const entry of entries.values()) {
-          for (const run of entry.active) interruptReasons.set(run.runId, "interrupted at shutdown (grace period expired)")
+          for (const run of entry.state.active) interruptReasons.set(run.runId, "interrupted at shutdown (grace period expired)")
         }
         yield* FiberSet.clear(runs)
         yield* Effect.logInfo("running jobs interrupted")
