@@ -5,7 +5,7 @@
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Clock, Console, Data, Effect, Either, Layer, Option } from "effect"
+import { Clock, Console, Effect, Either, Layer, Option, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
 import * as Job from "./Job.js"
 import * as Lifecycle from "./Lifecycle.js"
@@ -13,8 +13,11 @@ import * as TimeZone from "./TimeZone.js"
 import * as Worker from "./Worker.js"
 import * as WorkerConfig from "./WorkerConfig.js"
 
-/** Ends the command with `code`, printing `lines` to stderr. */
-export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number; readonly lines: ReadonlyArray<string> }> {}
+/** Ends the command with `code`, printing `lines` to stderr: bad input (2), bad config or jobs (1). */
+export class CliExit extends Schema.TaggedError<CliExit>()("CliExit", {
+  code: Schema.Int,
+  lines: Schema.Array(Schema.String)
+}) {}
 
 /** What a worker is made of: its jobs, and a layer with the services they need. */
 export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> = {
@@ -35,11 +38,16 @@ const usage = (message: string) => new CliExit({ code: 2, lines: [message] })
 
 /** An ISO-8601 instant; without `Z` or an offset it is read as UTC. */
 export const parseInstant = (text: string): Either.Either<number, string> => {
-  const match = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim())
-  if (match === null) return Either.left(`--from "${text}" is not an ISO-8601 instant (example: 2026-03-08T06:00:00Z)`)
   const iso = text.trim().replace(" ", "T")
-  const millis = Date.parse(match[1] === undefined ? (iso.includes("T") ? `${iso}Z` : `${iso}T00:00:00Z`) : iso)
-  return Number.isNaN(millis) ? Either.left(`--from "${text}" is not a valid date`) : Either.right(millis)
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(iso)
+  if (match === null) return Either.left(`--from "${text}" is not an ISO-8601 instant (example: 2026-03-08T06:00:00Z)`)
+  const [, year, month, day, hour = "0", minute = "0", second = "0", zone] = match
+  const calendar = new Date(Date.UTC(2000, Number(month) - 1, Number(day)))
+  calendar.setUTCFullYear(Number(year))
+  const valid = calendar.getUTCMonth() === Number(month) - 1 && calendar.getUTCDate() === Number(day) &&
+    Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60
+  const millis = Date.parse(zone === undefined ? `${iso.includes("T") ? iso : `${iso}T00:00:00`}Z` : iso)
+  return !valid || Number.isNaN(millis) ? Either.left(`--from "${text}" is not a valid date and time`) : Either.right(millis)
 }
 
 const nextCommand = Command.make(
@@ -82,11 +90,11 @@ const jobsCommand = (jobs: ReadonlyArray<Job.Any>) =>
         const rows = jobs.flatMap((job) =>
           Either.match(Job.validate(job, config.timezone), {
             onLeft: () => [],
-            onRight: (spec) => [{
+            onRight: ({ spec }) => [{
               name: job.name,
               schedule: job.schedule,
               timezone: spec.timezone,
-              description: job.description ?? "",
+              description: job.options.description ?? "",
               next: CronSpec.nextN(spec, now, 3).map(TimeZone.formatInstant)
             }]
           })

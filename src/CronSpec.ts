@@ -26,6 +26,8 @@ export class InvalidCronExpression extends Schema.TaggedError<InvalidCronExpress
 }
 
 const SECOND = 1000
+/** Longest `@every` period: beyond it, fire times leave the range of a `Date`. */
+const MAX_EVERY = 100 * 366 * 86_400_000
 
 const DESCRIPTORS: Readonly<Record<string, string>> = {
   "@yearly": "0 0 0 1 1 *",
@@ -148,13 +150,14 @@ const parseUncached = (expression: string, zoneName: string): Either.Either<Cron
   const zone = TimeZone.make(zoneName)
   if (zone === undefined) return fail(expression, `unknown time zone "${zoneName}"`)
   if (rest === "") return fail(expression, "the expression is empty")
-  const every = /^@every(?=\s|$)\s*(.*)$/.exec(rest)
+  const every = /^@every(?=\s|$)\s*(.*)$/i.exec(rest)
   if (every) {
     const text = every[1]!
     if (text === "") return fail(expression, "@every needs a duration, such as \"@every 1h30m\" or \"@every 500ms\"")
     const millis = parseDuration(text)
     if (millis === undefined) return fail(expression, `"${text}" is not a duration (examples: 1h30m, 90s, 500ms)`)
     if (millis < 1) return fail(expression, `@every needs a period of at least 1ms, got "${text}"`)
+    if (millis > MAX_EVERY) return fail(expression, `@every needs a period of at most 100 years, got "${text}"`)
     return Either.right(new CronSpec(expression.trim(), zone, undefined, millis))
   }
   if (rest.startsWith("@")) {

@@ -3,12 +3,13 @@
  * job's retry policy, the timeout over them all, defects recovered, and the
  * outcome classified, logged, traced, counted and recorded.
  */
-import { Cause, Clock, Context, Data, Duration, Effect, Exit, Metric, MetricBoundaries, Option, Schedule } from "effect"
-import { CurrentRun, type RetryPolicy, type RunInfo } from "./Job.js"
+import { Cause, Clock, Context, Duration, Effect, Exit, Metric, MetricBoundaries, Option, Schedule, Schema, Tracer } from "effect"
+import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
+import * as Redact from "./Redact.js"
 import type { Outcome, RunStoreShape } from "./RunStore.js"
 
 /** The job ran past its timeout. */
-export class RunTimedOut extends Data.TaggedError("RunTimedOut")<{ readonly after: Duration.Duration }> {
+export class RunTimedOut extends Schema.TaggedError<RunTimedOut>()("RunTimedOut", { after: Schema.DurationFromSelf }) {
   override get message(): string {
     return `timed out after ${Duration.format(this.after)}`
   }
@@ -24,12 +25,11 @@ export interface Runnable {
 }
 
 /** The retry policy as a schedule: exponential, jittered, capped, `attempts - 1` retries. */
-export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, unknown> => {
-  const cap = Duration.decode(policy.maxDelay ?? Duration.minutes(1))
-  const base = Schedule.exponential(policy.initialDelay ?? Duration.seconds(1), policy.factor ?? 2)
-  const jittered = policy.jitter === false ? base : Schedule.jittered(base)
+export const retrySchedule = (policy: RetryPlan): Schedule.Schedule<unknown, unknown> => {
+  const base = Schedule.exponential(policy.initialDelay, policy.factor)
+  const jittered = policy.jitter ? Schedule.jittered(base) : base
   return jittered.pipe(
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, cap)),
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, policy.maxDelay)),
     Schedule.intersect(Schedule.recurs(policy.attempts - 1))
   )
 }
@@ -53,8 +53,10 @@ const runLag = Metric.histogram(
 export const count = (job: string, status: string): Effect.Effect<void> =>
   Metric.increment(Metric.tagged(Metric.tagged(runsTotal, "job", job), "status", status))
 
-/** A failure as one line: `Name: message` for errors, their JSON otherwise. */
-export const describe = (error: unknown): string => {
+/** A failure as one line, secrets masked: `Name: message` for errors, their JSON otherwise. */
+export const describe = (error: unknown): string => Redact.scrub(describeRaw(error))
+
+const describeRaw = (error: unknown): string => {
   if (error instanceof Error) {
     const name = "_tag" in error && typeof error._tag === "string" ? error._tag : error.name
     return error.message === "" ? name : `${name}: ${error.message}`
@@ -156,13 +158,19 @@ export const execute = (
     })
   )
 
-/** The services a runnable's effect closes over: the job's context, captured at registration. */
+/**
+ * The job's effect with the services captured at registration. They win over
+ * the context of whoever forks the run; the run's own span and `CurrentRun`
+ * come from the run, never from registration.
+ */
 export const provideContext = <R>(
   run: Effect.Effect<void, unknown, R>,
   context: Context.Context<Exclude<R, CurrentRun>>
-): Effect.Effect<void, unknown, CurrentRun> =>
-  Effect.mapInputContext(
+): Effect.Effect<void, unknown, CurrentRun> => {
+  const captured = Context.omit(Tracer.ParentSpan, CurrentRun)(context)
+  return Effect.mapInputContext(
     run,
-    // Exclude<R, CurrentRun> | CurrentRun covers R; the checker cannot see through the Exclude.
-    (runContext: Context.Context<CurrentRun>) => Context.merge(context, runContext) as Context.Context<R>
+    // The ambient context holds CurrentRun; the captured one the rest of R. The checker cannot see through the Exclude.
+    (ambient: Context.Context<CurrentRun>) => Context.merge(ambient, captured) as Context.Context<R>
   )
+}

@@ -3,7 +3,7 @@
  * Its requirements `R` are exactly the services its `run` uses; a worker built
  * from a list of jobs requires the union of them, which the type checker checks.
  */
-import { Context, Duration, type Effect, Either, Pipeable, Schema } from "effect"
+import { Context, Duration, type Effect, Either, Option, Pipeable, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
 
 /** What to do with a slot whose previous run of the same job is still running. */
@@ -81,15 +81,8 @@ export interface Job<out E = never, out R = never> extends Pipeable.Pipeable {
   readonly name: string
   readonly schedule: string
   readonly run: Effect.Effect<void, E, R>
-  readonly description: string | undefined
-  readonly timezone: string | undefined
-  /** `undefined`: the worker's default. */
-  readonly timeout: Duration.Duration | undefined
-  readonly overlap: Overlap
-  readonly retry: RetryPolicy | undefined
-  readonly jitter: Duration.Duration | undefined
-  readonly catchUp: CatchUp
-  readonly catchUpWindow: Duration.Duration
+  /** The options as given; {@link validate} checks and decodes them. */
+  readonly options: Omit<JobOptions<E, R>, "name" | "schedule" | "run">
 }
 
 /** Any job: the element type of a worker's job list. */
@@ -106,26 +99,12 @@ class JobImpl<E, R> implements Job<E, R> {
   readonly name: string
   readonly schedule: string
   readonly run: Effect.Effect<void, E, R>
-  readonly description: string | undefined
-  readonly timezone: string | undefined
-  readonly timeout: Duration.Duration | undefined
-  readonly overlap: Overlap
-  readonly retry: RetryPolicy | undefined
-  readonly jitter: Duration.Duration | undefined
-  readonly catchUp: CatchUp
-  readonly catchUpWindow: Duration.Duration
-  constructor(options: JobOptions<E, R>) {
-    this.name = options.name
-    this.schedule = options.schedule
-    this.run = options.run
-    this.description = options.description
-    this.timezone = options.timezone
-    this.timeout = options.timeout === undefined ? undefined : Duration.decode(options.timeout)
-    this.overlap = options.overlap ?? "skip"
-    this.retry = options.retry
-    this.jitter = options.jitter === undefined ? undefined : Duration.decode(options.jitter)
-    this.catchUp = options.catchUp ?? "latest"
-    this.catchUpWindow = Duration.decode(options.catchUpWindow ?? Duration.hours(24))
+  readonly options: Omit<JobOptions<E, R>, "name" | "schedule" | "run">
+  constructor({ name, run, schedule, ...options }: JobOptions<E, R>) {
+    this.name = name
+    this.schedule = schedule
+    this.run = run
+    this.options = options
   }
   pipe() {
     // eslint-disable-next-line prefer-rest-params
@@ -133,7 +112,7 @@ class JobImpl<E, R> implements Job<E, R> {
   }
 }
 
-/** Builds a job. Nothing is validated here: the scheduler validates when it registers the job. */
+/** Builds a job. Nothing is checked here (it never throws): {@link validate} does, at registration and in `check`. */
 export const make = <E = never, R = never>(options: JobOptions<E, R>): Job<E, R> => new JobImpl(options)
 
 /** True for values built by {@link make}. */
@@ -173,28 +152,81 @@ export class DuplicateJobName extends Schema.TaggedError<DuplicateJobName>()("Du
   }
 }
 
+/** A {@link RetryPolicy} with its defaults applied. */
+export interface RetryPlan {
+  readonly attempts: number
+  readonly initialDelay: Duration.Duration
+  readonly factor: number
+  readonly maxDelay: Duration.Duration
+  readonly jitter: boolean
+}
+
+/** A job's options, checked and decoded: what the scheduler runs it by. */
+export interface Plan {
+  readonly spec: CronSpec.CronSpec
+  /** `undefined`: the worker's default; `None`: no timeout. */
+  readonly timeout: Option.Option<Duration.Duration> | undefined
+  readonly overlap: Overlap
+  readonly retry: RetryPlan | undefined
+  readonly jitter: Option.Option<Duration.Duration>
+  readonly catchUp: CatchUp
+  readonly catchUpWindow: Duration.Duration
+}
+
+/** Longest timer the runtime honours (2^31 - 1 ms, about 24.8 days): longer timeouts would never fire. */
+const LONGEST_TIMER = Duration.days(24)
+
+/** A finite, non-negative duration of at most `LONGEST_TIMER`, or the reason it is not. */
+const boundedDuration = (input: unknown): Either.Either<Duration.Duration, string> => {
+  const negative = (typeof input === "number" && !(input >= 0)) || (typeof input === "string" && input.trim().startsWith("-"))
+  const decoded = negative ? Option.none() : Duration.decodeUnknown(input)
+  if (Option.isNone(decoded)) return Either.left(`must be a duration such as "30 seconds" or 5000 (ms), got ${JSON.stringify(input) ?? String(input)}`)
+  if (Duration.greaterThan(decoded.value, LONGEST_TIMER)) return Either.left("must be at most 24 days")
+  return Either.right(decoded.value)
+}
+
 /**
  * Checks a job's name and options and parses its schedule in its zone (the
  * job's `timezone`, else `defaultTimezone`). The scheduler registers only jobs
  * that pass; `check` and `jobs` use the same function.
  */
-export const validate = (
-  job: Any,
-  defaultTimezone: string
-): Either.Either<CronSpec.CronSpec, InvalidJobOption | CronSpec.InvalidCronExpression> => {
-  const invalid = (option: string, reason: string) => Either.left(new InvalidJobOption({ job: job.name, option, reason }))
-  if (!/^[\w.:@/-]{1,200}$/.test(job.name)) return invalid("name", `must be 1–200 letters, digits or _ . : @ / -, got "${job.name}"`)
-  if (!["skip", "allow", "queue", "replace"].includes(job.overlap)) {
-    return invalid("overlap", `must be skip, allow, queue or replace, got "${job.overlap}"`)
-  }
-  if (!["latest", "skip", "all"].includes(job.catchUp)) return invalid("catchUp", `must be latest, skip or all, got "${job.catchUp}"`)
-  if (job.retry !== undefined) {
-    const { attempts, factor } = job.retry
-    if (!Number.isInteger(attempts) || attempts < 1) return invalid("retry.attempts", `must be a whole number ≥ 1, got ${attempts}`)
-    if (factor !== undefined && !(factor >= 1)) return invalid("retry.factor", `must be ≥ 1, got ${factor}`)
-  }
-  return Either.mapLeft(
-    CronSpec.parse(job.schedule, { timezone: job.timezone ?? defaultTimezone }),
-    (error) => new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
-  )
-}
+export const validate = (job: Any, defaultTimezone: string): Either.Either<Plan, InvalidJobOption | CronSpec.InvalidCronExpression> =>
+  Either.gen(function*() {
+    const invalid = (option: string) => (reason: string) => new InvalidJobOption({ job: job.name, option, reason })
+    const o = job.options
+    if (!/^[\w.:@/-]{1,200}$/.test(job.name)) {
+      return yield* Either.left(invalid("name")(`must be 1–200 letters, digits or _ . : @ / -, got "${job.name}"`))
+    }
+    const overlap = o.overlap ?? "skip"
+    if (!["skip", "allow", "queue", "replace"].includes(overlap)) {
+      return yield* Either.left(invalid("overlap")(`must be skip, allow, queue or replace, got "${overlap}"`))
+    }
+    const catchUp = o.catchUp ?? "latest"
+    if (!["latest", "skip", "all"].includes(catchUp)) {
+      return yield* Either.left(invalid("catchUp")(`must be latest, skip or all, got "${catchUp}"`))
+    }
+    const infinite = o.timeout !== undefined && Option.exists(Duration.decodeUnknown(o.timeout), (d) => !Duration.isFinite(d))
+    const timeout = o.timeout === undefined
+      ? undefined
+      : infinite
+      ? Option.none()
+      : Option.liftPredicate(yield* Either.mapLeft(boundedDuration(o.timeout), invalid("timeout")), (d) => !Duration.isZero(d))
+    const jitter = o.jitter === undefined ? Option.none() : Option.some(yield* Either.mapLeft(boundedDuration(o.jitter), invalid("jitter")))
+    const catchUpWindow = yield* Either.mapLeft(boundedDuration(o.catchUpWindow ?? Duration.hours(24)), invalid("catchUpWindow"))
+    let retry: Plan["retry"] = undefined
+    if (o.retry !== undefined) {
+      const { attempts, factor = 2, jitter: jittered = true } = o.retry
+      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
+        return yield* Either.left(invalid("retry.attempts")(`must be a whole number from 1 to 1000, got ${attempts}`))
+      }
+      if (!(factor >= 1 && factor < Infinity)) return yield* Either.left(invalid("retry.factor")(`must be a number ≥ 1, got ${factor}`))
+      const initialDelay = yield* Either.mapLeft(boundedDuration(o.retry.initialDelay ?? Duration.seconds(1)), invalid("retry.initialDelay"))
+      const maxDelay = yield* Either.mapLeft(boundedDuration(o.retry.maxDelay ?? Duration.minutes(1)), invalid("retry.maxDelay"))
+      retry = { attempts, factor, initialDelay, maxDelay, jitter: jittered }
+    }
+    const spec = yield* Either.mapLeft(
+      CronSpec.parse(job.schedule, { timezone: o.timezone ?? defaultTimezone }),
+      (error) => new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
+    )
+    return { spec, timeout, overlap, retry, jitter, catchUp, catchUpWindow }
+  })

@@ -2,7 +2,8 @@
  * The worker's log lines: one JSON object per line on stdout (or a readable
  * line per entry with `LOG_FORMAT=pretty`), carrying `service`, the log
  * annotations of the current fiber (`job`, `run_id`, `nominal_at`, …) and the
- * current span's `trace_id` and `span_id`.
+ * current span's `trace_id` and `span_id`. Every line goes through
+ * `Redact.scrub`: no secret reaches the log.
  */
 import {
   Cause,
@@ -19,6 +20,7 @@ import {
   Option,
   Tracer
 } from "effect"
+import * as Redact from "./Redact.js"
 import type { LogFormat } from "./WorkerConfig.js"
 
 const LEVEL_NAMES: Record<string, string> = {
@@ -70,7 +72,7 @@ export const formatJson = (entry: Entry): string => {
   for (const [key, value] of Object.entries(entry.fields)) {
     if (!(key in line)) line[key] = jsonSafe(value)
   }
-  return JSON.stringify(line)
+  return Redact.scrub(JSON.stringify(line))
 }
 
 /** `2026-11-29T10:00:00.000Z INFO  job started job=cleanup run_id=…`, as the Go worker printed. */
@@ -82,7 +84,7 @@ export const formatPretty = (entry: Entry): string => {
       return `${key}=${/[\s"=]/.test(text) || text === "" ? JSON.stringify(text) : text}`
     })
     .join(" ")
-  return `${entry.time.toISOString()} ${entry.level.padEnd(5)} ${entry.msg}${fields === "" ? "" : ` ${fields}`}`
+  return Redact.scrub(`${entry.time.toISOString()} ${entry.level.padEnd(5)} ${entry.msg}${fields === "" ? "" : ` ${fields}`}`)
 }
 
 const messageText = (message: unknown): string => {

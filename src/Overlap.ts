@@ -27,7 +27,8 @@ export type Refusal = "overlap" | "overlap_queue_full" | "shutdown"
 
 /**
  * Decides whether the run `runId` (the current fiber) may start under
- * `policy`. `replace` interrupts the active runs, after `onReplace` names them.
+ * `policy`. `replace` interrupts the active runs, after `onReplace` names them,
+ * and waits until they have stopped.
  * `queue` waits until the active run ends, or until `stopping` completes.
  * On `undefined` the run is active and must `release` when it ends.
  */
@@ -49,10 +50,13 @@ export const admit = (
       case "skip":
         return Effect.succeed("overlap")
       case "replace": {
+        // Active at once, while the previous runs wind down: a later slot replaces this one too,
+        // so at most one run waits for a run that is slow to stop.
         const previous = state.active
+        state.active = [...previous, self]
         return onReplace(previous).pipe(
           Effect.zipRight(Fiber.interruptAll(previous.map((run) => run.fiber))),
-          Effect.zipRight(enter)
+          Effect.as(undefined)
         )
       }
       case "queue": {

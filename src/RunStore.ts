@@ -4,7 +4,7 @@
  * (one process; tests) here, PostgreSQL (durable history, claims across
  * instances) beside it.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { RunReason } from "./Job.js"
 
 /** The state of a slot's run. `running` until one of the final states is recorded. */
@@ -72,8 +72,13 @@ export interface RunStoreShape {
    * must not run it. Manual runs are never refused.
    */
   readonly claim: (claim: Claim) => Effect.Effect<boolean>
-  /** Records the outcome of a claimed run. Only the first outcome counts: a run that already ended keeps it. */
-  readonly finish: (runId: string, outcome: Outcome) => Effect.Effect<void>
+  /**
+   * Records the outcome of a claimed run. Only the first outcome counts: a run
+   * that already ended keeps it, and `false` says so.
+   */
+  readonly finish: (runId: string, outcome: Outcome) => Effect.Effect<boolean>
+  /** One run's record. */
+  readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>
   /** History, newest first; optionally of one job only. */
   readonly history: (options?: { readonly job?: string | undefined; readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<RunRecord>>
 }
@@ -83,7 +88,7 @@ export class RunStore extends Context.Tag("cron-worker/RunStore")<RunStore, RunS
 
 /** Options of {@link makeMemory}. */
 export interface MemoryOptions {
-  /** Records kept, oldest dropped first. Default 10,000. */
+  /** Finished records kept, oldest dropped first; running ones are always kept. Default 10,000. */
   readonly capacity?: number | undefined
 }
 
@@ -98,10 +103,13 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
     const bySlot = new Map<string, string>()
     const slotKey = (job: string, nominalAt: Date) => `${job}\u0000${nominalAt.getTime()}`
     const evict = () => {
+      if (byId.size <= capacity) return
       for (const [runId, record] of byId) {
         if (byId.size <= capacity) break
+        if (record.status === "running") continue
         byId.delete(runId)
-        if (bySlot.get(slotKey(record.job, record.nominalAt)) === runId) bySlot.delete(slotKey(record.job, record.nominalAt))
+        const key = slotKey(record.job, record.nominalAt)
+        if (bySlot.get(key) === runId) bySlot.delete(key)
       }
     }
     return RunStore.of({
@@ -130,7 +138,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       finish: (runId, outcome) =>
         Effect.sync(() => {
           const record = byId.get(runId)
-          if (record === undefined || record.status !== "running") return
+          if (record === undefined || record.status !== "running") return false
           byId.set(runId, {
             ...record,
             status: outcome.status,
@@ -140,7 +148,9 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             durationMs: outcome.at.getTime() - record.startedAt.getTime(),
             error: outcome.error
           })
+          return true
         }),
+      get: (runId) => Effect.sync(() => Option.fromNullable(byId.get(runId))),
       history: (query = {}) =>
         Effect.sync(() => {
           const records = [...byId.values()].reverse().filter((r) => query.job === undefined || r.job === query.job)

@@ -47,6 +47,13 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound"
   }
 }
 
+/** The scheduler is shutting down: it starts no run. */
+export class SchedulerStopped extends Schema.TaggedError<SchedulerStopped>()("SchedulerStopped", {}) {
+  override get message(): string {
+    return "the scheduler is shutting down"
+  }
+}
+
 /** Longest single sleep: long timers are unreliable, and clocks move. */
 const MAX_SLEEP = Duration.toMillis(Duration.hours(1))
 /** How often shutdown checks whether running jobs have ended. */
@@ -55,7 +62,7 @@ const SHUTDOWN_POLL = 50
 const MISSED_RECORD_LIMIT = 1000
 
 interface Entry extends JobInfo, Execution.Runnable {
-  readonly jitter: Duration.Duration | undefined
+  readonly jitter: Option.Option<Duration.Duration>
   readonly state: Overlap.State
 }
 
@@ -89,7 +96,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const admit = (entry: Entry, runId: string, nominalAt: Date) =>
       Overlap.admit(entry.state, entry.overlap, runId, stopping, (previous) =>
         Effect.gen(function*() {
-          for (const run of previous) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
+          for (const run of previous) {
+            if (!interruptReasons.has(run.runId)) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
+          }
           yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
         })).pipe(
           Effect.flatMap((refusal) =>
@@ -102,46 +111,59 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const release = (entry: Entry, runId: string) =>
       Effect.zipRight(Effect.sync(() => interruptReasons.delete(runId)), Overlap.release(entry.state, runId))
 
-    /** One slot, from claim to recorded outcome. Returns the run id. */
-    const slot = (entry: Entry, nominalAt: Date, reason: RunReason) =>
+    /** A run stopped before `execute` recorded anything (queued, in its jitter delay, being replaced). */
+    const recordInterrupted = (entry: Entry, runId: string) =>
       Effect.gen(function*() {
-        const runId = randomUUID()
-        const now = new Date(yield* Clock.currentTimeMillis)
-        const claimed = yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at: now })
-        if (!claimed) {
-          yield* Effect.logDebug("slot already claimed")
-          return runId
-        }
-        yield* Effect.gen(function*() {
-          if (!(yield* admit(entry, runId, nominalAt))) return
-          if (entry.jitter !== undefined && reason === "scheduled") {
-            const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter) + 1)
-            yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
-          }
-          if (yield* Deferred.isDone(stopping)) {
-            return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
-          }
-          const run = Execution.execute(store, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
-          const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
-          if (Option.isNone(admitted)) {
-            yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
-              max_concurrent: config.maxConcurrentJobs
-            })
-          }
-        }).pipe(
-          // Interrupted before `execute` recorded anything (queued, in jitter): the run store keeps the first outcome.
-          Effect.onInterrupt(() =>
-            Effect.flatMap(Clock.currentTimeMillis, (at) =>
-              store.finish(runId, { status: "interrupted", attempt: 0, at: new Date(at), error: interruptReasons.get(runId) ?? "interrupted" })
-            )
-          ),
-          Effect.ensuring(release(entry, runId))
-        )
-        return runId
-      }).pipe(Effect.annotateLogs({ job: entry.name, nominal_at: nominalAt.toISOString() }))
+        const error = interruptReasons.get(runId) ?? "interrupted"
+        const at = new Date(yield* Clock.currentTimeMillis)
+        if (!(yield* store.finish(runId, { status: "interrupted", attempt: 0, at, error }))) return
+        yield* Execution.count(entry.name, "interrupted")
+        yield* Effect.logWarning("job interrupted").pipe(Effect.annotateLogs({ run_id: runId, error }))
+      })
 
-    const dispatch = (entry: Entry, nominalAt: Date, reason: RunReason) =>
-      Effect.flatMap(Deferred.isDone(stopping), (stop) => (stop ? Effect.void : FiberSet.run(runs, slot(entry, nominalAt, reason))))
+    /** After the claim: overlap, jitter, the global limit, the run. */
+    const admitAndRun = (entry: Entry, runId: string, nominalAt: Date, reason: RunReason) =>
+      Effect.gen(function*() {
+        if (!(yield* admit(entry, runId, nominalAt))) return
+        if (Option.isSome(entry.jitter) && reason === "scheduled") {
+          const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter.value) + 1)
+          yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
+        }
+        if (yield* Deferred.isDone(stopping)) {
+          return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
+        }
+        const run = Execution.execute(store, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
+        const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
+        if (Option.isNone(admitted)) {
+          yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
+            max_concurrent: config.maxConcurrentJobs
+          })
+        }
+      })
+
+    /**
+     * One slot, from claim to recorded outcome. Uninterruptible except while it
+     * waits or runs, so that a claimed slot always gets an outcome.
+     */
+    const slot = (entry: Entry, nominalAt: Date, reason: RunReason, runId: string) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const at = new Date(yield* Clock.currentTimeMillis)
+          if (!(yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at }))) {
+            return yield* Effect.logDebug("slot already claimed")
+          }
+          yield* restore(admitAndRun(entry, runId, nominalAt, reason)).pipe(
+            Effect.onInterrupt(() => recordInterrupted(entry, runId)),
+            Effect.ensuring(release(entry, runId))
+          )
+        })
+      ).pipe(Effect.annotateLogs({ job: entry.name, nominal_at: nominalAt.toISOString() }))
+
+    const dispatch = (entry: Entry, nominalAt: Date) =>
+      Effect.flatMap(
+        Deferred.isDone(stopping),
+        (stop) => (stop ? Effect.void : FiberSet.run(runs, slot(entry, nominalAt, "scheduled", randomUUID())))
+      )
 
     /** Dispatches the slot due at `due` (the newest one, if the process woke late), then returns it. */
     const fire = (entry: Entry, due: number) =>
@@ -157,7 +179,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             Effect.annotateLogs({ job: entry.name, missed, resumed_at: new Date(due).toISOString() })
           )
         }
-        yield* dispatch(entry, new Date(due), "scheduled")
+        yield* dispatch(entry, new Date(due))
         return due
       })
 
@@ -187,37 +209,36 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           yield* Execution.count(entry.name, "skipped")
           yield* store.finish(runId, { status: "skipped", skipReason: "missed", attempt: 0, at })
         }
-      })
+      }).pipe(Effect.uninterruptible)
 
-    // Not an `Effect.fn` span: every run would hold the registration span in its context.
-    const register = <E, R>(job: Job<E, R>) => Effect.gen(function*() {
+    /** Starts a job's fiber with the scheduler's own context (not the caller's, nor its span). */
+    const forkLoop = yield* FiberSet.runtime(loops)<never>()
+
+    const register = Effect.fn("Scheduler.register")(function*<E, R>(job: Job<E, R>) {
       if (entries.has(job.name)) return yield* Effect.fail(new DuplicateJobName({ job: job.name }))
-      const spec = yield* validateJob(job, config.timezone)
+      const plan = yield* validateJob(job, config.timezone)
       const context = yield* Effect.context<Exclude<R, CurrentRun>>()
       const anchor = yield* Clock.currentTimeMillis
-      const timeout = job.timeout === undefined
-        ? config.defaultTimeout
-        : Duration.isZero(job.timeout) || !Duration.isFinite(job.timeout) ? Option.none() : Option.some(job.timeout)
       const entry: Entry = {
         name: job.name,
         schedule: job.schedule,
-        timezone: spec.timezone,
-        description: job.description,
-        overlap: job.overlap,
-        spec,
+        timezone: plan.spec.timezone,
+        description: job.options.description,
+        overlap: plan.overlap,
+        spec: plan.spec,
         anchor,
-        timeout,
+        timeout: plan.timeout ?? config.defaultTimeout,
         run: Execution.provideContext(job.run, context),
-        retry: job.retry === undefined ? undefined : Execution.retrySchedule(job.retry),
-        attempts: job.retry?.attempts ?? 1,
-        jitter: job.jitter,
+        retry: plan.retry === undefined ? undefined : Execution.retrySchedule(plan.retry),
+        attempts: plan.retry?.attempts ?? 1,
+        jitter: plan.jitter,
         state: Overlap.empty()
       }
       entries.set(job.name, entry)
       yield* Effect.logInfo(`job registered: ${job.name}`).pipe(
-        Effect.annotateLogs({ job: job.name, schedule: job.schedule, timezone: spec.timezone, next_run: new Date(spec.next(anchor, anchor)).toISOString() })
+        Effect.annotateLogs({ job: job.name, schedule: job.schedule, timezone: plan.spec.timezone, next_run: new Date(plan.spec.next(anchor, anchor)).toISOString() })
       )
-      if (started) yield* FiberSet.run(loops, loop(entry))
+      if (started) forkLoop(loop(entry))
     })
 
     /**
@@ -274,20 +295,31 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             timezone: config.timezone
           })
         )
-        for (const entry of entries.values()) yield* FiberSet.run(loops, loop(entry))
+        for (const entry of entries.values()) forkLoop(loop(entry))
       }),
       /** The registered jobs, in registration order. */
-      jobs: Effect.sync((): ReadonlyArray<JobInfo> => [...entries.values()]),
+      jobs: Effect.sync((): ReadonlyArray<JobInfo> =>
+        [...entries.values()].map(({ anchor, description, name, overlap, schedule, spec, timeout, timezone }) => ({
+          name,
+          schedule,
+          timezone,
+          description,
+          overlap,
+          timeout,
+          spec,
+          anchor
+        }))
+      ),
       /** Runs a job now, as a manual run, and waits for its outcome (its history record). */
       trigger: (name: string) =>
         Effect.gen(function*() {
           const entry = entries.get(name)
           if (entry === undefined) return yield* Effect.fail(new JobNotFound({ job: name }))
+          if (yield* Deferred.isDone(stopping)) return yield* Effect.fail(new SchedulerStopped())
+          const runId = randomUUID()
           const now = yield* Clock.currentTimeMillis
-          const fiber = yield* FiberSet.run(runs, slot(entry, new Date(now), "manual"))
-          const runId = yield* Fiber.join(fiber)
-          const history = yield* store.history({ job: name, limit: 50 })
-          return Option.fromNullable(history.find((record) => record.runId === runId))
+          yield* Fiber.await(yield* FiberSet.run(runs, slot(entry, new Date(now), "manual", runId)))
+          return yield* store.get(runId)
         })
     } as const
   })

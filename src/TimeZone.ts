@@ -159,7 +159,9 @@ export class TimeZone {
         case "second": second = Number(part.value); break
       }
     }
-    return Date.UTC(year, month - 1, day, hour, minute, second) - whole
+    const wall = Date.UTC(year, month - 1, day, hour, minute, second)
+    // Date.UTC reads years 0–99 as 1900–1999.
+    return (year < 100 ? new Date(wall).setUTCFullYear(year) : wall) - whole
   }
 }
 

@@ -4,6 +4,7 @@
  * compile error, not a failure at 2 a.m.
  */
 import { Duration, Effect, Layer, Schema } from "effect"
+import * as CronSpec from "./CronSpec.js"
 import * as Job from "./Job.js"
 import * as RunStore from "./RunStore.js"
 import { type RegistrationError, Scheduler } from "./Scheduler.js"
@@ -11,11 +12,11 @@ import * as WorkerConfig from "./WorkerConfig.js"
 
 /** One or more jobs cannot be registered; `errors` says which and why. */
 export class InvalidJobs extends Schema.TaggedError<InvalidJobs>()("InvalidJobs", {
-  errors: Schema.Array(Schema.Unknown)
+  errors: Schema.Array(Schema.Union(CronSpec.InvalidCronExpression, Job.InvalidJobOption, Job.DuplicateJobName))
 }) {
   /** One line per problem. */
   get lines(): Array<string> {
-    return this.errors.map((error) => (error instanceof Error ? error.message : String(error)))
+    return this.errors.map((error) => error.message)
   }
   override get message(): string {
     return this.lines.join("; ")

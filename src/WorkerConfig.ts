@@ -7,6 +7,7 @@
 import { Cause, Config, ConfigError, Context, Duration, Effect, Either, Layer, LogLevel, Option } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { parseEnv } from "node:util"
+import * as Redact from "./Redact.js"
 import * as TimeZone from "./TimeZone.js"
 
 export type LogFormat = "json" | "pretty"
@@ -62,8 +63,12 @@ const variable = <A>(
     Config.withDescription(description)
   )
 
-const wholeNumber = (min: number, expected: string) => (raw: string) =>
-  /^\d+$/.test(raw) && Number(raw) >= min && Number.isSafeInteger(Number(raw)) ? Either.right(Number(raw)) : Either.left(expected)
+const wholeNumber = (min: number, max: number, expected: string) => (raw: string) =>
+  /^\d+$/.test(raw) && Number(raw) >= min && Number(raw) <= max ? Either.right(Number(raw)) : Either.left(expected)
+
+/** Timers beyond 2^31 - 1 ms (about 24.8 days) never fire: timeouts stay below. */
+const MAX_TIMEOUT_SECONDS = 24 * 86_400
+const MAX_SHUTDOWN_SECONDS = 86_400
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
   debug: LogLevel.Debug,
@@ -82,7 +87,7 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     defaults.defaultTimeout,
     (raw) =>
       Either.map(
-        wholeNumber(0, "a whole number of seconds ≥ 0 (0 = no timeout)")(raw),
+        wholeNumber(0, MAX_TIMEOUT_SECONDS, `a whole number of seconds from 0 to ${MAX_TIMEOUT_SECONDS} (0 = no timeout)`)(raw),
         (seconds) => (seconds === 0 ? Option.none() : Option.some(Duration.seconds(seconds)))
       )
   ),
@@ -90,13 +95,17 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     "WORKER_MAX_CONCURRENT_JOBS",
     "Runs in flight across all jobs; 0 = no limit",
     defaults.maxConcurrentJobs,
-    wholeNumber(0, "a whole number ≥ 0 (0 = no limit)")
+    wholeNumber(0, Number.MAX_SAFE_INTEGER, "a whole number ≥ 0 (0 = no limit)")
   ),
   shutdownTimeout: variable(
     "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
     "Grace period for running jobs at shutdown, in seconds",
     defaults.shutdownTimeout,
-    (raw) => Either.map(wholeNumber(0, "a whole number of seconds ≥ 0")(raw), Duration.seconds)
+    (raw) =>
+      Either.map(
+        wholeNumber(0, MAX_SHUTDOWN_SECONDS, `a whole number of seconds from 0 to ${MAX_SHUTDOWN_SECONDS}`)(raw),
+        Duration.seconds
+      )
   ),
   timezone: variable(
     "WORKER_TIMEZONE",
@@ -151,7 +160,7 @@ export const describeError = (error: ConfigError.ConfigError): Array<string> => 
       case "MissingData":
       case "SourceUnavailable":
       case "Unsupported":
-        lines.push(`invalid configuration: ${e.message}`)
+        lines.push(Redact.scrub(`invalid configuration: ${e.message}`))
     }
   }
   walk(error)

@@ -785,3 +785,28 @@ describe("invalid expressions are rejected with a specific reason", () => {
       expect(fires("*/60 * * * *", "2026-01-01T00:00:00Z", 2)).toEqual(isos(["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]))
     }))
 })
+
+describe("review findings", () => {
+  it.effect("@every beyond 100 years is rejected rather than overflowing a Date", () =>
+    Effect.sync(() => {
+      const result = CronSpec.parse("@every 99999999999999999h")
+      expect(Either.isLeft(result) && result.left.reason).toContain("at most 100 years")
+    }))
+
+  it.effect("descriptors and @every are case-insensitive", () =>
+    Effect.sync(() => {
+      expect(parsed("@DAILY").kind).toBe("fixed")
+      expect(parsed("@EVERY 1h").everyMillis).toBe(HOUR)
+    }))
+
+  it.effect("day-of-week 7/5 is Sunday, as 7 alone is", () =>
+    Effect.sync(() => {
+      expect(fires("0 0 * * 7/5", "2026-01-01T00:00:00Z", 2)).toEqual(isos(["2026-01-04T00:00:00Z", "2026-01-11T00:00:00Z"]))
+    }))
+
+  it.effect("years below 100 keep their zone offsets (Date.UTC reads them as 19xx)", () =>
+    Effect.sync(() => {
+      const spec = parsed("0 0 * * *", { timezone: "America/New_York" })
+      expect(new Date(spec.next(at("0050-01-01T00:00:00Z"))).getUTCFullYear()).toBe(50)
+    }))
+})

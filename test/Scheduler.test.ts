@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Chunk, Context, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
 import * as Job from "../src/Job.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
@@ -430,7 +430,7 @@ describe("registration", () => {
       ]).pipe(Effect.provide(schedulerLayer()), Effect.flip)
       expect(error.lines).toEqual([
         `job "same" is registered twice: job names must be unique`,
-        `job "retry": invalid option retry.attempts: must be a whole number ≥ 1, got 0`
+        `job "retry": invalid option retry.attempts: must be a whole number from 1 to 1000, got 0`
       ])
       expect(logs.entries.filter((e) => e.msg.startsWith("job registered"))).toEqual([])
       expect(logs.entries.map((e) => e.msg)).toEqual(["shutting down scheduler...", "all running jobs completed"])
@@ -452,5 +452,109 @@ describe("registration", () => {
         ["prefixed", "Asia/Tokyo", "2026-01-02T00:00:00.000Z"],
         ["default", "Europe/London", "2026-01-01T09:00:00.000Z"]
       ])
+    }))
+})
+
+describe("overlap replace under a slow stop", () => {
+  it.effect("never runs two bodies at once; a newer slot supersedes one still waiting", () =>
+    Effect.gen(function*() {
+      let running = 0
+      let most = 0
+      const starts: Array<number> = []
+      const job = Job.make({
+        name: "slow-stop",
+        schedule: "*/10 * * * * *",
+        overlap: "replace",
+        timeout: 0,
+        run: Effect.gen(function*() {
+          starts.push((yield* TestClock.currentTimeMillis) - T0)
+          running++
+          most = Math.max(most, running)
+          yield* Effect.never
+        }).pipe(Effect.onInterrupt(() =>
+          // The first run takes 15 s to stop; later ones stop at once (the test's own teardown interrupts them).
+          Effect.sleep(starts.length === 1 ? "15 seconds" : "0 seconds").pipe(Effect.ensuring(Effect.sync(() => running--)))
+        ))
+      })
+      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("36 seconds"), history("slow-stop")))
+      expect(most).toBe(1)
+      // 00:10 stops from 00:20 to 00:35; 00:20 waits and is superseded by 00:30, which starts at 00:35.
+      expect(starts).toEqual([10_000, 35_000])
+      expect(records.map((r) => [r.nominalAt.toISOString(), r.status, r.error])).toEqual([
+        [at(10), "interrupted", `replaced by the run of ${at(20)}`],
+        [at(20), "interrupted", `replaced by the run of ${at(30)}`],
+        [at(30), "running", undefined]
+      ])
+    }))
+})
+
+describe("job context", () => {
+  class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+
+  it.effect("runs with the services captured at registration, not those of whoever starts or triggers it", () =>
+    Effect.gen(function*() {
+      const heard: Array<string> = []
+      const job = Job.make({
+        name: "greeter",
+        schedule: "@yearly",
+        run: Effect.flatMap(Greeting, (greeting) => Effect.sync(() => heard.push(greeting)))
+      })
+      yield* withWorker(
+        [],
+        Effect.gen(function*() {
+          const scheduler = yield* Scheduler
+          yield* scheduler.register(job).pipe(Effect.provideService(Greeting, "registered"))
+          yield* scheduler.trigger("greeter").pipe(Effect.provideService(Greeting, "ambient"))
+        })
+      )
+      expect(heard).toEqual(["registered"])
+    }))
+
+  it.effect("trigger after shutdown began fails with SchedulerStopped; an unknown job with JobNotFound", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(T0)
+      const { close, context } = yield* buildScoped(schedulerLayer())
+      const scheduler = Context.get(context, Scheduler)
+      yield* scheduler.register(Job.make({ name: "x", schedule: "@daily", run: Effect.void }))
+      const unknown = yield* Effect.flip(scheduler.trigger("nope"))
+      expect(unknown._tag).toBe("JobNotFound")
+      yield* close
+      const stopped = yield* Effect.flip(scheduler.trigger("x"))
+      expect(stopped._tag).toBe("SchedulerStopped")
+    }))
+})
+
+describe("job options", () => {
+  // Options as untyped input (plain JavaScript, values read from a file) would give them.
+  const errorOf = (options: Record<string, unknown>) =>
+    Worker.start([Job.make({ name: "opt", schedule: "@daily", run: Effect.void, ...(options as Partial<Job.JobOptions<never, never>>) })]).pipe(
+      Effect.provide(schedulerLayer()),
+      Effect.flip,
+      Effect.map((error) => error.lines)
+    )
+
+  it.effect.each([
+    [{ timeout: "5 minuts" }, `job "opt": invalid option timeout: must be a duration such as "30 seconds" or 5000 (ms), got "5 minuts"`],
+    [{ timeout: -5 }, `job "opt": invalid option timeout: must be a duration such as "30 seconds" or 5000 (ms), got -5`],
+    [{ timeout: "30 days" }, `job "opt": invalid option timeout: must be at most 24 days`],
+    [{ jitter: Number.NaN }, `job "opt": invalid option jitter: must be a duration such as "30 seconds" or 5000 (ms), got null`],
+    [{ retry: { attempts: 3, maxDelay: "soon" } }, `job "opt": invalid option retry.maxDelay: must be a duration such as "30 seconds" or 5000 (ms), got "soon"`],
+    [{ retry: { attempts: 3, factor: 0.5 } }, `job "opt": invalid option retry.factor: must be a number ≥ 1, got 0.5`]
+  ] as const)("Job.make never throws; registration reports %j", ([options, line]) =>
+    Effect.gen(function*() {
+      expect(yield* errorOf(options)).toEqual([line])
+    }))
+
+  it.effect("timeout 0 and Duration.infinity mean none", () =>
+    Effect.gen(function*() {
+      const { result: jobs } = yield* withWorker(
+        [
+          Job.make({ name: "zero", schedule: "@daily", timeout: 0, run: Effect.void }),
+          Job.make({ name: "infinite", schedule: "@daily", timeout: Duration.infinity, run: Effect.void }),
+          Job.make({ name: "default", schedule: "@daily", run: Effect.void })
+        ],
+        Effect.flatMap(Scheduler, (s) => s.jobs)
+      )
+      expect(jobs.map((j) => Option.map(j.timeout, Duration.toSeconds))).toEqual([Option.none(), Option.none(), Option.some(300)])
     }))
 })

@@ -48,12 +48,15 @@ describe("WorkerConfig", () => {
   it.effect.each([
     ["WORKER_MAX_CONCURRENT_JOBS", "abc", `WORKER_MAX_CONCURRENT_JOBS="abc": expected a whole number ≥ 0 (0 = no limit)`],
     ["WORKER_MAX_CONCURRENT_JOBS", "-1", `WORKER_MAX_CONCURRENT_JOBS="-1": expected a whole number ≥ 0 (0 = no limit)`],
-    ["WORKER_DEFAULT_TIMEOUT_SECONDS", "1.5", `WORKER_DEFAULT_TIMEOUT_SECONDS="1.5": expected a whole number of seconds ≥ 0 (0 = no timeout)`],
-    ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "30s", `WORKER_SHUTDOWN_TIMEOUT_SECONDS="30s": expected a whole number of seconds ≥ 0`],
+    ["WORKER_DEFAULT_TIMEOUT_SECONDS", "1.5", `WORKER_DEFAULT_TIMEOUT_SECONDS="1.5": expected a whole number of seconds from 0 to 2073600 (0 = no timeout)`],
+    // Longer timers never fire (2^31 - 1 ms): refused rather than silently broken.
+    ["WORKER_DEFAULT_TIMEOUT_SECONDS", "2073601", `WORKER_DEFAULT_TIMEOUT_SECONDS="2073601": expected a whole number of seconds from 0 to 2073600 (0 = no timeout)`],
+    ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "30s", `WORKER_SHUTDOWN_TIMEOUT_SECONDS="30s": expected a whole number of seconds from 0 to 86400`],
+    ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "2200000", `WORKER_SHUTDOWN_TIMEOUT_SECONDS="2200000": expected a whole number of seconds from 0 to 86400`],
     ["WORKER_TIMEZONE", "Mars/Olympus", `WORKER_TIMEZONE="Mars/Olympus": expected an IANA time zone such as UTC or America/New_York`],
     ["LOG_LEVEL", "loud", `LOG_LEVEL="loud": expected one of debug, info, warn, error`],
     ["LOG_FORMAT", "xml", `LOG_FORMAT="xml": expected json or pretty`]
-  ] as const)("a bad %s stops with one line naming the variable, the value and what was expected", ([name, value, line]) =>
+  ] as const)("a bad %s (%s) stops with one line naming the variable, the value and what was expected", ([name, value, line]) =>
     Effect.gen(function*() {
       const result = yield* read({ [name]: value })
       if (Either.isRight(result)) return expect.unreachable(`${name}=${value} was accepted`)

@@ -94,8 +94,8 @@ const parsePart = (part: string, field: string, range: FieldRange, parsed: Parse
       return new FieldError(`${range.label} field "${field}": step "${stepText}" must be a positive whole number`)
     }
     step = Number(stepText)
-    // "N/step" means "N-max/step", as in robfig/cron.
-    if (!isStar && bounds.length === 1) end = top(range)
+    // "N/step" means "N-max/step", as in robfig/cron (7, Sunday, stays 7).
+    if (!isStar && bounds.length === 1) end = Math.max(top(range), start)
   }
   if (start < range.min) return new FieldError(`${range.label} field "${field}": ${start} is below the minimum ${range.min}`)
   if (end > range.max) return new FieldError(`${range.label} field "${field}": ${end} is above the maximum ${range.max}`)
