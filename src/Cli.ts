@@ -1,134 +1,57 @@
 /**
- * The command line: `worker` (the default), `next`, `jobs` and `check`.
- * `main({ jobs, layer })` is everything a worker's entry point needs:
- * `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
+ * The command line: `worker` (the default), `run`, `next`, `jobs`, `check`,
+ * `migrate`, `seed-demo` and `outbox`. `main({ jobs, layer })` is everything
+ * a worker's entry point needs: `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
  */
-import { Args, Command, Options, ValidationError } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Clock, Console, Effect, Either, Layer, Option, Schema } from "effect"
-import * as CronSpec from "./CronSpec.js"
-import * as Job from "./Job.js"
+import { Console, Effect, Layer } from "effect"
+import type * as Infrastructure from "./Infrastructure.js"
+import type * as Job from "./Job.js"
 import * as Lifecycle from "./Lifecycle.js"
-import * as TimeZone from "./TimeZone.js"
 import * as Worker from "./Worker.js"
-import * as WorkerConfig from "./WorkerConfig.js"
+import { CliExit, readConfig } from "./Cli/Common.js"
+import { migrateCommand, outboxCommand, runCommand, seedDemoCommand } from "./Cli/Operations.js"
+import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
 
-/** Ends the command with `code`, printing `lines` to stderr: bad input (2), bad config or jobs (1). */
-export class CliExit extends Schema.TaggedError<CliExit>()("CliExit", {
-  code: Schema.Int,
-  lines: Schema.Array(Schema.String)
-}) {}
+export { CliExit } from "./Cli/Common.js"
+export { parseInstant } from "./Cli/Schedule.js"
 
-/** What a worker is made of: its jobs, and a layer with the services they need. */
+/**
+ * What a worker is made of: its jobs, and a layer with the services they
+ * need beyond those the worker provides (`Infrastructure.Provided`:
+ * `WorkerConfig`, `SqlClient`, `PgClient`, `Publisher`). The layer may be left
+ * out when the jobs need nothing more.
+ */
 export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> = {
   readonly jobs: Jobs
   /** Name in `--help`. Default `cron-worker`. */
   readonly name?: string | undefined
   readonly version?: string | undefined
-} & ([Job.Requirements<Jobs[number]>] extends [never]
-  ? { readonly layer?: Layer.Layer<never, E, WorkerConfig.WorkerConfig> | undefined }
-  : { readonly layer: Layer.Layer<Job.Requirements<Jobs[number]>, E, WorkerConfig.WorkerConfig> })
-
-const readConfig = WorkerConfig.loadDotEnv().pipe(
-  Effect.zipRight(WorkerConfig.config),
-  Effect.mapError((error) => new CliExit({ code: 1, lines: WorkerConfig.describeError(error) }))
-)
-
-const usage = (message: string) => new CliExit({ code: 2, lines: [message] })
-
-/** An ISO-8601 instant; without `Z` or an offset it is read as UTC. */
-export const parseInstant = (text: string): Either.Either<number, string> => {
-  const iso = text.trim().replace(" ", "T")
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.exec(iso)
-  if (match === null) return Either.left(`--from "${text}" is not an ISO-8601 instant (example: 2026-03-08T06:00:00Z)`)
-  const [, year, month, day, hour = "0", minute = "0", second = "0", zone] = match
-  const calendar = new Date(Date.UTC(2000, Number(month) - 1, Number(day)))
-  calendar.setUTCFullYear(Number(year))
-  const valid = calendar.getUTCMonth() === Number(month) - 1 && calendar.getUTCDate() === Number(day) &&
-    Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60
-  const millis = Date.parse(zone === undefined ? `${iso.includes("T") ? iso : `${iso}T00:00:00`}Z` : iso)
-  return !valid || Number.isNaN(millis) ? Either.left(`--from "${text}" is not a valid date and time`) : Either.right(millis)
-}
-
-const nextCommand = Command.make(
-  "next",
-  {
-    expression: Args.text({ name: "expression" }).pipe(Args.withDescription("cron expression, quoted")),
-    timezone: Options.text("timezone").pipe(
-      Options.withDescription("zone of the schedule when it has no CRON_TZ= prefix (default WORKER_TIMEZONE, else UTC)"),
-      Options.optional
-    ),
-    from: Options.text("from").pipe(Options.withDescription("ISO-8601 instant to count from (default now)"), Options.optional),
-    count: Options.text("count").pipe(Options.withDescription("how many instants, 1 to 100000"), Options.withDefault("5"))
-  },
-  ({ count, expression, from, timezone }) =>
-    Effect.gen(function*() {
-      yield* WorkerConfig.loadDotEnv()
-      const zone = Option.getOrElse(timezone, () => process.env.WORKER_TIMEZONE?.trim() || "UTC")
-      if (TimeZone.make(zone) === undefined) return yield* Effect.fail(usage(`unknown time zone "${zone}"`))
-      const n = /^\d+$/.test(count.trim()) ? Number(count) : NaN
-      if (!(n >= 1 && n <= 100_000)) return yield* Effect.fail(usage(`--count must be a whole number from 1 to 100000, got "${count}"`))
-      const after = Option.isSome(from) ? yield* Either.mapLeft(parseInstant(from.value), usage) : yield* Clock.currentTimeMillis
-      const spec = yield* Either.mapLeft(CronSpec.parse(expression, { timezone: zone }), (error) => usage(error.message))
-      const lines = CronSpec.nextN(spec, after, n, after).map((instant) =>
-        `${TimeZone.formatInstant(instant)}  ${TimeZone.formatLocal(instant, spec.zone)}`
-      )
-      yield* Console.log(lines.join("\n"))
-    })
-).pipe(Command.withDescription("Print the next fire instants of a cron expression (UTC, then local time)"))
-
-const jobsCommand = (jobs: ReadonlyArray<Job.Any>) =>
-  Command.make(
-    "jobs",
-    { json: Options.boolean("json").pipe(Options.withDescription("one JSON object per job")) },
-    ({ json }) =>
-      Effect.gen(function*() {
-        const config = yield* readConfig
-        const now = yield* Clock.currentTimeMillis
-        const errors = Worker.validate(jobs, config.timezone)
-        if (errors.length > 0) return yield* Effect.fail(new CliExit({ code: 1, lines: errors.map((e) => e.message) }))
-        const rows = jobs.flatMap((job) =>
-          Either.match(Job.validate(job, config.timezone), {
-            onLeft: () => [],
-            onRight: ({ spec }) => [{
-              name: job.name,
-              schedule: job.schedule,
-              timezone: spec.timezone,
-              description: job.options.description ?? "",
-              next: CronSpec.nextN(spec, now, 3).map(TimeZone.formatInstant)
-            }]
-          })
-        )
-        if (json) return yield* Console.log(rows.map((row) => JSON.stringify(row)).join("\n"))
-        const table = [["NAME", "SCHEDULE", "ZONE", "NEXT RUNS"], ...rows.map((r) => [r.name, r.schedule, r.timezone, r.next.join(", ")])]
-        const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length)))
-        yield* Console.log(table.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join("  ")).join("\n"))
-      })
-  ).pipe(Command.withDescription("List the registered jobs with their next three runs"))
-
-const checkCommand = (jobs: ReadonlyArray<Job.Any>) =>
-  Command.make("check", {}, () =>
-    Effect.gen(function*() {
-      const config = yield* readConfig
-      const errors = Worker.validate(jobs, config.timezone)
-      if (errors.length > 0) return yield* Effect.fail(new CliExit({ code: 1, lines: errors.map((e) => e.message) }))
-      yield* Console.log(`configuration ok; ${jobs.length} job(s) ok`)
-    })).pipe(Command.withDescription("Validate the configuration and every job's schedule; exit 0 or 1"))
+} & ([Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>] extends [never]
+  ? { readonly layer?: Lifecycle.AppLayer<Jobs, E> | undefined }
+  : { readonly layer: Lifecycle.AppLayer<Jobs, E> })
 
 /** The command tree of a worker made of `options.jobs`. */
 export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>) => {
-  const runWorker = Effect.gen(function*() {
-    const config = yield* readConfig
-    // `layer` may be left out only when the jobs require nothing: `Layer.empty` then provides all of it.
-    const layer = (options.layer ?? Layer.empty) as Layer.Layer<Job.Requirements<Jobs[number]>, E, WorkerConfig.WorkerConfig>
-    yield* Lifecycle.run(config, options.jobs, layer)
-  })
+  // `layer` may be left out only when the jobs need nothing more: `Layer.empty` then provides all of it.
+  const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E>
+  const runWorker = Effect.flatMap(readConfig, (config) => Lifecycle.run(config, options.jobs, layer))
   const worker = Command.make("worker", {}, () => runWorker).pipe(
     Command.withDescription("Run the scheduler until SIGINT or SIGTERM (the default command)")
   )
   return Command.make(options.name ?? "cron-worker", {}, () => runWorker).pipe(
     Command.withDescription("Scheduled jobs as Effect programs"),
-    Command.withSubcommands([worker, nextCommand, jobsCommand(options.jobs), checkCommand(options.jobs)])
+    Command.withSubcommands([
+      worker,
+      runCommand(options.jobs, layer),
+      nextCommand,
+      jobsCommand(options.jobs),
+      checkCommand(options.jobs),
+      migrateCommand,
+      seedDemoCommand,
+      outboxCommand
+    ])
   )
 }
 

@@ -5,6 +5,7 @@
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, Metric, MetricBoundaries, Option, Schedule, Schema, Tracer } from "effect"
 import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
+import { SqlClient } from "@effect/sql"
 import * as Redact from "./Redact.js"
 import type { Outcome, RunStoreShape } from "./RunStore.js"
 
@@ -159,18 +160,19 @@ export const execute = (
   )
 
 /**
- * The job's effect with the services captured at registration. They win over
- * the context of whoever forks the run; the run's own span and `CurrentRun`
- * come from the run, never from registration.
+ * The job's effect with the services captured at registration. Of the context
+ * of whoever forks the run it takes only `CurrentRun` and the run's span: not
+ * its services, not its open SQL transaction.
  */
 export const provideContext = <R>(
   run: Effect.Effect<void, unknown, R>,
   context: Context.Context<Exclude<R, CurrentRun>>
 ): Effect.Effect<void, unknown, CurrentRun> => {
-  const captured = Context.omit(Tracer.ParentSpan, CurrentRun)(context)
+  const captured = Context.omit(Tracer.ParentSpan, CurrentRun, SqlClient.TransactionConnection)(context)
+  const fromRun = Context.pick(CurrentRun, Tracer.ParentSpan)
   return Effect.mapInputContext(
     run,
-    // The ambient context holds CurrentRun; the captured one the rest of R. The checker cannot see through the Exclude.
-    (ambient: Context.Context<CurrentRun>) => Context.merge(ambient, captured) as Context.Context<R>
+    // The run's part holds CurrentRun; the captured one the rest of R. The checker cannot see through the Exclude.
+    (ambient: Context.Context<CurrentRun>) => Context.merge(captured, fromRun(ambient)) as Context.Context<R>
   )
 }

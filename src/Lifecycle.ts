@@ -5,10 +5,14 @@
  */
 import { Cause, Deferred, Duration, Effect, Exit, Layer, LogLevel, Option } from "effect"
 import { describe } from "./Execution.js"
+import type { SqlClient } from "@effect/sql"
+import type { PgClient } from "@effect/sql-pg"
+import * as Database from "./Database.js"
+import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import * as Log from "./Log.js"
-import * as RunStore from "./RunStore.js"
-import { Scheduler } from "./Scheduler.js"
+import * as OutboxRelay from "./OutboxRelay.js"
+import { JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
 import * as Worker from "./Worker.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
 
@@ -55,22 +59,42 @@ const handleSignals = (config: WorkerConfigShape, received: Deferred.Deferred<vo
       })
   )
 
+/** A worker's own services: provides what its jobs need beyond what the worker gives them. */
+export type AppLayer<Jobs extends ReadonlyArray<Job.Any>, E> = Layer.Layer<
+  Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>,
+  E,
+  Infrastructure.Provided
+>
+
+/** The whole stack under the scheduler, in start-up order: config, infrastructure, the app's layer. */
+const services = <Jobs extends ReadonlyArray<Job.Any>, E>(config: WorkerConfigShape, layer: AppLayer<Jobs, E>) =>
+  Scheduler.Default.pipe(
+    Layer.provideMerge(layer),
+    Layer.provideMerge(Infrastructure.layer),
+    Layer.provideMerge(Layer.succeed(WorkerConfig, config))
+  )
+
+const logStartFailure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.tapErrorCause(self, (cause) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.void
+      : Effect.logError("worker failed to start").pipe(Effect.annotateLogs({ error: describe(Cause.squash(cause)) })))
+
+const withLogs = (config: WorkerConfigShape, stream: "stdout" | "stderr" = "stdout") =>
+  Effect.provide(Log.layer({ service: config.serviceName, format: config.logFormat, level: config.logLevel, stream }))
+
 /**
  * Runs the worker made of `jobs` until a signal, then shuts it down: the
  * scheduler first (running jobs get the grace period), then the services of
- * `layer`, then the run store. Fails only if start-up fails.
+ * `layer`, the outbox relay and AMQP, the database, telemetry. Fails only if
+ * start-up fails.
  */
 export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   jobs: Jobs,
-  layer: Layer.Layer<Job.Requirements<Jobs[number]>, E, WorkerConfig>
-): Effect.Effect<void, E | Worker.InvalidJobs> => {
-  const configLayer = Layer.succeed(WorkerConfig, config)
-  const services = Scheduler.Default.pipe(
-    Layer.provideMerge(Layer.merge(layer, RunStore.layerMemory())),
-    Layer.provide(configLayer)
-  )
-  return Effect.gen(function*() {
+  layer: AppLayer<Jobs, E>
+): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError> =>
+  Effect.gen(function*() {
     yield* Effect.logInfo("initializing worker").pipe(
       Effect.annotateLogs({
         timezone: config.timezone,
@@ -84,19 +108,60 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     const received = yield* Deferred.make<void>()
     yield* handleSignals(config, received)
     yield* Effect.gen(function*() {
-      yield* Worker.start(jobs)
+      // Each job requires part of what the stack provides; the checker has lost which part.
+      yield* (Worker.start(jobs) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
       yield* Deferred.await(received)
-    }).pipe(Effect.provide(services))
+    }).pipe(Effect.provide(services(config, layer)))
   }).pipe(
     Effect.scoped,
     Effect.onExit((exit) =>
       Exit.isSuccess(exit) || Exit.isInterrupted(exit) ? Effect.logInfo("worker shutdown completed") : Effect.void
     ),
-    Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.void
-        : Effect.logError("worker failed to start").pipe(Effect.annotateLogs({ error: describe(Cause.squash(cause)) }))
-    ),
-    Effect.provide(Log.layer({ service: config.serviceName, format: config.logFormat, level: config.logLevel }))
+    logStartFailure,
+    withLogs(config)
   )
-}
+
+/**
+ * Runs one job now as a manual run on the full stack (its loops not started),
+ * then, when RabbitMQ is configured, delivers what it published before
+ * returning. Returns the run's record.
+ */
+export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
+  config: WorkerConfigShape,
+  jobs: Jobs,
+  layer: AppLayer<Jobs, E>,
+  name: string
+) =>
+  Effect.gen(function*() {
+    const job = jobs.find((j) => j.name === name)
+    if (job === undefined) return yield* Effect.fail(new JobNotFound({ job: name }))
+    const invalid = Worker.validate([job], config.timezone)
+    if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
+    return yield* Effect.gen(function*() {
+      const scheduler = yield* Scheduler
+      yield* (scheduler.register(job) as Effect.Effect<void, RegistrationError, Scheduler>)
+      const record = yield* scheduler.trigger(name)
+      const relay = yield* OutboxRelay.OutboxRelay
+      if (relay.enabled) {
+        const left = yield* relay.flush(DELIVERY_TIMEOUT)
+        yield* Effect.logInfo("outbox flushed").pipe(Effect.annotateLogs({ ...left }))
+      }
+      return record
+    }).pipe(Effect.provide(services(config, layer)))
+  }).pipe(Effect.scoped, logStartFailure, withLogs(config))
+
+/** How long `run <job>` waits for the broker to take what the job published. */
+const DELIVERY_TIMEOUT = Duration.seconds(30)
+
+/** A tool command (`migrate`, `seed-demo`, `outbox`) on the database; its logs go to stderr, its output to stdout. */
+export const withDatabase = <A, E, R>(
+  config: WorkerConfigShape,
+  effect: Effect.Effect<A, E, R>,
+  database: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Infrastructure.StartError, WorkerConfig> = Database.layer
+) =>
+  effect.pipe(
+    Effect.provide(database),
+    Effect.provide(Layer.succeed(WorkerConfig, config)),
+    logStartFailure,
+    withLogs(config, "stderr")
+  ) as Effect.Effect<A, E | Infrastructure.StartError, Exclude<R, SqlClient.SqlClient | PgClient.PgClient | WorkerConfig>>

@@ -129,6 +129,8 @@ export const layer = (options: {
   readonly service: string
   readonly format: LogFormat
   readonly level: LogLevel.LogLevel
+  /** Where lines go. Default stdout; tools whose stdout is their output log to stderr. */
+  readonly stream?: "stdout" | "stderr" | undefined
 }): Layer.Layer<never> =>
   Layer.merge(
     Layer.scopedDiscard(
@@ -136,7 +138,9 @@ export const layer = (options: {
         loggers.pipe(
           HashSet.remove(Logger.defaultLogger),
           HashSet.remove(Logger.prettyLoggerDefault),
-          HashSet.add(make(options.service, options.format))
+          HashSet.add(
+            make(options.service, options.format, (line) => (options.stream === "stderr" ? process.stderr : process.stdout).write(line + "\n"))
+          )
         ))
     ),
     Logger.minimumLogLevel(options.level)

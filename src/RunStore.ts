@@ -1,9 +1,10 @@
 /**
  * The run store: where every slot is claimed before it runs and where its
- * outcome is recorded. A port with one adapter per backend: `layerMemory`
- * (one process; tests) here, PostgreSQL (durable history, claims across
- * instances) beside it.
+ * outcome is recorded. A port with one adapter per backend: `layerPg`
+ * (durable history, claims across instances) and `layerMemory` (one
+ * process; tests).
  */
+import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Option } from "effect"
 import type { RunReason } from "./Job.js"
 
@@ -161,3 +162,75 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
 
 /** {@link makeMemory} as a layer. */
 export const layerMemory = (options?: MemoryOptions): Layer.Layer<RunStore> => Layer.effect(RunStore, makeMemory(options))
+
+interface Row {
+  readonly run_id: string
+  readonly job: string
+  readonly nominal_at: Date
+  readonly reason: RunReason
+  readonly status: RunStatus
+  readonly skip_reason: SkipReason | null
+  readonly attempt: number
+  readonly instance: string
+  readonly started_at: Date
+  readonly finished_at: Date | null
+  readonly duration_ms: number | null
+  readonly error: string | null
+}
+
+const toRecord = (row: Row): RunRecord => ({
+  runId: row.run_id,
+  job: row.job,
+  nominalAt: row.nominal_at,
+  reason: row.reason,
+  status: row.status,
+  skipReason: row.skip_reason ?? undefined,
+  attempt: row.attempt,
+  instance: row.instance,
+  startedAt: row.started_at,
+  finishedAt: row.finished_at ?? undefined,
+  durationMs: row.duration_ms ?? undefined,
+  error: row.error ?? undefined
+})
+
+/**
+ * The store on PostgreSQL (`cron_worker.runs`): the durable history, and the
+ * claims that make each slot run once across instances (a unique index on
+ * `(job, nominal_at)` for scheduled and catch-up runs). Database failures are
+ * defects: the scheduler logs them.
+ */
+export const makePg: Effect.Effect<RunStoreShape, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
+    duration_ms::float8 AS duration_ms, error`
+  return RunStore.of({
+    claim: (claim) =>
+      sql<{ run_id: string }>`
+        INSERT INTO cron_worker.runs (run_id, job, nominal_at, reason, status, attempt, instance, started_at)
+        VALUES (${claim.runId}, ${claim.job}, ${claim.nominalAt}, ${claim.reason}, 'running', 0, ${claim.instance}, ${claim.at})
+        ON CONFLICT DO NOTHING
+        RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
+    finish: (runId, outcome) =>
+      sql<{ run_id: string }>`
+        UPDATE cron_worker.runs
+        SET status = ${outcome.status}, skip_reason = ${outcome.skipReason ?? null}, attempt = ${outcome.attempt},
+            finished_at = ${outcome.at}, error = ${outcome.error ?? null},
+            duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (${outcome.at}::timestamptz - started_at)) * 1000)::bigint)
+        WHERE run_id = ${runId} AND status = 'running'
+        RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
+    get: (runId) =>
+      sql<Row>`SELECT ${columns} FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
+        Effect.orDie
+      ),
+    history: (query = {}) =>
+      sql<Row>`
+        SELECT ${columns} FROM cron_worker.runs
+        ${query.job === undefined ? sql`` : sql`WHERE job = ${query.job}`}
+        ORDER BY started_at DESC, nominal_at DESC
+        LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), Effect.orDie)
+  })
+})
+
+/** {@link makePg} as a layer. */
+export const layerPg: Layer.Layer<RunStore, never, SqlClient.SqlClient> = Layer.effect(RunStore, makePg)

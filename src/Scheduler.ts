@@ -8,20 +8,21 @@
  */
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Random, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
 import * as Overlap from "./Overlap.js"
+import * as Slot from "./Slot.js"
+import type { Entry } from "./Slot.js"
 import {
   type CurrentRun,
   DuplicateJobName,
   type InvalidJobOption,
   type Job,
   type Overlap as OverlapPolicy,
-  type RunReason,
   validate as validateJob
 } from "./Job.js"
-import { RunStore, type SkipReason } from "./RunStore.js"
+import { RunStore } from "./RunStore.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 /** Why a job could not be registered. */
@@ -61,17 +62,6 @@ const SHUTDOWN_POLL = 50
 /** Missed slots recorded one by one after a gap (a suspended process); the rest are counted. */
 const MISSED_RECORD_LIMIT = 1000
 
-interface Entry extends JobInfo, Execution.Runnable {
-  readonly jitter: Option.Option<Duration.Duration>
-  readonly state: Overlap.State
-}
-
-const REFUSALS: Record<Overlap.Refusal, string> = {
-  overlap: "job skipped (previous run still running)",
-  overlap_queue_full: "job skipped (previous run still running, one already queued)",
-  shutdown: "job skipped (shutdown began while it was queued)"
-}
-
 export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Scheduler", {
   scoped: Effect.gen(function*() {
     const config = yield* WorkerConfig
@@ -85,79 +75,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const interruptReasons = new Map<string, string>()
     let started = false
 
-    const skip = (entry: Entry, runId: string, reason: SkipReason, message: string, fields: Record<string, unknown> = {}) =>
-      Effect.gen(function*() {
-        yield* Effect.logWarning(message).pipe(Effect.annotateLogs(fields))
-        yield* Execution.count(entry.name, "skipped")
-        yield* store.finish(runId, { status: "skipped", skipReason: reason, attempt: 0, at: new Date(yield* Clock.currentTimeMillis) })
-      })
-
-    /** The overlap policy: `true` when the run may start (and must then be released). */
-    const admit = (entry: Entry, runId: string, nominalAt: Date) =>
-      Overlap.admit(entry.state, entry.overlap, runId, stopping, (previous) =>
-        Effect.gen(function*() {
-          for (const run of previous) {
-            if (!interruptReasons.has(run.runId)) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
-          }
-          yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
-        })).pipe(
-          Effect.flatMap((refusal) =>
-            refusal === undefined
-              ? Effect.succeed(true)
-              : skip(entry, runId, refusal === "shutdown" ? "shutdown" : "overlap", REFUSALS[refusal]).pipe(Effect.as(false))
-          )
-        )
-
-    const release = (entry: Entry, runId: string) =>
-      Effect.zipRight(Effect.sync(() => interruptReasons.delete(runId)), Overlap.release(entry.state, runId))
-
-    /** A run stopped before `execute` recorded anything (queued, in its jitter delay, being replaced). */
-    const recordInterrupted = (entry: Entry, runId: string) =>
-      Effect.gen(function*() {
-        const error = interruptReasons.get(runId) ?? "interrupted"
-        const at = new Date(yield* Clock.currentTimeMillis)
-        if (!(yield* store.finish(runId, { status: "interrupted", attempt: 0, at, error }))) return
-        yield* Execution.count(entry.name, "interrupted")
-        yield* Effect.logWarning("job interrupted").pipe(Effect.annotateLogs({ run_id: runId, error }))
-      })
-
-    /** After the claim: overlap, jitter, the global limit, the run. */
-    const admitAndRun = (entry: Entry, runId: string, nominalAt: Date, reason: RunReason) =>
-      Effect.gen(function*() {
-        if (!(yield* admit(entry, runId, nominalAt))) return
-        if (Option.isSome(entry.jitter) && reason === "scheduled") {
-          const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter.value) + 1)
-          yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
-        }
-        if (yield* Deferred.isDone(stopping)) {
-          return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
-        }
-        const run = Execution.execute(store, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
-        const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
-        if (Option.isNone(admitted)) {
-          yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
-            max_concurrent: config.maxConcurrentJobs
-          })
-        }
-      })
-
-    /**
-     * One slot, from claim to recorded outcome. Uninterruptible except while it
-     * waits or runs, so that a claimed slot always gets an outcome.
-     */
-    const slot = (entry: Entry, nominalAt: Date, reason: RunReason, runId: string) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const at = new Date(yield* Clock.currentTimeMillis)
-          if (!(yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at }))) {
-            return yield* Effect.logDebug("slot already claimed")
-          }
-          yield* restore(admitAndRun(entry, runId, nominalAt, reason)).pipe(
-            Effect.onInterrupt(() => recordInterrupted(entry, runId)),
-            Effect.ensuring(release(entry, runId))
-          )
-        })
-      ).pipe(Effect.annotateLogs({ job: entry.name, nominal_at: nominalAt.toISOString() }))
+    const { recordMissed, slot } = Slot.make({ config, store, instance, limit, stopping, interruptReasons })
 
     const dispatch = (entry: Entry, nominalAt: Date) =>
       Effect.flatMap(
@@ -200,16 +118,6 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }
       return Effect.flatMap(Clock.currentTimeMillis, from)
     }
-
-    const recordMissed = (entry: Entry, nominal: number) =>
-      Effect.gen(function*() {
-        const runId = randomUUID()
-        const at = new Date(yield* Clock.currentTimeMillis)
-        if (yield* store.claim({ runId, job: entry.name, nominalAt: new Date(nominal), reason: "scheduled", instance, at })) {
-          yield* Execution.count(entry.name, "skipped")
-          yield* store.finish(runId, { status: "skipped", skipReason: "missed", attempt: 0, at })
-        }
-      }).pipe(Effect.uninterruptible)
 
     /** Starts a job's fiber with the scheduler's own context (not the caller's, nor its span). */
     const forkLoop = yield* FiberSet.runtime(loops)<never>()

@@ -2,9 +2,9 @@
  * The worker's configuration, read from the environment (and from a `.env`
  * file in the working directory, when there is one). Every variable has a
  * default; a bad value stops start-up with one line that names the variable,
- * the value and what was expected.
+ * the value (never a secret's) and what was expected.
  */
-import { Cause, Config, ConfigError, Context, Duration, Effect, Either, Layer, LogLevel, Option } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { parseEnv } from "node:util"
 import * as Redact from "./Redact.js"
@@ -13,7 +13,7 @@ import * as TimeZone from "./TimeZone.js"
 export type LogFormat = "json" | "pretty"
 
 export interface WorkerConfigShape {
-  /** `SERVICE_NAME_WORKER`: the `service` field of every log line and span. Default `financial-worker`. */
+  /** `SERVICE_NAME_WORKER`: the `service` of every log line and span. Default `financial-worker`. */
   readonly serviceName: string
   /** `WORKER_DEFAULT_TIMEOUT_SECONDS`: timeout of jobs that set none. Default 300 s; 0 = none. */
   readonly defaultTimeout: Option.Option<Duration.Duration>
@@ -27,12 +27,32 @@ export interface WorkerConfigShape {
   readonly logLevel: LogLevel.LogLevel
   /** `LOG_FORMAT`: `json` (one object per line) or `pretty` (for a terminal). Default `json`. */
   readonly logFormat: LogFormat
+  /** `DATABASE_URL`: PostgreSQL. Unset: the embedded database (PGlite) in `embeddedDataDir`. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** `DATABASE_POOL_SIZE`: connections to PostgreSQL. Default 10. */
+  readonly databasePoolSize: number
+  /** `DATABASE_CONNECT_TIMEOUT_SECONDS`: how long a connection attempt may take. Default 5 s. */
+  readonly databaseConnectTimeout: Duration.Duration
+  /** `PGLITE_DATA_DIR`: where the embedded database keeps its data. Default `./.data/pglite`. */
+  readonly embeddedDataDir: string
+  /** `RABBITMQ_URL`: the broker. Unset: published messages wait in the outbox. */
+  readonly rabbitmqUrl: Option.Option<Redacted.Redacted<string>>
+  /** `RABBITMQ_EXCHANGE`: the exchange the example jobs publish to (topic, durable). Default `financial.events`. */
+  readonly rabbitmqExchange: string
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP collector for spans. Unset: spans are not exported. */
+  readonly otlpEndpoint: Option.Option<string>
+  /** `HTTP_PORT`: port of `/health` and `/metrics`. Unset: no HTTP server. */
+  readonly httpPort: Option.Option<number>
+  /** `CLEANUP_RETENTION_DAYS`: soft-deleted categories older than this are deleted. Default 90. */
+  readonly cleanupRetentionDays: number
+  /** `CLEANUP_BATCH_SIZE`: rows deleted per transaction by the clean-up. Default 500. */
+  readonly cleanupBatchSize: number
 }
 
 /** The worker's configuration, as a service. */
 export class WorkerConfig extends Context.Tag("cron-worker/WorkerConfig")<WorkerConfig, WorkerConfigShape>() {}
 
-/** Everything `WorkerConfig` reads, with defaults: `.env.example` and the README list the same. */
+/** Every default: `.env.example` and the README list the same. */
 export const defaults: WorkerConfigShape = {
   serviceName: "financial-worker",
   defaultTimeout: Option.some(Duration.seconds(300)),
@@ -40,35 +60,59 @@ export const defaults: WorkerConfigShape = {
   shutdownTimeout: Duration.seconds(30),
   timezone: "UTC",
   logLevel: LogLevel.Info,
-  logFormat: "json"
+  logFormat: "json",
+  databaseUrl: Option.none(),
+  databasePoolSize: 10,
+  databaseConnectTimeout: Duration.seconds(5),
+  embeddedDataDir: "./.data/pglite",
+  rabbitmqUrl: Option.none(),
+  rabbitmqExchange: "financial.events",
+  otlpEndpoint: Option.none(),
+  httpPort: Option.none(),
+  cleanupRetentionDays: 90,
+  cleanupBatchSize: 500
 }
+
+type Parse<A> = (raw: string) => Either.Either<A, string>
 
 /**
  * One variable: read as text, empty treated as unset, then checked by `parse`,
- * which returns the value or says what was expected.
+ * which returns the value or says what was expected. A `secret`'s value is
+ * registered with `Redact` and never printed.
  */
-const variable = <A>(
-  name: string,
-  description: string,
-  fallback: A,
-  parse: (raw: string) => Either.Either<A, string>
-): Config.Config<A> =>
+const variable = <A>(name: string, description: string, fallback: A, parse: Parse<A>, secret = false): Config.Config<A> =>
   Config.string(name).pipe(
     Config.option,
     Config.mapOrFail((raw) => {
       const text = Option.getOrElse(raw, () => "").trim()
       if (text === "") return Either.right(fallback)
-      return Either.mapLeft(parse(text), (expected) => ConfigError.InvalidData([], `${name}=${JSON.stringify(text)}: expected ${expected}`))
+      if (secret) Redact.register(text)
+      const shown = secret ? " (value hidden)" : `=${JSON.stringify(text)}`
+      return Either.mapLeft(parse(text), (expected) => ConfigError.InvalidData([], `${name}${shown}: expected ${expected}`))
     }),
     Config.withDescription(description)
   )
 
-const wholeNumber = (min: number, max: number, expected: string) => (raw: string) =>
+const wholeNumber = (min: number, max: number, expected: string): Parse<number> => (raw) =>
   /^\d+$/.test(raw) && Number(raw) >= min && Number(raw) <= max ? Either.right(Number(raw)) : Either.left(expected)
+
+const seconds = (min: number, max: number, suffix = ""): Parse<Duration.Duration> => (raw) =>
+  Either.map(wholeNumber(min, max, `a whole number of seconds from ${min} to ${max}${suffix}`)(raw), Duration.seconds)
+
+/** A URL with one of `protocols`; its password (if any) is registered as a secret. */
+const url = (protocols: ReadonlyArray<string>, example: string): Parse<string> => (raw) => {
+  const parsed = URL.canParse(raw) ? new URL(raw) : undefined
+  if (parsed === undefined || !protocols.includes(parsed.protocol)) return Either.left(`a URL such as ${example}`)
+  if (parsed.password !== "") Redact.register(decodeURIComponent(parsed.password))
+  return Either.right(raw)
+}
+
+const some = <A>(parse: Parse<A>): Parse<Option.Option<A>> => (raw) => Either.map(parse(raw), Option.some)
+const secret = (parse: Parse<string>): Parse<Option.Option<Redacted.Redacted<string>>> => (raw) =>
+  Either.map(parse(raw), (value) => Option.some(Redacted.make(value)))
 
 /** Timers beyond 2^31 - 1 ms (about 24.8 days) never fire: timeouts stay below. */
 const MAX_TIMEOUT_SECONDS = 24 * 86_400
-const MAX_SHUTDOWN_SECONDS = 86_400
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
   debug: LogLevel.Debug,
@@ -85,11 +129,7 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     "WORKER_DEFAULT_TIMEOUT_SECONDS",
     "Default job timeout in seconds; 0 = none",
     defaults.defaultTimeout,
-    (raw) =>
-      Either.map(
-        wholeNumber(0, MAX_TIMEOUT_SECONDS, `a whole number of seconds from 0 to ${MAX_TIMEOUT_SECONDS} (0 = no timeout)`)(raw),
-        (seconds) => (seconds === 0 ? Option.none() : Option.some(Duration.seconds(seconds)))
-      )
+    (raw) => Either.map(seconds(0, MAX_TIMEOUT_SECONDS, " (0 = no timeout)")(raw), Option.liftPredicate((d) => !Duration.isZero(d)))
   ),
   maxConcurrentJobs: variable(
     "WORKER_MAX_CONCURRENT_JOBS",
@@ -101,21 +141,12 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
     "Grace period for running jobs at shutdown, in seconds",
     defaults.shutdownTimeout,
-    (raw) =>
-      Either.map(
-        wholeNumber(0, MAX_SHUTDOWN_SECONDS, `a whole number of seconds from 0 to ${MAX_SHUTDOWN_SECONDS}`)(raw),
-        Duration.seconds
-      )
+    seconds(0, 86_400)
   ),
-  timezone: variable(
-    "WORKER_TIMEZONE",
-    "Default time zone of schedules (IANA name)",
-    defaults.timezone,
-    (raw) => {
-      const zone = TimeZone.make(raw)
-      return zone === undefined ? Either.left("an IANA time zone such as UTC or America/New_York") : Either.right(zone.name)
-    }
-  ),
+  timezone: variable("WORKER_TIMEZONE", "Default time zone of schedules (IANA name)", defaults.timezone, (raw) => {
+    const zone = TimeZone.make(raw)
+    return zone === undefined ? Either.left("an IANA time zone such as UTC or America/New_York") : Either.right(zone.name)
+  }),
   logLevel: variable("LOG_LEVEL", "debug, info, warn or error", defaults.logLevel, (raw) => {
     const level = LEVELS[raw.toLowerCase()]
     return level === undefined ? Either.left("one of debug, info, warn, error") : Either.right(level)
@@ -123,7 +154,45 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
   logFormat: variable("LOG_FORMAT", "json or pretty", defaults.logFormat, (raw): Either.Either<LogFormat, string> => {
     const format = raw.toLowerCase()
     return format === "json" || format === "pretty" ? Either.right(format) : Either.left("json or pretty")
-  })
+  }),
+  databaseUrl: variable(
+    "DATABASE_URL",
+    "PostgreSQL URL; unset = embedded PGlite",
+    defaults.databaseUrl,
+    secret(url(["postgres:", "postgresql:"], "postgres://user@host:5432/database")),
+    true
+  ),
+  databasePoolSize: variable("DATABASE_POOL_SIZE", "Connections to PostgreSQL", defaults.databasePoolSize, wholeNumber(1, 1000, "a whole number from 1 to 1000")),
+  databaseConnectTimeout: variable(
+    "DATABASE_CONNECT_TIMEOUT_SECONDS",
+    "Time allowed to connect to PostgreSQL",
+    defaults.databaseConnectTimeout,
+    seconds(1, 600)
+  ),
+  embeddedDataDir: variable("PGLITE_DATA_DIR", "Data directory of the embedded database", defaults.embeddedDataDir, Either.right),
+  rabbitmqUrl: variable(
+    "RABBITMQ_URL",
+    "RabbitMQ URL; unset = messages wait in the outbox",
+    defaults.rabbitmqUrl,
+    secret(url(["amqp:", "amqps:"], "amqp://user@host:5672")),
+    true
+  ),
+  rabbitmqExchange: variable("RABBITMQ_EXCHANGE", "Exchange of the example jobs", defaults.rabbitmqExchange, (raw) =>
+    /^[\w.:-]{1,255}$/.test(raw) ? Either.right(raw) : Either.left("1–255 letters, digits or _ . : -")),
+  otlpEndpoint: variable(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTLP/HTTP collector; unset = spans not exported",
+    defaults.otlpEndpoint,
+    some(url(["http:", "https:"], "http://localhost:4318"))
+  ),
+  httpPort: variable("HTTP_PORT", "Port of /health and /metrics; unset = none", defaults.httpPort, some(wholeNumber(1, 65_535, "a port from 1 to 65535"))),
+  cleanupRetentionDays: variable(
+    "CLEANUP_RETENTION_DAYS",
+    "Age after which soft-deleted categories are deleted",
+    defaults.cleanupRetentionDays,
+    wholeNumber(1, 36_500, "a whole number of days from 1 to 36500")
+  ),
+  cleanupBatchSize: variable("CLEANUP_BATCH_SIZE", "Rows per clean-up transaction", defaults.cleanupBatchSize, wholeNumber(1, 100_000, "a whole number from 1 to 100000"))
 })
 
 /** `WorkerConfig` from the environment. Fails with a `ConfigError` naming the bad variable. */
@@ -156,20 +225,10 @@ export const describeError = (error: ConfigError.ConfigError): Array<string> => 
         walk(e.left)
         walk(e.right)
         break
-      case "InvalidData":
-      case "MissingData":
-      case "SourceUnavailable":
-      case "Unsupported":
+      default:
         lines.push(Redact.scrub(`invalid configuration: ${e.message}`))
     }
   }
   walk(error)
   return [...new Set(lines)]
 }
-
-/** `describeError`, for a cause that may hold a `ConfigError`. */
-export const describeCause = (cause: Cause.Cause<unknown>): Option.Option<Array<string>> =>
-  Option.map(
-    Cause.failureOption(cause).pipe(Option.filter(ConfigError.isConfigError)),
-    describeError
-  )

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 /**
- * The worker's composition root: its jobs and the services they need.
- * `node dist/main.js [worker|next|jobs|check]`.
+ * The worker's composition root: its jobs. The worker provides what they
+ * need (configuration, the database, the publisher). `node dist/main.js
+ * [worker|run|next|jobs|check|migrate|seed-demo|outbox]`.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import * as Cli from "./Cli.js"
-import { heartbeat } from "./jobs/heartbeat.js"
-
-const jobs = [heartbeat] as const
+import { jobs } from "./jobs/index.js"
 
 Cli.main({ jobs }).pipe(NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Either, LogLevel, Option } from "effect"
+import { ConfigProvider, Duration, Effect, Either, LogLevel, Option, Redacted } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -32,16 +32,39 @@ describe("WorkerConfig", () => {
         WORKER_SHUTDOWN_TIMEOUT_SECONDS: "5",
         WORKER_TIMEZONE: "America/Sao_Paulo",
         LOG_LEVEL: "WARN",
-        LOG_FORMAT: "pretty"
+        LOG_FORMAT: "pretty",
+        DATABASE_URL: "postgres://app:s3cret@db.internal:5433/finance",
+        DATABASE_POOL_SIZE: "4",
+        DATABASE_CONNECT_TIMEOUT_SECONDS: "7",
+        PGLITE_DATA_DIR: "/var/lib/worker",
+        RABBITMQ_URL: "amqp://app:s3cret@mq.internal:5672",
+        RABBITMQ_EXCHANGE: "billing.events",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        HTTP_PORT: "9464",
+        CLEANUP_RETENTION_DAYS: "30",
+        CLEANUP_BATCH_SIZE: "100"
       }).pipe(Effect.flatMap((result) => result))
-      expect(config).toEqual({
+      expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(Option.some("postgres://app:s3cret@db.internal:5433/finance"))
+      expect(Option.map(config.rabbitmqUrl, Redacted.value)).toEqual(Option.some("amqp://app:s3cret@mq.internal:5672"))
+      expect(String(config.databaseUrl)).not.toContain("s3cret")
+      expect({ ...config, databaseUrl: undefined, rabbitmqUrl: undefined }).toEqual({
         serviceName: "billing-worker",
         defaultTimeout: Option.none(),
         maxConcurrentJobs: 0,
         shutdownTimeout: Duration.seconds(5),
         timezone: "America/Sao_Paulo",
         logLevel: LogLevel.Warning,
-        logFormat: "pretty"
+        logFormat: "pretty",
+        databaseUrl: undefined,
+        databasePoolSize: 4,
+        databaseConnectTimeout: Duration.seconds(7),
+        embeddedDataDir: "/var/lib/worker",
+        rabbitmqUrl: undefined,
+        rabbitmqExchange: "billing.events",
+        otlpEndpoint: Option.some("http://collector:4318"),
+        httpPort: Option.some(9464),
+        cleanupRetentionDays: 30,
+        cleanupBatchSize: 100
       })
     }))
 
@@ -55,7 +78,12 @@ describe("WorkerConfig", () => {
     ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "2200000", `WORKER_SHUTDOWN_TIMEOUT_SECONDS="2200000": expected a whole number of seconds from 0 to 86400`],
     ["WORKER_TIMEZONE", "Mars/Olympus", `WORKER_TIMEZONE="Mars/Olympus": expected an IANA time zone such as UTC or America/New_York`],
     ["LOG_LEVEL", "loud", `LOG_LEVEL="loud": expected one of debug, info, warn, error`],
-    ["LOG_FORMAT", "xml", `LOG_FORMAT="xml": expected json or pretty`]
+    ["LOG_FORMAT", "xml", `LOG_FORMAT="xml": expected json or pretty`],
+    // A secret's value is never printed, not even a malformed one.
+    ["DATABASE_URL", "mysql://root:hunter2@db/app", `DATABASE_URL (value hidden): expected a URL such as postgres://user@host:5432/database`],
+    ["RABBITMQ_URL", "amqp//guest:guest@mq", `RABBITMQ_URL (value hidden): expected a URL such as amqp://user@host:5672`],
+    ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
+    ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`]
   ] as const)("a bad %s (%s) stops with one line naming the variable, the value and what was expected", ([name, value, line]) =>
     Effect.gen(function*() {
       const result = yield* read({ [name]: value })

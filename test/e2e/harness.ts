@@ -2,16 +2,29 @@
  * Spawns worker scripts and the CLI as real Node processes and watches their
  * output: stdout is read line by line, each line parsed as a JSON log line
  * when it is one. Every wait has a timeout that fails with the output so far.
- * Cleanup: `runNode` kills its own process; the `spawn` fixture of `test`
- * kills the processes of a test when it ends (safe in concurrent tests);
- * `killAll` kills whatever is left.
+ *
+ * Databases: every process gets a fresh database of its own on the real
+ * PostgreSQL (`DATABASE_URL`, with the suite's password `PG_PASSWORD` in it),
+ * dropped when the process is killed, unless the test passes one it shares
+ * between processes (`database: db`) or wants none (`database: "none"`: the
+ * embedded PGlite, or a `DATABASE_URL` of the test's own in `env`).
+ *
+ * Secrets: no line of stdout or stderr of any process may contain
+ * `PG_PASSWORD`. `exit()` fails when one does, and so do `runNode` and the
+ * `spawn` fixture of `test` when the process ends.
+ *
+ * Cleanup: `runNode` kills its own process; the `spawn` fixture kills the
+ * processes of a test when it ends (safe in concurrent tests); `killAll`
+ * kills whatever is left.
  */
 import { it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { createDatabase, TEST_DATABASE_URL, type TestDatabase } from "../services.js"
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 /** The worker's own entry point, as built by `npm run build`. */
@@ -43,8 +56,50 @@ const CONFIG_VARIABLES = [
   "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
   "WORKER_TIMEZONE",
   "LOG_LEVEL",
-  "LOG_FORMAT"
+  "LOG_FORMAT",
+  "DATABASE_URL",
+  "DATABASE_POOL_SIZE",
+  "DATABASE_CONNECT_TIMEOUT_SECONDS",
+  "PGLITE_DATA_DIR",
+  "RABBITMQ_URL",
+  "RABBITMQ_EXCHANGE",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "HTTP_PORT",
+  "CLEANUP_RETENTION_DAYS",
+  "CLEANUP_BATCH_SIZE"
 ]
+
+/**
+ * The PostgreSQL password of every database URL the suite hands a process:
+ * that of `TEST_DATABASE_URL` when it has one, else one of the suite's own
+ * (the test server trusts local connections, so any password works).
+ */
+export const PG_PASSWORD: string = decodeURIComponent(new URL(TEST_DATABASE_URL).password) || "s3cr3t-pw-e2e"
+
+/** `url` with `PG_PASSWORD` as its password. */
+export const withPassword = (url: string): string => {
+  const parsed = new URL(url)
+  parsed.password = encodeURIComponent(PG_PASSWORD)
+  return parsed.toString()
+}
+
+/** A fresh database on the real PostgreSQL, its URL carrying `PG_PASSWORD`. The caller drops it. */
+export const freshDatabase = async (): Promise<TestDatabase> => {
+  const db = await createDatabase("cw_e2e")
+  return { ...db, url: withPassword(db.url) }
+}
+
+/** A local TCP port where nothing listens (one that was free a moment ago). */
+export const closedPort = (): Promise<number> =>
+  new Promise((resolvePort, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolvePort(port))
+    })
+  })
 
 const baseEnv = (): Record<string, string> => {
   const env: Record<string, string> = {}
@@ -77,16 +132,31 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Contents of a `.env` file in the process's working directory (a fresh temporary directory). */
   readonly dotEnv?: string | undefined
+  /**
+   * The process's `DATABASE_URL`: `"fresh"` (the default) a database of its
+   * own, dropped when it is killed; a database the test shares between
+   * processes (and drops); `"none"` for no `DATABASE_URL` but that of `env`.
+   * A `DATABASE_URL` in `env` always wins.
+   */
+  readonly database?: "fresh" | "none" | TestDatabase | undefined
+  /** Prepares the working directory before the process starts (e.g. copies a data directory into it). */
+  readonly prepare?: ((dir: string) => void) | undefined
 }
 
 export interface Proc {
   readonly pid: number
+  /** The process's working directory (removed when it is killed). */
+  readonly cwd: string
+  /** Its `DATABASE_URL`, if it has one. */
+  readonly databaseUrl: string | undefined
   /** Complete stdout lines so far. */
   readonly lines: ReadonlyArray<string>
   readonly stderr: string
   readonly exited: Exited | undefined
   /** stdout and stderr so far, for failure messages. */
   readonly output: () => string
+  /** stdout and stderr lines that contain `PG_PASSWORD`. */
+  readonly leaks: () => Array<string>
   /** Every stdout line parsed; throws, naming the line, when one is not a JSON log line. */
   readonly logs: () => Array<LogLine>
   /** The first stdout line (raw) that satisfies `predicate`. */
@@ -95,7 +165,7 @@ export interface Proc {
   readonly waitFor: (msg: string, where?: (line: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>
   /** Sends `signal`; returns `Date.now()` at the time it was sent. */
   readonly signal: (signal: NodeJS.Signals) => number
-  /** Waits for the process to exit and its output to be read. */
+  /** Waits for the process to exit and its output to be read; fails if its output contains `PG_PASSWORD`. */
   readonly exit: (timeoutMs?: number) => Promise<Exited>
   /** SIGKILL unless it has exited; resolves once it is gone. */
   readonly kill: () => Promise<void>
@@ -104,16 +174,35 @@ export interface Proc {
 /** Processes not yet killed by `Proc.kill` or `killAll`. */
 const live = new Set<Proc>()
 
+/**
+ * How long a wait for a line may take by default: start-up now connects to
+ * and migrates a database, and several workers start at once on two cores.
+ */
+const WAIT_MS = 20_000
+
 const tail = (lines: ReadonlyArray<string>, n: number) =>
   (lines.length > n ? [`… ${lines.length - n} earlier lines`] : []).concat(lines.slice(-n)).join("\n")
 
-/** Starts `node script ...args` in a fresh working directory. */
-export const spawnNode = (script: string, args: ReadonlyArray<string> = [], options: SpawnOptions = {}): Proc => {
+/** Throws, quoting the lines, when the output of `proc` contains `PG_PASSWORD`. */
+export const assertNoLeaks = (proc: Proc): void => {
+  const leaks = proc.leaks()
+  if (leaks.length > 0) {
+    throw new Error(`the output contains the PostgreSQL password in ${leaks.length} line(s):\n${leaks.join("\n")}\n${proc.output()}`)
+  }
+}
+
+/** Starts `node script ...args` in a fresh working directory, with a fresh database unless told otherwise. */
+export const spawnNode = async (script: string, args: ReadonlyArray<string> = [], options: SpawnOptions = {}): Promise<Proc> => {
+  const database = options.database ?? "fresh"
+  const own = options.env?.DATABASE_URL === undefined && database === "fresh" ? await freshDatabase() : undefined
+  const databaseUrl = options.env?.DATABASE_URL ??
+    (own !== undefined ? own.url : typeof database === "object" ? database.url : undefined)
   const dir = mkdtempSync(join(tmpdir(), "cron-worker-e2e-"))
   if (options.dotEnv !== undefined) writeFileSync(join(dir, ".env"), options.dotEnv)
+  options.prepare?.(dir)
   const child = spawn(process.execPath, [script, ...args], {
     cwd: dir,
-    env: { ...baseEnv(), ...options.env },
+    env: { ...baseEnv(), ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }), ...options.env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   const lines: Array<string> = []
@@ -179,8 +268,13 @@ export const spawnNode = (script: string, args: ReadonlyArray<string> = [], opti
       listener()
     })
 
+  const leaks = () =>
+    [...lines, partial, ...stderr.split("\n")].filter((line) => line.includes(PG_PASSWORD))
+
   const proc: Proc = {
     pid: child.pid ?? -1,
+    cwd: dir,
+    databaseUrl,
     get lines() {
       return lines
     },
@@ -191,6 +285,7 @@ export const spawnNode = (script: string, args: ReadonlyArray<string> = [], opti
       return exited
     },
     output,
+    leaks,
     logs: () =>
       lines.map((line, i) => {
         const parsed = parseLogLine(line)
@@ -199,8 +294,8 @@ export const spawnNode = (script: string, args: ReadonlyArray<string> = [], opti
         }
         return parsed
       }),
-    waitForLine: (label, predicate, timeoutMs = 10_000) => until(label, () => lines.find(predicate), timeoutMs),
-    waitFor: (msg, where = () => true, timeoutMs = 10_000) =>
+    waitForLine: (label, predicate, timeoutMs = WAIT_MS) => until(label, () => lines.find(predicate), timeoutMs),
+    waitFor: (msg, where = () => true, timeoutMs = WAIT_MS) =>
       until(
         `log line "${msg}"`,
         () => {
@@ -217,12 +312,17 @@ export const spawnNode = (script: string, args: ReadonlyArray<string> = [], opti
       if (!child.kill(signal)) throw new Error(`could not send ${signal}\n${output()}`)
       return at
     },
-    exit: (timeoutMs = 15_000) => until("exit", () => exited, timeoutMs),
+    exit: async (timeoutMs = 20_000) => {
+      const result = await until("exit", () => exited, timeoutMs)
+      assertNoLeaks(proc)
+      return result
+    },
     kill: async () => {
       live.delete(proc)
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       await closedPromise
       rmSync(dir, { recursive: true, force: true })
+      await own?.drop()
     }
   }
   live.add(proc)
@@ -243,9 +343,9 @@ export const runNode = async (
   args: ReadonlyArray<string> = [],
   options: SpawnOptions & { readonly timeoutMs?: number } = {}
 ): Promise<Completed> => {
-  const proc = spawnNode(script, args, options)
+  const proc = await spawnNode(script, args, options)
   try {
-    const exited = await proc.exit(options.timeoutMs ?? 15_000)
+    const exited = await proc.exit(options.timeoutMs ?? 20_000)
     return { code: exited.code, stdout: proc.lines.join("\n"), stderr: proc.stderr, output: proc.output() }
   } finally {
     await proc.kill()
@@ -269,17 +369,33 @@ export const indexWhere = (logs: ReadonlyArray<LogLine>, predicate: (line: LogLi
 export const nonEmptyLines = (text: string): Array<string> => text.split("\n").filter((line) => line.trim() !== "")
 
 /** `spawnNode`, for one test: the processes it starts are killed when the test ends. */
-export type Spawn = (script: string, args?: ReadonlyArray<string>, options?: SpawnOptions) => Proc
+export type Spawn = (script: string, args?: ReadonlyArray<string>, options?: SpawnOptions) => Promise<Proc>
 
-/** `it` with a `spawn` fixture; concurrency-safe cleanup of each test's processes. */
-export const test = it.extend<{ spawn: Spawn }>({
-  spawn: async ({}, use) => {
+/**
+ * `it` with fixtures, cleaned up when the test ends (safe in concurrent tests):
+ * `spawn` kills the test's processes, then fails the test if the output of
+ * one contains `PG_PASSWORD`; `database()` gives a fresh database to share
+ * between processes, dropped after them.
+ */
+export const test = it.extend<{ spawn: Spawn; database: () => Promise<TestDatabase> }>({
+  database: async ({}, use) => {
+    const databases: Array<TestDatabase> = []
+    await use(async () => {
+      const db = await freshDatabase()
+      databases.push(db)
+      return db
+    })
+    await Promise.all(databases.map((db) => db.drop()))
+  },
+  // On `database`, so that databases are dropped after the processes using them are gone.
+  spawn: async ({ database: _ }, use) => {
     const procs: Array<Proc> = []
-    await use((script, args, options) => {
-      const proc = spawnNode(script, args, options)
+    await use(async (script, args, options) => {
+      const proc = await spawnNode(script, args, options)
       procs.push(proc)
       return proc
     })
     await Promise.all(procs.map((proc) => proc.kill()))
+    for (const proc of procs) assertNoLeaks(proc)
   }
 })

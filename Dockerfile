@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the worker: compile with the dev dependencies, ship without them.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.base.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    HTTP_PORT=9464 \
+    PGLITE_DATA_DIR=/data/pglite
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 9464
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# SIGTERM reaches node directly (exec form): graceful shutdown within WORKER_SHUTDOWN_TIMEOUT_SECONDS.
+ENTRYPOINT ["node", "dist/main.js"]
+CMD ["worker"]

@@ -1,0 +1,82 @@
+/**
+ * The operations endpoint on `HTTP_PORT`: `GET /health` (200 when the
+ * database answers, 503 otherwise, as JSON) and `GET /metrics` (every Effect
+ * metric in the Prometheus text format). Without `HTTP_PORT` there is no
+ * server.
+ */
+import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import { NodeHttpServer } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { createServer } from "node:http"
+import { Effect, Layer, Metric, MetricState, Option } from "effect"
+import { WorkerConfig } from "./WorkerConfig.js"
+
+const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
+
+const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: string }>, extra: Record<string, string> = {}) => {
+  const all = [...tags.map((t) => [t.key, t.value] as const), ...Object.entries(extra)]
+  return all.length === 0 ? "" : `{${all.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`
+}
+
+const number = (value: number | bigint) =>
+  typeof value === "bigint" ? value.toString() : Number.isFinite(value) ? String(value) : value > 0 ? "+Inf" : "-Inf"
+
+/** Every metric of the process in the Prometheus text exposition format. */
+export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
+  const families = new Map<string, { type: string; help: string; lines: Array<string> }>()
+  for (const { metricKey: key, metricState: state } of pairs) {
+    const family = (type: string) => {
+      let entry = families.get(key.name)
+      if (entry === undefined) {
+        entry = { type, help: Option.getOrElse(key.description, () => key.name), lines: [] }
+        families.set(key.name, entry)
+      }
+      return entry.lines
+    }
+    if (MetricState.isCounterState(state)) family("counter").push(`${key.name}${labels(key.tags)} ${number(state.count)}`)
+    else if (MetricState.isGaugeState(state)) family("gauge").push(`${key.name}${labels(key.tags)} ${number(state.value)}`)
+    else if (MetricState.isHistogramState(state)) {
+      const lines = family("histogram")
+      for (const [boundary, count] of state.buckets) {
+        lines.push(`${key.name}_bucket${labels(key.tags, { le: number(boundary) })} ${count}`)
+      }
+      if (!state.buckets.some(([boundary]) => boundary === Infinity)) {
+        lines.push(`${key.name}_bucket${labels(key.tags, { le: "+Inf" })} ${state.count}`)
+      }
+      lines.push(`${key.name}_sum${labels(key.tags)} ${number(state.sum)}`, `${key.name}_count${labels(key.tags)} ${state.count}`)
+    }
+  }
+  return [...families].map(([name, f]) => `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.lines.join("\n")}`).join("\n") + "\n"
+})
+
+/** `/health`: the database answers a query within two seconds. */
+const health = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql`SELECT 1`.pipe(
+    Effect.timeout("2 seconds"),
+    Effect.as({ status: 200, body: { status: "ok", database: "ok" } }),
+    Effect.catchAll(() => Effect.succeed({ status: 503, body: { status: "unavailable", database: "unreachable" } }))
+  )
+})
+
+const router = HttpRouter.empty.pipe(
+  HttpRouter.get("/health", Effect.map(health, ({ body, status }) => HttpServerResponse.unsafeJson(body, { status }))),
+  HttpRouter.get(
+    "/metrics",
+    Effect.map(renderMetrics, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
+  )
+)
+
+/** The server, for the scope, when `HTTP_PORT` is set. A port in use stops start-up. */
+export const layer: Layer.Layer<never, ServeError, WorkerConfig | SqlClient.SqlClient> = Layer.unwrapEffect(
+  Effect.map(WorkerConfig, (config) =>
+    Option.match(config.httpPort, {
+      onNone: () => Layer.empty,
+      onSome: (port) =>
+        HttpServer.serve(router, HttpMiddleware.withLoggerDisabled).pipe(
+          Layer.provide(NodeHttpServer.layer(createServer, { port })),
+          Layer.tap(() => Effect.logInfo("http server listening").pipe(Effect.annotateLogs({ port, endpoints: "/health /metrics" })))
+        )
+    }))
+)

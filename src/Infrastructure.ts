@@ -1,0 +1,35 @@
+/**
+ * What the worker provides to its jobs and to the scheduler, built in the
+ * order shutdown must undo: telemetry, the database (migrated), then the run
+ * store, the publisher and the outbox relay on it. Closing it closes the
+ * relay and AMQP (and the HTTP endpoint), then the database, then telemetry
+ * (flushing spans).
+ */
+import type { SqlClient } from "@effect/sql"
+import type { PgClient } from "@effect/sql-pg"
+import { Layer } from "effect"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import * as Database from "./Database.js"
+import * as Http from "./Http.js"
+import type { EmbeddedDatabaseError } from "./Database/Embedded.js"
+import * as OutboxRelay from "./OutboxRelay.js"
+import * as Publisher from "./Publisher.js"
+import * as RunStore from "./RunStore.js"
+import * as Telemetry from "./Telemetry.js"
+import { WorkerConfig } from "./WorkerConfig.js"
+
+/** The services a job (or the layer of a worker's own services) may require from the worker. */
+export type Provided = WorkerConfig | SqlClient.SqlClient | PgClient.PgClient | Publisher.Publisher
+
+/** Start-up failures of the infrastructure. */
+export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | ServeError
+
+/** Everything but the configuration, on `WorkerConfig`. */
+export const layer: Layer.Layer<
+  Exclude<Provided, WorkerConfig> | RunStore.RunStore | OutboxRelay.OutboxRelay,
+  StartError,
+  WorkerConfig
+> = Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, OutboxRelay.layer, Http.layer).pipe(
+  Layer.provideMerge(Database.layer),
+  Layer.provideMerge(Telemetry.layer)
+)

@@ -1,0 +1,161 @@
+/**
+ * The database schema, as migrations compiled into the worker
+ * (`PgMigrator.fromRecord`: no file is read at run time). The worker's own
+ * tables live in the `cron_worker` schema; the example jobs' tables, modelled
+ * on the finance app, in `finance`. Run at start-up and by `migrate`;
+ * several workers starting at once are serialised by an advisory lock.
+ */
+import { PgMigrator } from "@effect/sql-pg"
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+const workerSchema = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE cron_worker.runs (
+      run_id uuid PRIMARY KEY,
+      job text NOT NULL,
+      nominal_at timestamptz NOT NULL,
+      reason text NOT NULL CHECK (reason IN ('scheduled', 'manual', 'catch-up')),
+      status text NOT NULL
+        CHECK (status IN ('running', 'succeeded', 'failed', 'timed_out', 'interrupted', 'skipped', 'abandoned')),
+      skip_reason text,
+      attempt integer NOT NULL DEFAULT 0,
+      instance text NOT NULL,
+      started_at timestamptz NOT NULL,
+      finished_at timestamptz,
+      duration_ms bigint,
+      error text
+    )`
+  // One run per slot; manual runs share their job's instants freely.
+  yield* sql`CREATE UNIQUE INDEX runs_slot ON cron_worker.runs (job, nominal_at) WHERE reason <> 'manual'`
+  yield* sql`CREATE INDEX runs_job_started ON cron_worker.runs (job, started_at DESC)`
+  yield* sql`CREATE INDEX runs_running ON cron_worker.runs (started_at) WHERE status = 'running'`
+  yield* sql`
+    CREATE TABLE cron_worker.outbox (
+      id uuid PRIMARY KEY,
+      seq bigserial NOT NULL UNIQUE,
+      exchange text NOT NULL,
+      routing_key text NOT NULL,
+      payload bytea NOT NULL,
+      content_type text NOT NULL,
+      headers jsonb NOT NULL DEFAULT '{}',
+      status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+      attempts integer NOT NULL DEFAULT 0,
+      last_error text,
+      job text,
+      run_id uuid,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      delivered_at timestamptz
+    )`
+  yield* sql`CREATE INDEX outbox_pending ON cron_worker.outbox (seq) WHERE status = 'pending'`
+})
+
+const financeSchema = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE SCHEMA IF NOT EXISTS finance`
+  yield* sql`
+    CREATE TABLE finance.users (
+      id uuid PRIMARY KEY,
+      name text NOT NULL,
+      email text NOT NULL UNIQUE,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz,
+      deleted_at timestamptz
+    )`
+  yield* sql`
+    CREATE TABLE finance.categories (
+      id uuid PRIMARY KEY,
+      user_id uuid NOT NULL REFERENCES finance.users (id),
+      parent_id uuid REFERENCES finance.categories (id),
+      name text NOT NULL,
+      sequence integer NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz,
+      deleted_at timestamptz
+    )`
+  yield* sql`CREATE INDEX categories_parent ON finance.categories (parent_id)`
+  yield* sql`CREATE INDEX categories_deleted ON finance.categories (deleted_at) WHERE deleted_at IS NOT NULL`
+  yield* sql`
+    CREATE TABLE finance.budgets (
+      id uuid PRIMARY KEY,
+      user_id uuid NOT NULL REFERENCES finance.users (id),
+      date date NOT NULL,
+      amount_goal numeric(14, 2) NOT NULL DEFAULT 0,
+      amount_used numeric(14, 2) NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz,
+      deleted_at timestamptz
+    )`
+  yield* sql`
+    CREATE TABLE finance.budget_items (
+      id uuid PRIMARY KEY,
+      budget_id uuid NOT NULL REFERENCES finance.budgets (id),
+      category_id uuid NOT NULL REFERENCES finance.categories (id) ON DELETE RESTRICT,
+      percentage_goal numeric(5, 2) NOT NULL DEFAULT 0,
+      amount_goal numeric(14, 2) NOT NULL DEFAULT 0,
+      amount_used numeric(14, 2) NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz,
+      deleted_at timestamptz
+    )`
+  yield* sql`CREATE INDEX budget_items_category ON finance.budget_items (category_id)`
+  yield* sql`
+    CREATE TABLE finance.invoices (
+      id uuid PRIMARY KEY,
+      user_id uuid NOT NULL REFERENCES finance.users (id),
+      reference_month date NOT NULL,
+      due_date date NOT NULL,
+      total_amount numeric(14, 2) NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz,
+      deleted_at timestamptz
+    )`
+  yield* sql`
+    CREATE TABLE finance.invoice_items (
+      id uuid PRIMARY KEY,
+      invoice_id uuid NOT NULL REFERENCES finance.invoices (id),
+      category_id uuid NOT NULL REFERENCES finance.categories (id) ON DELETE RESTRICT,
+      purchase_date date NOT NULL,
+      description text NOT NULL,
+      total_amount numeric(14, 2) NOT NULL DEFAULT 0,
+      installment_number integer NOT NULL DEFAULT 1,
+      installment_total integer NOT NULL DEFAULT 1,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz,
+      deleted_at timestamptz
+    )`
+  yield* sql`CREATE INDEX invoice_items_category ON finance.invoice_items (category_id)`
+})
+
+/** Every migration, in order. Never edit one that has shipped: add the next. */
+export const migrations = {
+  "1_worker_schema": workerSchema,
+  "2_finance_schema": financeSchema
+}
+
+/** Where the migrator records what has run. */
+const TABLE = "cron_worker.migrations"
+
+/** A lock id of our own for `pg_advisory_xact_lock`: "cron_wrk" in ASCII. */
+const LOCK_ID = 0x63726f6e5f77726bn
+
+/**
+ * Creates the `cron_worker` schema and the migrations table (under an advisory
+ * lock, so that concurrent first starts do not race), then applies what is new.
+ * Returns the migrations applied now.
+ */
+export const run = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.withTransaction(Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(${LOCK_ID.toString()}::bigint)`
+    yield* sql`CREATE SCHEMA IF NOT EXISTS cron_worker`
+    yield* sql`
+      CREATE TABLE IF NOT EXISTS ${sql(TABLE)} (
+        migration_id integer PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        name text NOT NULL
+      )`
+  }))
+  return yield* PgMigrator.run({ loader: PgMigrator.fromRecord(migrations), table: TABLE })
+})

@@ -1,0 +1,146 @@
+/**
+ * `RunStore.layerPg` against the real PostgreSQL: a slot is claimed once
+ * (also when two instances race for it), the first outcome is kept, records
+ * round-trip, and the history is by job, newest first.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Layer, Logger, Option, Redacted } from "effect"
+import { randomUUID } from "node:crypto"
+import * as Database from "../src/Database.js"
+import type { RunReason } from "../src/Job.js"
+import * as RunStore from "../src/RunStore.js"
+import * as WorkerConfig from "../src/WorkerConfig.js"
+import { createDatabase, servicesAvailable, type TestDatabase, unique } from "./services.js"
+
+const available = await servicesAvailable(["postgres"])
+
+const T0 = Date.parse("2026-03-02T08:00:00Z")
+
+const claim = (job: string, nominal: number, options: { readonly reason?: RunReason; readonly at?: number; readonly instance?: string } = {}) => ({
+  runId: randomUUID(),
+  job,
+  nominalAt: new Date(nominal),
+  reason: options.reason ?? "scheduled",
+  instance: options.instance ?? "test-instance",
+  at: new Date(options.at ?? nominal)
+})
+
+describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createDatabase()
+  })
+  afterAll(async () => {
+    await db?.drop()
+  })
+
+  /** A store on its own pool: one worker instance. */
+  const instance = () =>
+    RunStore.layerPg.pipe(
+      Layer.provide(Database.layer),
+      Layer.provide(WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })),
+      Layer.provide(Logger.remove(Logger.defaultLogger))
+    )
+  const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
+    Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(instance()))
+
+  it.live("claims a slot once: a second claim of (job, nominal_at) is refused, manual runs never are", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        expect(yield* store.claim(claim(job, T0))).toBe(true)
+        expect(yield* store.claim(claim(job, T0))).toBe(false)
+        expect(yield* store.claim(claim(job, T0, { reason: "catch-up" }))).toBe(false)
+        // Another job, or another instant: another slot.
+        expect(yield* store.claim(claim(unique("job"), T0))).toBe(true)
+        expect(yield* store.claim(claim(job, T0 + 60_000))).toBe(true)
+        // Manual runs share their job's instants freely.
+        expect(yield* store.claim(claim(job, T0, { reason: "manual" }))).toBe(true)
+        expect(yield* store.claim(claim(job, T0, { reason: "manual" }))).toBe(true)
+        const runs = yield* store.history({ job })
+        expect(runs.filter((r) => r.nominalAt.getTime() === T0).map((r) => r.reason).sort()).toEqual(["manual", "manual", "scheduled"])
+      })
+    ))
+
+  it.live("two instances racing for one slot: exactly one claim wins", () =>
+    Effect.gen(function*() {
+      const a = yield* Layer.build(instance())
+      const b = yield* Layer.build(instance())
+      const job = unique("job")
+      const claims = Array.from({ length: 10 }, (_, i) => claim(job, T0, { instance: i % 2 === 0 ? "a" : "b" }))
+      const won = yield* Effect.all(
+        claims.map((c, i) => Effect.flatMap(RunStore.RunStore, (store) => store.claim(c)).pipe(Effect.provide(i % 2 === 0 ? a : b))),
+        { concurrency: "unbounded" }
+      )
+      expect(won.filter(Boolean)).toHaveLength(1)
+      const winner = claims[won.indexOf(true)]
+      const storeB = Context.get(b, RunStore.RunStore)
+      const history = yield* storeB.history({ job })
+      expect(history.map((r) => [r.runId, r.status, r.instance])).toEqual([[winner?.runId, "running", winner?.instance]])
+    }).pipe(Effect.scoped))
+
+  it.live("keeps the first outcome; a later finish says false and changes nothing", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const c = claim(unique("job"), T0, { at: T0 + 1_500 })
+        yield* store.claim(c)
+        const running = Option.getOrThrow(yield* store.get(c.runId))
+        expect(running).toMatchObject({ status: "running", attempt: 0, finishedAt: undefined, durationMs: undefined, error: undefined })
+        expect(yield* store.finish(c.runId, { status: "failed", attempt: 2, at: new Date(T0 + 4_000), error: "boom" })).toBe(true)
+        expect(yield* store.finish(c.runId, { status: "succeeded", attempt: 3, at: new Date(T0 + 9_000) })).toBe(false)
+        expect(yield* store.finish(c.runId, { status: "abandoned", attempt: 0, at: new Date(T0 + 9_500) })).toBe(false)
+        expect(Option.getOrThrow(yield* store.get(c.runId))).toEqual({
+          runId: c.runId,
+          job: c.job,
+          nominalAt: new Date(T0),
+          reason: "scheduled",
+          status: "failed",
+          skipReason: undefined,
+          attempt: 2,
+          instance: "test-instance",
+          startedAt: new Date(T0 + 1_500),
+          finishedAt: new Date(T0 + 4_000),
+          durationMs: 2_500,
+          error: "boom"
+        })
+      })
+    ))
+
+  it.live("records a skipped slot with its reason; unknown runs are absent and cannot be finished", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const c = claim(unique("job"), T0)
+        yield* store.claim(c)
+        expect(yield* store.finish(c.runId, { status: "skipped", skipReason: "max_concurrent", attempt: 0, at: new Date(T0) })).toBe(true)
+        expect(Option.getOrThrow(yield* store.get(c.runId))).toMatchObject({ status: "skipped", skipReason: "max_concurrent", durationMs: 0 })
+        const unknown = randomUUID()
+        expect(Option.isNone(yield* store.get(unknown))).toBe(true)
+        expect(yield* store.finish(unknown, { status: "succeeded", attempt: 1, at: new Date(T0) })).toBe(false)
+      })
+    ))
+
+  it.live("history: by job, newest first, limited", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        const other = unique("job")
+        // Claimed out of order: the history orders by start, not by insertion.
+        const second = claim(job, T0 + 60_000, { at: T0 + 60_000 })
+        const first = claim(job, T0, { at: T0 })
+        const third = claim(job, T0 + 120_000, { at: T0 + 120_000 })
+        const elsewhere = claim(other, T0 + 90_000)
+        for (const c of [second, first, elsewhere, third]) expect(yield* store.claim(c)).toBe(true)
+        yield* store.finish(first.runId, { status: "succeeded", attempt: 1, at: new Date(T0 + 1_000) })
+        expect((yield* store.history({ job })).map((r) => r.runId)).toEqual([third.runId, second.runId, first.runId])
+        expect((yield* store.history({ job, limit: 2 })).map((r) => r.runId)).toEqual([third.runId, second.runId])
+        expect((yield* store.history({ job: other })).map((r) => r.runId)).toEqual([elsewhere.runId])
+        // Unfiltered: every job, newest first (these start after every other row of this file).
+        const late = Date.parse("2100-01-01T00:00:00Z")
+        const x = claim(job, late, { at: late })
+        const y = claim(other, late + 1_000, { at: late + 1_000 })
+        yield* store.claim(x)
+        yield* store.claim(y)
+        expect((yield* store.history({ limit: 2 })).map((r) => r.runId)).toEqual([y.runId, x.runId])
+      })
+    ))
+})

@@ -1,0 +1,177 @@
+/**
+ * The real services integration tests use: a PostgreSQL database and
+ * RabbitMQ names of each test's own, and a TCP proxy a test owns to cut
+ * connections. Tests never stop, restart or reconfigure the shared services.
+ *
+ * `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+ * is the admin connection used to create and drop databases;
+ * `TEST_RABBITMQ_URL` (default `amqp://guest:guest@127.0.0.1:5672`).
+ * Unreachable services skip the suites that need them, unless
+ * `REQUIRE_SERVICES=1`, which makes them fail instead.
+ */
+import amqp from "amqplib"
+import { randomBytes } from "node:crypto"
+import * as net from "node:net"
+import pg from "pg"
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
+export const TEST_RABBITMQ_URL = process.env.TEST_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672"
+export const REQUIRE_SERVICES = process.env.REQUIRE_SERVICES === "1"
+
+/** A short random suffix for names of this test run. */
+export const unique = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
+
+const reachable = (url: string, defaultPort: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const { hostname, port } = new URL(url)
+    const socket = net.connect({ host: hostname, port: Number(port || defaultPort) })
+    socket.setTimeout(2000)
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+    socket.once("timeout", () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
+
+/**
+ * Whether the suite can run: `true` when the services answer; `false` (skip)
+ * when they do not and `REQUIRE_SERVICES` is unset; throws when they do not
+ * and it is set.
+ */
+export const servicesAvailable = async (which: ReadonlyArray<"postgres" | "rabbitmq"> = ["postgres", "rabbitmq"]): Promise<boolean> => {
+  const missing: Array<string> = []
+  if (which.includes("postgres") && !(await reachable(TEST_DATABASE_URL, 5432))) missing.push(`PostgreSQL (${new URL(TEST_DATABASE_URL).host})`)
+  if (which.includes("rabbitmq") && !(await reachable(TEST_RABBITMQ_URL, 5672))) missing.push(`RabbitMQ (${new URL(TEST_RABBITMQ_URL).host})`)
+  if (missing.length === 0) return true
+  if (REQUIRE_SERVICES) throw new Error(`REQUIRE_SERVICES=1 but not reachable: ${missing.join(", ")}`)
+  return false
+}
+
+/** A database of this test's own; `drop()` removes it (and ends its connections). */
+export interface TestDatabase {
+  readonly name: string
+  readonly url: string
+  readonly drop: () => Promise<void>
+}
+
+const admin = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end()
+  }
+}
+
+export const createDatabase = async (prefix = "cw_test"): Promise<TestDatabase> => {
+  const name = unique(prefix)
+  await admin((client) => client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`))
+  const url = new URL(TEST_DATABASE_URL)
+  url.pathname = `/${name}`
+  return {
+    name,
+    url: url.toString(),
+    drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)).then(() => undefined)
+  }
+}
+
+/** A URL like `url`, pointing at `host:port` instead (through a proxy). */
+export const via = (url: string, port: number, host = "127.0.0.1"): string => {
+  const parsed = new URL(url)
+  parsed.hostname = host
+  parsed.port = String(port)
+  return parsed.toString()
+}
+
+/** A TCP proxy the test owns: `cut()` drops every connection and refuses new ones until `restore()`. */
+export interface TcpProxy {
+  readonly port: number
+  readonly cut: () => void
+  readonly restore: () => void
+  readonly close: () => Promise<void>
+}
+
+export const tcpProxy = async (targetUrl: string, defaultPort: number): Promise<TcpProxy> => {
+  const target = new URL(targetUrl)
+  const sockets = new Set<net.Socket>()
+  let open = true
+  const server = net.createServer((client) => {
+    if (!open) return client.destroy()
+    const upstream = net.connect({ host: target.hostname, port: Number(target.port || defaultPort) })
+    sockets.add(client).add(upstream)
+    const drop = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    client.on("error", drop).on("close", drop)
+    upstream.on("error", drop).on("close", drop)
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : 0
+  return {
+    port,
+    cut: () => {
+      open = false
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
+    restore: () => {
+      open = true
+    },
+    close: () =>
+      new Promise((resolve) => {
+        open = false
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
+
+/** A queue of this test's own bound to `exchange` (declared topic, durable) with `routingKey`. */
+export const bindQueue = async (exchange: string, routingKey: string) => {
+  const connection = await amqp.connect(TEST_RABBITMQ_URL)
+  const channel = await connection.createChannel()
+  await channel.assertExchange(exchange, "topic", { durable: true })
+  const { queue } = await channel.assertQueue(unique("cw_test_queue"), { exclusive: true, autoDelete: true })
+  await channel.bindQueue(queue, exchange, routingKey)
+  return {
+    queue,
+    /** Messages that arrived, waiting up to `timeoutMs` for at least `count`. */
+    take: async (count: number, timeoutMs = 10_000): Promise<Array<amqp.GetMessage>> => {
+      const messages: Array<amqp.GetMessage> = []
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        const message = await channel.get(queue, { noAck: true })
+        if (message === false) {
+          if (messages.length >= count) break
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        } else messages.push(message)
+      }
+      return messages
+    },
+    close: async () => {
+      await channel.deleteExchange(exchange).catch(() => undefined)
+      await connection.close().catch(() => undefined)
+    }
+  }
+}
+
+/** Deletes `exchange` (one a test let the worker declare); missing is fine. */
+export const deleteExchange = async (exchange: string): Promise<void> => {
+  const connection = await amqp.connect(TEST_RABBITMQ_URL)
+  try {
+    const channel = await connection.createChannel()
+    await channel.deleteExchange(exchange)
+  } finally {
+    await connection.close().catch(() => undefined)
+  }
+}
