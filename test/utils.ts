@@ -2,7 +2,7 @@
  * Shared fixtures: a scheduler stack on the memory run store, log capture,
  * and helpers to read the run history.
  */
-import { Effect, Exit, Layer, Logger, Scope } from "effect"
+import { Clock, type Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
 import * as Log from "../src/Log.js"
 import * as RunStore from "../src/RunStore.js"
 import * as Worker from "../src/Worker.js"
@@ -49,3 +49,16 @@ export const history = (job?: string) =>
 
 /** `2026-01-01T00:00:10.000Z` for `T0 + 10 s`. */
 export const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
+
+/** A clock that always reads `millis` (sleeps still take real time): runs started under it have that nominal instant. */
+export const frozenAt = (millis: number): Clock.Clock => {
+  const live = Clock.make()
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => millis,
+    currentTimeMillis: Effect.succeed(millis),
+    unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
+    currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
+    sleep: (duration: Duration.Duration) => live.sleep(duration)
+  }
+}

@@ -15,7 +15,8 @@ import {
   type Completed,
   fixture,
   killAll,
-  type LogLine,
+  expectToolStreams,
+  logsOf,
   MAIN,
   nonEmptyLines,
   parseLogLine,
@@ -36,18 +37,6 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00Z$/
 const ROUTING_KEY = "reports.weekly.generated"
 
 /** The JSON log lines of a command's stdout. */
-/** Log lines, from stdout (the worker, `run`) or stderr (tools whose stdout is their output). */
-const logsOf = (result: Completed): Array<LogLine> =>
-  [...nonEmptyLines(result.stdout), ...nonEmptyLines(result.stderr)].flatMap((line) => {
-    const parsed = parseLogLine(line)
-    return parsed === undefined ? [] : [parsed]
-  })
-
-/** A tool's stderr holds only its log lines; its stdout holds none of them. */
-const expectToolStreams = (result: Completed) => {
-  expect(nonEmptyLines(result.stderr).filter((line) => parseLogLine(line) === undefined), result.output).toEqual([])
-  expect(nonEmptyLines(result.stdout).filter((line) => parseLogLine(line) !== undefined), result.output).toEqual([])
-}
 
 /** The stdout lines of a command that are not log lines: what it prints for the user. */
 const printed = (result: Completed): Array<string> =>

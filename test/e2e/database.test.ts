@@ -20,10 +20,10 @@ import {
   closedPort,
   type Completed,
   killAll,
-  type LogLine,
+  expectToolStreams,
+  logsOf,
   MAIN,
   nonEmptyLines,
-  parseLogLine,
   PG_PASSWORD,
   runNode,
   sequence,
@@ -50,18 +50,6 @@ const REGISTERED = ["job registered: database_cleanup", "job registered: report_
 const EMBEDDED_WAIT = 45_000
 
 /** The JSON log lines of a command's stdout (commands print more for the user). */
-/** Log lines, from stdout (the worker, `run`) or stderr (tools whose stdout is their output). */
-const logsOf = (result: Completed): Array<LogLine> =>
-  [...nonEmptyLines(result.stdout), ...nonEmptyLines(result.stderr)].flatMap((line) => {
-    const parsed = parseLogLine(line)
-    return parsed === undefined ? [] : [parsed]
-  })
-
-/** A tool's stderr holds only its log lines; its stdout holds none of them. */
-const expectToolStreams = (result: Completed) => {
-  expect(nonEmptyLines(result.stderr).filter((line) => parseLogLine(line) === undefined), result.output).toEqual([])
-  expect(nonEmptyLines(result.stdout).filter((line) => parseLogLine(line) !== undefined), result.output).toEqual([])
-}
 
 afterAll(killAll)
 

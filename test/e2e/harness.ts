@@ -17,7 +17,7 @@
  * processes of a test when it ends (safe in concurrent tests); `killAll`
  * kills whatever is left.
  */
-import { it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
@@ -399,3 +399,16 @@ export const test = it.extend<{ spawn: Spawn; database: () => Promise<TestDataba
     for (const proc of procs) assertNoLeaks(proc)
   }
 })
+
+/** Log lines, from stdout (the worker, `run`) or stderr (tools whose stdout is their output). */
+export const logsOf = (result: Completed): Array<LogLine> =>
+  [...nonEmptyLines(result.stdout), ...nonEmptyLines(result.stderr)].flatMap((line) => {
+    const parsed = parseLogLine(line)
+    return parsed === undefined ? [] : [parsed]
+  })
+
+/** A tool's stderr holds only its log lines; its stdout holds none of them. */
+export const expectToolStreams = (result: Completed) => {
+  expect(nonEmptyLines(result.stderr).filter((line) => parseLogLine(line) === undefined), result.output).toEqual([])
+  expect(nonEmptyLines(result.stdout).filter((line) => parseLogLine(line) !== undefined), result.output).toEqual([])
+}

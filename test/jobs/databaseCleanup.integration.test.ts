@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Clock, Deferred, Duration, Effect, Fiber, Layer, Logger, Option, Redacted, Schedule } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "../../src/Database.js"
 import * as Demo from "../../src/Demo.js"
@@ -17,26 +17,13 @@ import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
 import { createDatabase, servicesAvailable, type TestDatabase } from "../services.js"
-import { buildScoped, captureLogs, type CapturedLogs } from "../utils.js"
+import { buildScoped, captureLogs, type CapturedLogs, frozenAt } from "../utils.js"
 
 const available = await servicesAvailable(["postgres"])
 
 const DAY = 86_400_000
 const COMPLETED = "database cleanup completed"
 const INTERRUPTED = "database cleanup interrupted between batches"
-
-/** A clock that always reads `millis` (sleeps still take real time): runs started under it have that nominal instant. */
-const frozenAt = (millis: number): Clock.Clock => {
-  const live = Clock.make()
-  return {
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => millis,
-    currentTimeMillis: Effect.succeed(millis),
-    unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
-    currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
-    sleep: (duration: Duration.Duration) => live.sleep(duration)
-  }
-}
 
 const reset = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql`TRUNCATE finance.budget_items, finance.invoice_items, finance.budgets, finance.invoices, finance.categories, finance.users`)

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Clock, Duration, Effect, Layer, Logger, Option, Redacted, Schema } from "effect"
+import { Duration, Effect, Layer, Logger, Option, Redacted, Schema } from "effect"
 import * as Demo from "../../src/Demo.js"
 import * as Infrastructure from "../../src/Infrastructure.js"
 import { reportGenerator, ROUTING_KEY, WeeklyReport } from "../../src/jobs/reportGenerator.js"
@@ -13,7 +13,7 @@ import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
 import { bindQueue, createDatabase, servicesAvailable, TEST_RABBITMQ_URL, type TestDatabase, unique } from "../services.js"
-import { captureLogs } from "../utils.js"
+import { captureLogs, frozenAt } from "../utils.js"
 
 const available = await servicesAvailable()
 
@@ -21,19 +21,6 @@ const WEEK = 7 * 86_400_000
 
 /** A Monday 08:00 UTC: a slot of `0 8 * * 1`. */
 const MONDAY = Date.parse("2026-03-02T08:00:00Z")
-
-/** A clock that always reads `millis` (sleeps still take real time): runs started under it have that nominal instant. */
-const frozenAt = (millis: number): Clock.Clock => {
-  const live = Clock.make()
-  return {
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => millis,
-    currentTimeMillis: Effect.succeed(millis),
-    unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
-    currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
-    sleep: (duration: Duration.Duration) => live.sleep(duration)
-  }
-}
 
 const decodeReport = (content: Buffer) => Schema.decodeUnknown(Schema.parseJson(WeeklyReport))(content.toString("utf8"))
 
