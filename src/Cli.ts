@@ -1,17 +1,27 @@
 /**
  * The command line: `worker` (the default), `run`, `next`, `jobs`, `check`,
- * `migrate`, `seed-demo` and `outbox`. `main({ jobs, layer })` is everything
+ * `history`, `pause`, `resume`, `migrate`, `seed-demo` and `outbox`. `main({ jobs, layer })` is everything
  * a worker's entry point needs: `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
+import { describe } from "./Execution.js"
 import type * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Worker from "./Worker.js"
 import { CliExit, readConfig } from "./Cli/Common.js"
-import { migrateCommand, outboxCommand, runCommand, seedDemoCommand } from "./Cli/Operations.js"
+import {
+  historyCommand,
+  migrateCommand,
+  outboxCommand,
+  pauseCommand,
+  resumeCommand,
+  runCommand,
+  seedDemoCommand
+} from "./Cli/Operations.js"
+import { maintenance } from "./Maintenance.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
 
 export { CliExit } from "./Cli/Common.js"
@@ -36,7 +46,9 @@ export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> = {
 export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>) => {
   // `layer` may be left out only when the jobs need nothing more: `Layer.empty` then provides all of it.
   const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E>
-  const runWorker = Effect.flatMap(readConfig, (config) => Lifecycle.run(config, options.jobs, layer))
+  // The worker's own maintenance job runs beside the user's.
+  const jobs = [...options.jobs, maintenance] as const
+  const runWorker = Effect.flatMap(readConfig, (config) => Lifecycle.run(config, jobs, layer))
   const worker = Command.make("worker", {}, () => runWorker).pipe(
     Command.withDescription("Run the scheduler until SIGINT or SIGTERM (the default command)")
   )
@@ -44,10 +56,13 @@ export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: Main
     Command.withDescription("Scheduled jobs as Effect programs"),
     Command.withSubcommands([
       worker,
-      runCommand(options.jobs, layer),
+      runCommand(jobs, layer),
       nextCommand,
-      jobsCommand(options.jobs),
-      checkCommand(options.jobs),
+      jobsCommand(jobs),
+      checkCommand(jobs),
+      historyCommand,
+      pauseCommand(jobs),
+      resumeCommand(jobs),
       migrateCommand,
       seedDemoCommand,
       outboxCommand
@@ -71,7 +86,7 @@ const report = (error: unknown) =>
       process.exitCode = ValidationError.isHelpRequested(error) ? 0 : 2
       return
     }
-    yield* Console.error(error instanceof Error ? error.message : String(error))
+    yield* Console.error(describe(error))
     process.exitCode = 1
   })
 

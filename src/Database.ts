@@ -7,7 +7,7 @@
 import { PgClient } from "@effect/sql-pg"
 import type { SqlClient } from "@effect/sql"
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as Embedded from "./Database/Embedded.js"
 import * as Migrations from "./Migrations.js"
 import * as Redact from "./Redact.js"
@@ -22,6 +22,9 @@ export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>
     return `cannot use PostgreSQL at ${this.target}: ${this.reason}`
   }
 }
+
+/** Longest wait for the embedded database's one connection. */
+const EMBEDDED_ACQUIRE_TIMEOUT = Duration.minutes(2)
 
 /** `host:port/database` of a PostgreSQL URL: what logs and errors may show of it. */
 export const describeUrl = (url: string): string => {
@@ -74,9 +77,10 @@ const client = Layer.unwrapScoped(
       port: embedded.port,
       username: "postgres",
       database: "postgres",
-      // PGlite serves one connection; a larger pool would queue on it anyway.
+      // PGlite serves one connection; a larger pool would queue on it anyway. Waiting for that connection
+      // is what pg's connect timeout also bounds: give it room for a job's long transaction.
       maxConnections: 1,
-      connectTimeout: config.databaseConnectTimeout,
+      connectTimeout: Duration.max(config.databaseConnectTimeout, EMBEDDED_ACQUIRE_TIMEOUT),
       applicationName: config.serviceName
     }).pipe(
       Layer.mapError((error) => new DatabaseUnavailable({ target, reason: reasonOf(error) })),
@@ -91,6 +95,8 @@ export const migrate = Effect.gen(function*() {
   const target = `${pg.config.host}:${pg.config.port ?? 5432}/${pg.config.database}`
   const applied = yield* Migrations.run.pipe(
     Effect.provide(NodeContext.layer),
+    // The migrator reports a failing migration as a defect: it is still a start-up failure that names the database.
+    Effect.catchAllDefect((defect) => Effect.fail(defect)),
     Effect.mapError((error) => new DatabaseUnavailable({ target, reason: `migration failed: ${reasonOf(error)}` }))
   )
   if (applied.length > 0) {

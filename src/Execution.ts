@@ -60,7 +60,12 @@ export const describe = (error: unknown): string => Redact.scrub(describeRaw(err
 const describeRaw = (error: unknown): string => {
   if (error instanceof Error) {
     const name = "_tag" in error && typeof error._tag === "string" ? error._tag : error.name
-    return error.message === "" ? name : `${name}: ${error.message}`
+    const own = error.message === "" ? name : `${name}: ${error.message}`
+    // A wrapper's message often hides the cause ("Failed to acquire connection" over ECONNREFUSED): show it.
+    const cause = error.cause instanceof Error && error.cause.message !== "" && !own.includes(error.cause.message)
+      ? ` (cause: ${describeRaw(error.cause)})`
+      : ""
+    return own + cause
   }
   if (typeof error === "string") return error
   try {
@@ -143,7 +148,12 @@ export const execute = (
       }
       yield* Metric.update(runDuration, (finished - started) / 1000)
       yield* count(runnable.name, result.status)
-      yield* store.finish(info.runId, { status: result.status, attempt, at: new Date(finished), error })
+      if (!(yield* store.finish(info.runId, { status: result.status, attempt, at: new Date(finished), error }))) {
+        // Another instance marked the run abandoned (this worker stopped renewing its lease for too long).
+        yield* Effect.logWarning("run outcome not recorded: the run had already been marked abandoned").pipe(
+          Effect.annotateLogs({ status: result.status })
+        )
+      }
     })
   ).pipe(
     Effect.annotateLogs({ job: info.job, run_id: info.runId, nominal_at: info.nominalAt.toISOString(), reason: info.reason }),

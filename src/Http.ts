@@ -5,7 +5,7 @@
  * server.
  */
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
-import type { ServeError } from "@effect/platform/HttpServerError"
+import { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { createServer } from "node:http"
@@ -76,6 +76,10 @@ export const layer: Layer.Layer<never, ServeError, WorkerConfig | SqlClient.SqlC
       onSome: (port) =>
         HttpServer.serve(router, HttpMiddleware.withLoggerDisabled).pipe(
           Layer.provide(NodeHttpServer.layer(createServer, { port })),
+          // ServeError says only "ServeError": name the port and the cause (EADDRINUSE, …).
+          Layer.mapError((error) =>
+            new ServeError({ cause: new Error(`HTTP_PORT=${port}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`) })
+          ),
           Layer.tap(() => Effect.logInfo("http server listening").pipe(Effect.annotateLogs({ port, endpoints: "/health /metrics" })))
         )
     }))

@@ -19,17 +19,21 @@ import * as Telemetry from "./Telemetry.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 /** The services a job (or the layer of a worker's own services) may require from the worker. */
-export type Provided = WorkerConfig | SqlClient.SqlClient | PgClient.PgClient | Publisher.Publisher
+export type Provided = WorkerConfig | SqlClient.SqlClient | PgClient.PgClient | Publisher.Publisher | RunStore.RunStore
 
 /** Start-up failures of the infrastructure. */
 export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | ServeError
 
-/** Everything but the configuration, on `WorkerConfig`. */
-export const layer: Layer.Layer<
-  Exclude<Provided, WorkerConfig> | RunStore.RunStore | OutboxRelay.OutboxRelay,
+/** Everything but the configuration, on `WorkerConfig`; `http: false` leaves out the HTTP endpoint (for `run`). */
+export const make = (options: { readonly http: boolean } = { http: true }): Layer.Layer<
+  Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay,
   StartError,
   WorkerConfig
-> = Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, OutboxRelay.layer, Http.layer).pipe(
-  Layer.provideMerge(Database.layer),
-  Layer.provideMerge(Telemetry.layer)
-)
+> =>
+  Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, OutboxRelay.layer, options.http ? Http.layer : Layer.empty).pipe(
+    Layer.provideMerge(Database.layer),
+    Layer.provideMerge(Telemetry.layer)
+  )
+
+/** {@link make} with every part. */
+export const layer = make()

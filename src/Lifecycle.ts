@@ -7,6 +7,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Layer, LogLevel, Option } from
 import { describe } from "./Execution.js"
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
+import { Control } from "./Control.js"
 import * as Database from "./Database.js"
 import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
@@ -16,8 +17,12 @@ import { JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
 import * as Worker from "./Worker.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
 
-/** Time the watchdog allows past the shutdown grace period for interrupting jobs and closing services. */
-export const WATCHDOG_MARGIN = Duration.seconds(5)
+/**
+ * Time the watchdog allows past the shutdown grace period for interrupting
+ * jobs and closing services: more than their bounded close times together
+ * (AMQP 2 s, the pool 1 s, the embedded database 5 s, telemetry 5 s).
+ */
+export const WATCHDOG_MARGIN = Duration.seconds(15)
 
 /** Exit code of a second signal: 128 + the signal's number, as shells report it. */
 const signalExitCode = (signal: NodeJS.Signals) => (signal === "SIGINT" ? 130 : 143)
@@ -67,10 +72,15 @@ export type AppLayer<Jobs extends ReadonlyArray<Job.Any>, E> = Layer.Layer<
 >
 
 /** The whole stack under the scheduler, in start-up order: config, infrastructure, the app's layer. */
-const services = <Jobs extends ReadonlyArray<Job.Any>, E>(config: WorkerConfigShape, layer: AppLayer<Jobs, E>) =>
-  Scheduler.Default.pipe(
+const services = <Jobs extends ReadonlyArray<Job.Any>, E>(
+  config: WorkerConfigShape,
+  layer: AppLayer<Jobs, E>,
+  options: { readonly http: boolean } = { http: true }
+) =>
+  Control.Default.pipe(
+    Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(layer),
-    Layer.provideMerge(Infrastructure.layer),
+    Layer.provideMerge(Infrastructure.make(options)),
     Layer.provideMerge(Layer.succeed(WorkerConfig, config))
   )
 
@@ -144,10 +154,12 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       const relay = yield* OutboxRelay.OutboxRelay
       if (relay.enabled) {
         const left = yield* relay.flush(DELIVERY_TIMEOUT)
-        yield* Effect.logInfo("outbox flushed").pipe(Effect.annotateLogs({ ...left }))
+        yield* (left.pending > 0 ? Effect.logWarning("outbox not delivered before exit: messages wait for the worker") : Effect.logInfo("outbox flushed"))
+          .pipe(Effect.annotateLogs({ ...left }))
       }
       return record
-    }).pipe(Effect.provide(services(config, layer)))
+    // No HTTP endpoint: the running worker may hold HTTP_PORT.
+    }).pipe(Effect.provide(services(config, layer, { http: false })))
   }).pipe(Effect.scoped, logStartFailure, withLogs(config))
 
 /** How long `run <job>` waits for the broker to take what the job published. */

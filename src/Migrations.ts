@@ -128,10 +128,44 @@ const financeSchema = Effect.gen(function*() {
   yield* sql`CREATE INDEX invoice_items_category ON finance.invoice_items (category_id)`
 })
 
+/**
+ * Leases, cancellation requests, the queued state, the pause switches and the
+ * `@every` anchors: several instances on one database.
+ */
+const distributed = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE cron_worker.runs ADD COLUMN lease_until timestamptz, ADD COLUMN cancel_requested text`
+  yield* sql`ALTER TABLE cron_worker.runs DROP CONSTRAINT runs_status_check`
+  yield* sql`
+    ALTER TABLE cron_worker.runs ADD CONSTRAINT runs_status_check
+      CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'interrupted', 'skipped', 'abandoned'))`
+  yield* sql`DROP INDEX cron_worker.runs_running`
+  yield* sql`CREATE INDEX runs_live ON cron_worker.runs (job) WHERE status IN ('running', 'queued')`
+  yield* sql`CREATE INDEX runs_lease ON cron_worker.runs (lease_until) WHERE status IN ('running', 'queued')`
+  yield* sql`CREATE INDEX runs_job_slot ON cron_worker.runs (job, nominal_at DESC)`
+  // The outbox relay marks a batch `sending` (with a lease) instead of holding a transaction across broker I/O.
+  yield* sql`ALTER TABLE cron_worker.outbox ADD COLUMN sender text, ADD COLUMN send_lease timestamptz`
+  yield* sql`ALTER TABLE cron_worker.outbox DROP CONSTRAINT outbox_status_check`
+  yield* sql`
+    ALTER TABLE cron_worker.outbox ADD CONSTRAINT outbox_status_check
+      CHECK (status IN ('pending', 'sending', 'delivered', 'failed'))`
+  yield* sql`DROP INDEX cron_worker.outbox_pending`
+  yield* sql`CREATE INDEX outbox_pending ON cron_worker.outbox (seq) WHERE status IN ('pending', 'sending')`
+  yield* sql`
+    CREATE TABLE cron_worker.jobs (
+      job text PRIMARY KEY,
+      paused boolean NOT NULL DEFAULT false,
+      paused_reason text,
+      paused_at timestamptz,
+      anchor timestamptz
+    )`
+})
+
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const migrations = {
   "1_worker_schema": workerSchema,
-  "2_finance_schema": financeSchema
+  "2_finance_schema": financeSchema,
+  "3_distributed": distributed
 }
 
 /** Where the migrator records what has run. */

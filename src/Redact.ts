@@ -9,11 +9,14 @@ const known = new Set<string>()
 
 /** Registers a value that must never be written anywhere; too short a value would mask ordinary text. */
 export const register = (secret: string): void => {
-  if (secret.length >= 4) known.add(secret)
+  if (secret.length < 4) return
+  known.add(secret)
+  // As it appears inside a JSON string (log lines are JSON): quotes and backslashes escaped.
+  known.add(JSON.stringify(secret).slice(1, -1))
 }
 
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/'"]*):([^\s@/'"]*)@/gi
-const KEY_VALUE = /\b(password|passwd|pwd|secret|token|api[_-]?key)=([^\s&;,'"]+)/gi
+const KEY_VALUE = /\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key))=([^\s&;,'"]+)/gi
 
 /** `text` with every secret replaced by `***`. */
 export const scrub = (text: string): string => {

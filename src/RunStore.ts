@@ -1,15 +1,16 @@
 /**
  * The run store: where every slot is claimed before it runs and where its
- * outcome is recorded. A port with one adapter per backend: `layerPg`
- * (durable history, claims across instances) and `layerMemory` (one
- * process; tests).
+ * outcome is recorded; the job history and the pause switches. A port with
+ * one adapter per backend: `layerPg` (durable, shared by every instance on
+ * one PostgreSQL) and `layerMemory` (one process; tests).
  */
-import { SqlClient } from "@effect/sql"
+import type { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Option } from "effect"
 import type { RunReason } from "./Job.js"
 
-/** The state of a slot's run. `running` until one of the final states is recorded. */
+/** The state of a slot's run: `queued` or `running` until one of the final states is recorded. */
 export type RunStatus =
+  | "queued"
   | "running"
   | "succeeded"
   | "failed"
@@ -55,33 +56,99 @@ export interface Claim {
   readonly reason: RunReason
   readonly instance: string
   readonly at: Date
+  /** The claim's lease, on the store's clock: other instances treat the run as alive this long, unless it is renewed. */
+  readonly leaseSeconds: number
+  /**
+   * A slot that passed unrun: recorded at once as skipped (missed), never seen
+   * running by another instance. A pause still wins: the slot is `Paused`.
+   */
+  readonly missed?: boolean | undefined
+}
+
+/** What a claim found. */
+export type ClaimResult =
+  /** Claimed and recorded as running. `others`: live runs of the job on other instances. */
+  | { readonly _tag: "Claimed"; readonly others: Others }
+  /** Someone (this or another instance) has the slot already: do nothing. */
+  | { readonly _tag: "Taken" }
+  /** The job is paused: the slot was recorded as skipped (`paused`). */
+  | { readonly _tag: "Paused"; readonly reason: string | undefined }
+
+/** Live (`running` or `queued`, lease not expired) runs of a job on other instances. */
+export interface Others {
+  readonly running: number
+  readonly queued: number
 }
 
 /** The end of a run, or the decision to skip its slot. */
 export interface Outcome {
-  readonly status: Exclude<RunStatus, "running">
+  readonly status: Exclude<RunStatus, "running" | "queued">
   readonly skipReason?: SkipReason | undefined
   readonly attempt: number
   readonly at: Date
   readonly error?: string | undefined
 }
 
+/** A job's pause switch. */
+export interface Pause {
+  readonly job: string
+  readonly reason: string | undefined
+  readonly at: Date
+}
+
 export interface RunStoreShape {
+  /** True when other instances may share the store: leases must then be renewed and expired ones reaped. */
+  readonly shared: boolean
   /**
-   * Claims the slot `(job, nominalAt)` and records it as running. `false` when
-   * the slot was already claimed (by this or another instance): the caller
-   * must not run it. Manual runs are never refused.
+   * Claims the slot `(job, nominalAt)`; see {@link ClaimResult}. Manual runs are
+   * never `Taken`. Claims made at the same moment may share one round trip.
    */
-  readonly claim: (claim: Claim) => Effect.Effect<boolean>
+  readonly claim: (claim: Claim) => Effect.Effect<ClaimResult>
   /**
    * Records the outcome of a claimed run. Only the first outcome counts: a run
-   * that already ended keeps it, and `false` says so.
+   * that already ended (or was marked abandoned) keeps it, and `false` says so.
    */
   readonly finish: (runId: string, outcome: Outcome) => Effect.Effect<boolean>
+  /**
+   * Marks a claimed run `queued` behind a run of another instance. `false` when
+   * another run of the job is already queued (a queue holds one).
+   */
+  readonly enqueue: (runId: string, job: string) => Effect.Effect<boolean>
+  /** Marks a queued run `running` again. */
+  readonly dequeue: (runId: string) => Effect.Effect<void>
+  /** Live runs of `job` on instances other than `instance`. */
+  readonly others: (job: string, instance: string) => Effect.Effect<Others>
+  /** Asks the instances running `job` (other than `instance`) to interrupt those runs; `error` says why. */
+  readonly requestCancel: (job: string, instance: string, error: string) => Effect.Effect<number>
+  /**
+   * Extends the leases of this instance's live runs by `leaseSeconds`; returns
+   * those another instance asked to cancel, with the reason.
+   */
+  readonly renew: (
+    runIds: ReadonlyArray<string>,
+    leaseSeconds: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly runId: string; readonly error: string }>>
+  /** Marks live runs whose lease expired (their worker died) as `abandoned`; returns them. */
+  readonly reap: Effect.Effect<ReadonlyArray<RunRecord>>
+  /**
+   * The anchor of an `@every` job: the first `proposed` ever stored for it, so
+   * that restarts and other instances keep to one grid of slots.
+   */
+  readonly anchor: (job: string, proposed: Date) => Effect.Effect<Date>
+  /** The newest scheduled or catch-up slot recorded for each of `jobs`. */
+  readonly lastSlots: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Date>>
   /** One run's record. */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>
   /** History, newest first; optionally of one job only. */
   readonly history: (options?: { readonly job?: string | undefined; readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<RunRecord>>
+  /** Pauses a job for every instance. */
+  readonly pause: (job: string, reason: string | undefined, at: Date) => Effect.Effect<void>
+  /** Resumes a paused job; `false` if it was not paused. */
+  readonly resume: (job: string) => Effect.Effect<boolean>
+  /** The paused jobs. */
+  readonly pauses: Effect.Effect<ReadonlyArray<Pause>>
+  /** Deletes finished runs that started before `before`, a bounded batch per call; returns how many. */
+  readonly prune: (before: Date) => Effect.Effect<number>
 }
 
 /** The run store port. */
@@ -89,57 +156,71 @@ export class RunStore extends Context.Tag("cron-worker/RunStore")<RunStore, RunS
 
 /** Options of {@link makeMemory}. */
 export interface MemoryOptions {
-  /** Finished records kept, oldest dropped first; running ones are always kept. Default 10,000. */
+  /** Finished records kept, oldest dropped first; live ones are always kept. Default 10,000. */
   readonly capacity?: number | undefined
 }
 
+const isLive = (status: RunStatus) => status === "running" || status === "queued"
+
 /**
- * A store in this process's memory: history is lost at exit and claims do not
- * reach other instances. Bounded by `capacity`.
+ * A store in this process's memory: history is lost at exit, and there are no
+ * other instances (nothing runs elsewhere, nothing is abandoned). Bounded by
+ * `capacity`.
  */
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreShape> =>
   Effect.sync(() => {
     const capacity = options.capacity ?? 10_000
     const byId = new Map<string, RunRecord>()
     const bySlot = new Map<string, string>()
+    const paused = new Map<string, Pause>()
+    const anchors = new Map<string, Date>()
     const slotKey = (job: string, nominalAt: Date) => `${job}\u0000${nominalAt.getTime()}`
     const evict = () => {
       if (byId.size <= capacity) return
       for (const [runId, record] of byId) {
         if (byId.size <= capacity) break
-        if (record.status === "running") continue
+        if (isLive(record.status)) continue
         byId.delete(runId)
         const key = slotKey(record.job, record.nominalAt)
         if (bySlot.get(key) === runId) bySlot.delete(key)
       }
     }
+    const none: Others = { running: 0, queued: 0 }
+    const update = (runId: string, f: (record: RunRecord) => RunRecord) => {
+      const record = byId.get(runId)
+      if (record !== undefined) byId.set(runId, f(record))
+    }
     return RunStore.of({
+      shared: false,
       claim: (claim) =>
-        Effect.sync(() => {
+        Effect.sync((): ClaimResult => {
           const key = slotKey(claim.job, claim.nominalAt)
-          if (claim.reason !== "manual" && bySlot.has(key)) return false
+          if (claim.reason !== "manual" && bySlot.has(key)) return { _tag: "Taken" }
           if (claim.reason !== "manual") bySlot.set(key, claim.runId)
+          // A manual run is an operator's explicit act: it runs even when the job is paused.
+          const pause = claim.reason === "manual" ? undefined : paused.get(claim.job)
+          const skipReason = pause !== undefined ? "paused" : claim.missed === true ? "missed" : undefined
           byId.set(claim.runId, {
             runId: claim.runId,
             job: claim.job,
             nominalAt: claim.nominalAt,
             reason: claim.reason,
-            status: "running",
-            skipReason: undefined,
+            status: skipReason === undefined ? "running" : "skipped",
+            skipReason,
             attempt: 0,
             instance: claim.instance,
             startedAt: claim.at,
-            finishedAt: undefined,
-            durationMs: undefined,
+            finishedAt: skipReason === undefined ? undefined : claim.at,
+            durationMs: skipReason === undefined ? undefined : 0,
             error: undefined
           })
           evict()
-          return true
+          return pause === undefined ? { _tag: "Claimed", others: none } : { _tag: "Paused", reason: pause.reason }
         }),
       finish: (runId, outcome) =>
         Effect.sync(() => {
           const record = byId.get(runId)
-          if (record === undefined || record.status !== "running") return false
+          if (record === undefined || !isLive(record.status)) return false
           byId.set(runId, {
             ...record,
             status: outcome.status,
@@ -151,11 +232,46 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           })
           return true
         }),
+      enqueue: (runId) => Effect.sync(() => (update(runId, (r) => ({ ...r, status: "queued" })), true)),
+      dequeue: (runId) => Effect.sync(() => update(runId, (r) => ({ ...r, status: "running" }))),
+      others: () => Effect.succeed(none),
+      requestCancel: () => Effect.succeed(0),
+      renew: () => Effect.succeed([]),
+      reap: Effect.succeed([]),
+      anchor: (job, proposed) =>
+        Effect.sync(() => {
+          if (!anchors.has(job)) anchors.set(job, proposed)
+          return anchors.get(job)!
+        }),
+      lastSlots: (jobs) =>
+        Effect.sync(() => {
+          const last = new Map<string, Date>()
+          for (const record of byId.values()) {
+            if (!jobs.includes(record.job) || record.reason === "manual") continue
+            const seen = last.get(record.job)
+            if (seen === undefined || seen < record.nominalAt) last.set(record.job, record.nominalAt)
+          }
+          return last
+        }),
       get: (runId) => Effect.sync(() => Option.fromNullable(byId.get(runId))),
       history: (query = {}) =>
         Effect.sync(() => {
           const records = [...byId.values()].reverse().filter((r) => query.job === undefined || r.job === query.job)
           return query.limit === undefined ? records : records.slice(0, query.limit)
+        }),
+      pause: (job, reason, at) => Effect.sync(() => void paused.set(job, { job, reason, at })),
+      resume: (job) => Effect.sync(() => paused.delete(job)),
+      pauses: Effect.sync(() => [...paused.values()]),
+      prune: (before) =>
+        Effect.sync(() => {
+          let deleted = 0
+          for (const [runId, record] of byId) {
+            if (!isLive(record.status) && record.startedAt < before) {
+              byId.delete(runId)
+              deleted++
+            }
+          }
+          return deleted
         })
     })
   })
@@ -163,74 +279,10 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
 /** {@link makeMemory} as a layer. */
 export const layerMemory = (options?: MemoryOptions): Layer.Layer<RunStore> => Layer.effect(RunStore, makeMemory(options))
 
-interface Row {
-  readonly run_id: string
-  readonly job: string
-  readonly nominal_at: Date
-  readonly reason: RunReason
-  readonly status: RunStatus
-  readonly skip_reason: SkipReason | null
-  readonly attempt: number
-  readonly instance: string
-  readonly started_at: Date
-  readonly finished_at: Date | null
-  readonly duration_ms: number | null
-  readonly error: string | null
-}
-
-const toRecord = (row: Row): RunRecord => ({
-  runId: row.run_id,
-  job: row.job,
-  nominalAt: row.nominal_at,
-  reason: row.reason,
-  status: row.status,
-  skipReason: row.skip_reason ?? undefined,
-  attempt: row.attempt,
-  instance: row.instance,
-  startedAt: row.started_at,
-  finishedAt: row.finished_at ?? undefined,
-  durationMs: row.duration_ms ?? undefined,
-  error: row.error ?? undefined
-})
-
 /**
- * The store on PostgreSQL (`cron_worker.runs`): the durable history, and the
- * claims that make each slot run once across instances (a unique index on
- * `(job, nominal_at)` for scheduled and catch-up runs). Database failures are
- * defects: the scheduler logs them.
+ * The store on PostgreSQL (`RunStore/Pg.ts`): durable history, claims that
+ * make each slot run once across instances, leases, pauses. Loaded on use.
  */
-export const makePg: Effect.Effect<RunStoreShape, never, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
-    duration_ms::float8 AS duration_ms, error`
-  return RunStore.of({
-    claim: (claim) =>
-      sql<{ run_id: string }>`
-        INSERT INTO cron_worker.runs (run_id, job, nominal_at, reason, status, attempt, instance, started_at)
-        VALUES (${claim.runId}, ${claim.job}, ${claim.nominalAt}, ${claim.reason}, 'running', 0, ${claim.instance}, ${claim.at})
-        ON CONFLICT DO NOTHING
-        RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
-    finish: (runId, outcome) =>
-      sql<{ run_id: string }>`
-        UPDATE cron_worker.runs
-        SET status = ${outcome.status}, skip_reason = ${outcome.skipReason ?? null}, attempt = ${outcome.attempt},
-            finished_at = ${outcome.at}, error = ${outcome.error ?? null},
-            duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (${outcome.at}::timestamptz - started_at)) * 1000)::bigint)
-        WHERE run_id = ${runId} AND status = 'running'
-        RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
-    get: (runId) =>
-      sql<Row>`SELECT ${columns} FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
-        Effect.orDie
-      ),
-    history: (query = {}) =>
-      sql<Row>`
-        SELECT ${columns} FROM cron_worker.runs
-        ${query.job === undefined ? sql`` : sql`WHERE job = ${query.job}`}
-        ORDER BY started_at DESC, nominal_at DESC
-        LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), Effect.orDie)
-  })
-})
-
-/** {@link makePg} as a layer. */
-export const layerPg: Layer.Layer<RunStore, never, SqlClient.SqlClient> = Layer.effect(RunStore, makePg)
+export const layerPg: Layer.Layer<RunStore, never, SqlClient.SqlClient> = Layer.unwrapEffect(
+  Effect.map(Effect.promise(() => import("./RunStore/Pg.js")), (Pg) => Pg.layer)
+)

@@ -8,7 +8,8 @@
  */
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Schedule, Schema } from "effect"
+import * as CatchUp from "./CatchUp.js"
 import * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
 import * as Overlap from "./Overlap.js"
@@ -66,7 +67,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
   scoped: Effect.gen(function*() {
     const config = yield* WorkerConfig
     const store = yield* RunStore
-    const instance = `${hostname()}:${process.pid}`
+    const instance = Option.getOrElse(config.instanceId, () => `${hostname()}:${process.pid}`)
     const limit = config.maxConcurrentJobs > 0 ? yield* Effect.makeSemaphore(config.maxConcurrentJobs) : undefined
     const loops = yield* FiberSet.make()
     const runs = yield* FiberSet.make()
@@ -106,7 +107,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
      * then fire it. Written as a flat chain rather than a generator: it is
      * what every idle job holds in memory.
      */
-    const loop = (entry: Entry): Effect.Effect<void> => {
+    const loop = (entry: Entry, start: number): Effect.Effect<void> => {
       const waitFor = (due: number): Effect.Effect<void> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           now >= due
@@ -116,17 +117,90 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         const due = entry.spec.next(after, entry.anchor)
         return due === Infinity ? Effect.void : waitFor(due)
       }
-      return Effect.flatMap(Clock.currentTimeMillis, from)
+      return from(start)
     }
 
     /** Starts a job's fiber with the scheduler's own context (not the caller's, nor its span). */
     const forkLoop = yield* FiberSet.runtime(loops)<never>()
 
+    /**
+     * Starts a job: first what its `catchUp` policy does with the slots missed
+     * since `last` (the newest slot in the history) while no worker ran, then
+     * its fiber.
+     */
+    const launch = (entry: Entry, last: Option.Option<Date>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const plan = Option.match(last, {
+          onNone: () => undefined,
+          onSome: (at) => CatchUp.plan(entry.spec, entry.anchor, at.getTime(), now, entry.catchUp, entry.catchUpWindow)
+        })
+        if (plan !== undefined && plan.missed > 0) {
+          yield* Effect.logWarning("job missed slots while no worker ran").pipe(
+            Effect.annotateLogs({ job: entry.name, missed: plan.missed, catch_up: entry.catchUp, running: plan.run.length })
+          )
+          yield* Effect.forEach(plan.record, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+          if (plan.run.length > 0) {
+            // The first catch-up run takes its place before the job's next slot can.
+            const decided = yield* Deferred.make<void>()
+            yield* FiberSet.run(
+              runs,
+              Effect.forEach(plan.run, (slot, i) => catchUpRun(entry, new Date(slot), i === 0 ? decided : undefined), { discard: true })
+            )
+            yield* Deferred.await(decided)
+          }
+        }
+        // From `now` as it was before the catch-up work: a slot falling due meanwhile is not lost.
+        forkLoop(loop(entry, now))
+      })
+
+    /** One missed slot, run now; `all` runs them one after another. */
+    const catchUpRun = (entry: Entry, nominalAt: Date, decided: Deferred.Deferred<void> | undefined) =>
+      Effect.flatMap(
+        Deferred.isDone(stopping),
+        (stop) => (stop ? Effect.void : slot(entry, nominalAt, "catch-up", randomUUID(), decided))
+      )
+
+    /**
+     * Every third of a lease: renews the leases of this instance's live runs
+     * (interrupting those another instance asked to cancel), and marks runs
+     * whose worker stopped renewing as abandoned.
+     */
+    const heartbeat = Effect.gen(function*() {
+      const live = [...entries.values()].flatMap((entry) => [
+        ...entry.state.active,
+        ...(entry.state.queued === undefined ? [] : [entry.state.queued.run])
+      ])
+      const cancelled = yield* store.renew(live.map((run) => run.runId), Duration.toSeconds(config.leaseDuration))
+      for (const { error, runId } of cancelled) {
+        const run = live.find((r) => r.runId === runId)
+        if (run === undefined) continue
+        interruptReasons.set(runId, error)
+        yield* Fiber.interruptFork(run.fiber)
+      }
+      for (const record of yield* store.reap) {
+        yield* Effect.logWarning("run abandoned: its worker stopped renewing the lease").pipe(Effect.annotateLogs({
+          job: record.job,
+          run_id: record.runId,
+          nominal_at: record.nominalAt.toISOString(),
+          instance: record.instance
+        }))
+      }
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("lease renewal failed: the run store failed").pipe(Effect.annotateLogs({ error: Execution.describe(defect) }))
+      ),
+      Effect.repeat(Schedule.spaced(Duration.times(config.leaseDuration, 1 / 3)))
+    )
+    if (store.shared) yield* Effect.forkScoped(heartbeat)
+
     const register = Effect.fn("Scheduler.register")(function*<E, R>(job: Job<E, R>) {
       if (entries.has(job.name)) return yield* Effect.fail(new DuplicateJobName({ job: job.name }))
       const plan = yield* validateJob(job, config.timezone)
       const context = yield* Effect.context<Exclude<R, CurrentRun>>()
-      const anchor = yield* Clock.currentTimeMillis
+      const now = yield* Clock.currentTimeMillis
+      // `@every` keeps the grid of its first registration ever: across restarts and instances.
+      const anchor = plan.spec.kind === "every" ? (yield* store.anchor(job.name, new Date(now))).getTime() : now
       const entry: Entry = {
         name: job.name,
         schedule: job.schedule,
@@ -140,13 +214,15 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         retry: plan.retry === undefined ? undefined : Execution.retrySchedule(plan.retry),
         attempts: plan.retry?.attempts ?? 1,
         jitter: plan.jitter,
+        catchUp: plan.catchUp,
+        catchUpWindow: plan.catchUpWindow,
         state: Overlap.empty()
       }
       entries.set(job.name, entry)
       yield* Effect.logInfo(`job registered: ${job.name}`).pipe(
-        Effect.annotateLogs({ job: job.name, schedule: job.schedule, timezone: plan.spec.timezone, next_run: new Date(plan.spec.next(anchor, anchor)).toISOString() })
+        Effect.annotateLogs({ job: job.name, schedule: job.schedule, timezone: plan.spec.timezone, next_run: new Date(plan.spec.next(now, anchor)).toISOString() })
       )
-      if (started) forkLoop(loop(entry))
+      if (started) yield* launch(entry, Option.fromNullable((yield* store.lastSlots([job.name])).get(job.name)))
     })
 
     /**
@@ -203,7 +279,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             timezone: config.timezone
           })
         )
-        for (const entry of entries.values()) forkLoop(loop(entry))
+        const lasts = yield* store.lastSlots([...entries.keys()])
+        for (const entry of entries.values()) yield* launch(entry, Option.fromNullable(lasts.get(entry.name)))
       }),
       /** The registered jobs, in registration order. */
       jobs: Effect.sync((): ReadonlyArray<JobInfo> =>

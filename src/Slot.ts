@@ -7,15 +7,17 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Deferred, Duration, Effect, Option, Random } from "effect"
 import * as Execution from "./Execution.js"
-import type { RunReason } from "./Job.js"
+import type { CatchUp, RunReason } from "./Job.js"
 import * as Overlap from "./Overlap.js"
-import type { RunStoreShape, SkipReason } from "./RunStore.js"
+import type { Others, RunStoreShape, SkipReason } from "./RunStore.js"
 import type { JobInfo } from "./Scheduler.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
 
 /** A registered job as the scheduler keeps it: what it lists, what it runs, its overlap state. */
 export interface Entry extends JobInfo, Execution.Runnable {
   readonly jitter: Option.Option<Duration.Duration>
+  readonly catchUp: CatchUp
+  readonly catchUpWindow: Duration.Duration
   readonly state: Overlap.State
 }
 
@@ -39,7 +41,11 @@ export interface Dependencies {
   readonly interruptReasons: Map<string, string>
 }
 
+/** How often a run waiting for another instance's run checks again. */
+const REMOTE_POLL = Duration.seconds(1)
+
 export const make = ({ config, instance, interruptReasons, limit, stopping, store }: Dependencies) => {
+  const leaseSeconds = Duration.toSeconds(config.leaseDuration)
   const skip = (entry: Entry, runId: string, reason: SkipReason, message: string, fields: Record<string, unknown> = {}) =>
     Effect.gen(function*() {
       yield* Effect.logWarning(message).pipe(Effect.annotateLogs(fields))
@@ -76,10 +82,67 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
       yield* Effect.logWarning("job interrupted").pipe(Effect.annotateLogs({ run_id: runId, error }))
     })
 
-  /** After the claim: overlap, jitter, the global limit, the run. */
-  const admitAndRun = (entry: Entry, runId: string, nominalAt: Date, reason: RunReason) =>
+  /** Waits until no other instance runs the job (polling), or shutdown begins; `true` if it is free. */
+  const awaitOthers = (entry: Entry) =>
     Effect.gen(function*() {
-      if (!(yield* admit(entry, runId, nominalAt))) return
+      for (;;) {
+        if ((yield* store.others(entry.name, instance)).running === 0) return true
+        const stop = yield* Effect.raceFirst(Effect.as(Effect.sleep(REMOTE_POLL), false), Effect.as(Deferred.await(stopping), true))
+        if (stop) return false
+      }
+    })
+
+  /**
+   * The overlap policy against runs of other instances (the local ones were
+   * handled by `admit`): `true` when the run may start.
+   */
+  const admitAcrossInstances = (entry: Entry, runId: string, nominalAt: Date, others: Others) =>
+    Effect.gen(function*() {
+      if (entry.overlap === "allow" || (others.running === 0 && others.queued === 0)) return true
+      switch (entry.overlap) {
+        case "skip":
+          yield* skip(entry, runId, "overlap", "job skipped (previous run still running on another instance)")
+          return false
+        case "queue": {
+          if (others.queued > 0 || !(yield* store.enqueue(runId, entry.name))) {
+            yield* skip(entry, runId, "overlap", "job skipped (a run is already queued on another instance)")
+            return false
+          }
+          yield* Effect.logInfo("job queued behind a run on another instance")
+          if (!(yield* awaitOthers(entry))) {
+            yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it was queued)")
+            return false
+          }
+          yield* store.dequeue(runId)
+          return true
+        }
+        case "replace": {
+          const error = `replaced by the run of ${nominalAt.toISOString()} on instance ${instance}`
+          const asked = yield* store.requestCancel(entry.name, instance, error)
+          yield* Effect.logWarning("job replacing its run on another instance").pipe(Effect.annotateLogs({ replaced: asked }))
+          if (!(yield* awaitOthers(entry))) {
+            yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it replaced a run)")
+            return false
+          }
+          return true
+        }
+      }
+    })
+
+  /** After the claim: overlap, jitter, the global limit, the run. */
+  const admitAndRun = (
+    entry: Entry,
+    runId: string,
+    nominalAt: Date,
+    reason: RunReason,
+    others: Others,
+    decided: Deferred.Deferred<void> | undefined
+  ) =>
+    Effect.gen(function*() {
+      const local = yield* admit(entry, runId, nominalAt)
+      if (decided !== undefined) yield* Deferred.succeed(decided, undefined)
+      if (!local) return
+      if (!(yield* admitAcrossInstances(entry, runId, nominalAt, others))) return
       if (Option.isSome(entry.jitter) && reason === "scheduled") {
         const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter.value) + 1)
         yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
@@ -100,14 +163,24 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
    * One slot, from claim to recorded outcome. Uninterruptible except while it
    * waits or runs, so that a claimed slot always gets an outcome.
    */
-  const slot = (entry: Entry, nominalAt: Date, reason: RunReason, runId: string) =>
+  const slot = (
+    entry: Entry,
+    nominalAt: Date,
+    reason: RunReason,
+    runId: string,
+    /** Completed once this instance has decided whether the slot runs (claimed and past the local overlap check). */
+    decided?: Deferred.Deferred<void>
+  ) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         const at = new Date(yield* Clock.currentTimeMillis)
-        if (!(yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at }))) {
-          return yield* Effect.logDebug("slot already claimed")
+        const claim = yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at, leaseSeconds })
+        if (claim._tag === "Taken") return yield* Effect.logDebug("slot already claimed")
+        if (claim._tag === "Paused") {
+          yield* Execution.count(entry.name, "skipped")
+          return yield* Effect.logInfo("job skipped (paused)").pipe(Effect.annotateLogs({ run_id: runId, pause_reason: claim.reason ?? "" }))
         }
-        yield* restore(admitAndRun(entry, runId, nominalAt, reason)).pipe(
+        yield* restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
           Effect.onInterrupt(() => recordInterrupted(entry, runId)),
           Effect.ensuring(release(entry, runId))
         )
@@ -119,6 +192,8 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
           Effect.annotateLogs({ run_id: runId, error: Execution.describe(defect) })
         )
       ),
+      // Taken, paused, failed or interrupted before the overlap check: decided all the same.
+      Effect.ensuring(decided === undefined ? Effect.void : Deferred.succeed(decided, undefined)),
       Effect.annotateLogs({ job: entry.name, nominal_at: nominalAt.toISOString() })
     )
 
@@ -127,10 +202,17 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
     Effect.gen(function*() {
       const runId = randomUUID()
       const at = new Date(yield* Clock.currentTimeMillis)
-      if (yield* store.claim({ runId, job: entry.name, nominalAt: new Date(nominal), reason: "scheduled", instance, at })) {
-        yield* Execution.count(entry.name, "skipped")
-        yield* store.finish(runId, { status: "skipped", skipReason: "missed", attempt: 0, at })
-      }
+      const claim = yield* store.claim({
+        runId,
+        job: entry.name,
+        nominalAt: new Date(nominal),
+        reason: "scheduled",
+        instance,
+        at,
+        leaseSeconds,
+        missed: true
+      })
+      if (claim._tag !== "Taken") yield* Execution.count(entry.name, "skipped")
     }).pipe(
       Effect.uninterruptible,
       // The job's fiber must outlive a run store that fails.

@@ -30,7 +30,7 @@ export const layer: Layer.Layer<never, never, WorkerConfig> = Layer.unwrapEffect
     return NodeSdk.layer(() => ({
       resource: { serviceName: config.serviceName, serviceVersion: VERSION },
       spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces` })),
-      shutdownTimeout: "10 seconds"
+      shutdownTimeout: "5 seconds"
     })).pipe(
       Layer.discard,
       Layer.tap(() => Effect.logInfo("tracing enabled").pipe(Effect.annotateLogs({ otlp_endpoint: endpoint })))

@@ -43,6 +43,12 @@ export interface WorkerConfigShape {
   readonly otlpEndpoint: Option.Option<string>
   /** `HTTP_PORT`: port of `/health` and `/metrics`. Unset: no HTTP server. */
   readonly httpPort: Option.Option<number>
+  /** `WORKER_INSTANCE_ID`: this instance's name in the run history. Default `<hostname>:<pid>`. */
+  readonly instanceId: Option.Option<string>
+  /** `WORKER_LEASE_SECONDS`: how long a run stays alive for other instances without renewal. Default 30 s. */
+  readonly leaseDuration: Duration.Duration
+  /** `WORKER_HISTORY_RETENTION_DAYS`: finished runs older than this are deleted. Default 30; 0 = keep. */
+  readonly historyRetentionDays: number
   /** `CLEANUP_RETENTION_DAYS`: soft-deleted categories older than this are deleted. Default 90. */
   readonly cleanupRetentionDays: number
   /** `CLEANUP_BATCH_SIZE`: rows deleted per transaction by the clean-up. Default 500. */
@@ -69,6 +75,9 @@ export const defaults: WorkerConfigShape = {
   rabbitmqExchange: "financial.events",
   otlpEndpoint: Option.none(),
   httpPort: Option.none(),
+  instanceId: Option.none(),
+  leaseDuration: Duration.seconds(30),
+  historyRetentionDays: 30,
   cleanupRetentionDays: 90,
   cleanupBatchSize: 500
 }
@@ -103,7 +112,14 @@ const seconds = (min: number, max: number, suffix = ""): Parse<Duration.Duration
 const url = (protocols: ReadonlyArray<string>, example: string): Parse<string> => (raw) => {
   const parsed = URL.canParse(raw) ? new URL(raw) : undefined
   if (parsed === undefined || !protocols.includes(parsed.protocol)) return Either.left(`a URL such as ${example}`)
-  if (parsed.password !== "") Redact.register(decodeURIComponent(parsed.password))
+  if (parsed.password !== "") {
+    Redact.register(parsed.password)
+    try {
+      Redact.register(decodeURIComponent(parsed.password))
+    } catch {
+      return Either.left(`a URL such as ${example}, with special characters in the password percent-encoded`)
+    }
+  }
   return Either.right(raw)
 }
 
@@ -186,6 +202,20 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     some(url(["http:", "https:"], "http://localhost:4318"))
   ),
   httpPort: variable("HTTP_PORT", "Port of /health and /metrics; unset = none", defaults.httpPort, some(wholeNumber(1, 65_535, "a port from 1 to 65535"))),
+  instanceId: variable("WORKER_INSTANCE_ID", "Name of this instance in the run history", defaults.instanceId, (raw) =>
+    /^[\w.:@/-]{1,200}$/.test(raw) ? Either.right(Option.some(raw)) : Either.left("1–200 letters, digits or _ . : @ / -")),
+  leaseDuration: variable(
+    "WORKER_LEASE_SECONDS",
+    "How long a run stays alive for other instances without renewal",
+    defaults.leaseDuration,
+    seconds(3, 3600)
+  ),
+  historyRetentionDays: variable(
+    "WORKER_HISTORY_RETENTION_DAYS",
+    "Days of run history kept; 0 = all",
+    defaults.historyRetentionDays,
+    wholeNumber(0, 36_500, "a whole number of days from 0 to 36500 (0 = keep everything)")
+  ),
   cleanupRetentionDays: variable(
     "CLEANUP_RETENTION_DAYS",
     "Age after which soft-deleted categories are deleted",

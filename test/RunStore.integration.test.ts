@@ -22,7 +22,8 @@ const claim = (job: string, nominal: number, options: { readonly reason?: RunRea
   nominalAt: new Date(nominal),
   reason: options.reason ?? "scheduled",
   instance: options.instance ?? "test-instance",
-  at: new Date(options.at ?? nominal)
+  at: new Date(options.at ?? nominal),
+  leaseSeconds: 30
 })
 
 describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
@@ -48,15 +49,15 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
     withStore((store) =>
       Effect.gen(function*() {
         const job = unique("job")
-        expect(yield* store.claim(claim(job, T0))).toBe(true)
-        expect(yield* store.claim(claim(job, T0))).toBe(false)
-        expect(yield* store.claim(claim(job, T0, { reason: "catch-up" }))).toBe(false)
+        expect((yield* store.claim(claim(job, T0)))._tag).toBe("Claimed")
+        expect((yield* store.claim(claim(job, T0)))._tag).toBe("Taken")
+        expect((yield* store.claim(claim(job, T0, { reason: "catch-up" })))._tag).toBe("Taken")
         // Another job, or another instant: another slot.
-        expect(yield* store.claim(claim(unique("job"), T0))).toBe(true)
-        expect(yield* store.claim(claim(job, T0 + 60_000))).toBe(true)
+        expect((yield* store.claim(claim(unique("job"), T0)))._tag).toBe("Claimed")
+        expect((yield* store.claim(claim(job, T0 + 60_000)))._tag).toBe("Claimed")
         // Manual runs share their job's instants freely.
-        expect(yield* store.claim(claim(job, T0, { reason: "manual" }))).toBe(true)
-        expect(yield* store.claim(claim(job, T0, { reason: "manual" }))).toBe(true)
+        expect((yield* store.claim(claim(job, T0, { reason: "manual" })))._tag).toBe("Claimed")
+        expect((yield* store.claim(claim(job, T0, { reason: "manual" })))._tag).toBe("Claimed")
         const runs = yield* store.history({ job })
         expect(runs.filter((r) => r.nominalAt.getTime() === T0).map((r) => r.reason).sort()).toEqual(["manual", "manual", "scheduled"])
       })
@@ -72,8 +73,8 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
         claims.map((c, i) => Effect.flatMap(RunStore.RunStore, (store) => store.claim(c)).pipe(Effect.provide(i % 2 === 0 ? a : b))),
         { concurrency: "unbounded" }
       )
-      expect(won.filter(Boolean)).toHaveLength(1)
-      const winner = claims[won.indexOf(true)]
+      expect(won.filter((result) => result._tag === "Claimed")).toHaveLength(1)
+      const winner = claims[won.findIndex((result) => result._tag === "Claimed")]
       const storeB = Context.get(b, RunStore.RunStore)
       const history = yield* storeB.history({ job })
       expect(history.map((r) => [r.runId, r.status, r.instance])).toEqual([[winner?.runId, "running", winner?.instance]])
@@ -129,7 +130,7 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
         const first = claim(job, T0, { at: T0 })
         const third = claim(job, T0 + 120_000, { at: T0 + 120_000 })
         const elsewhere = claim(other, T0 + 90_000)
-        for (const c of [second, first, elsewhere, third]) expect(yield* store.claim(c)).toBe(true)
+        for (const c of [second, first, elsewhere, third]) expect((yield* store.claim(c))._tag).toBe("Claimed")
         yield* store.finish(first.runId, { status: "succeeded", attempt: 1, at: new Date(T0 + 1_000) })
         expect((yield* store.history({ job })).map((r) => r.runId)).toEqual([third.runId, second.runId, first.runId])
         expect((yield* store.history({ job, limit: 2 })).map((r) => r.runId)).toEqual([third.runId, second.runId])

@@ -8,17 +8,18 @@ const claim = (runId: string, job: string, nominal: number, reason: "scheduled" 
   nominalAt: new Date(nominal),
   reason,
   instance: "test",
-  at: new Date(nominal)
+  at: new Date(nominal),
+  leaseSeconds: 30
 })
 
 describe("RunStore.layerMemory", () => {
   it.effect("a slot is claimed once; manual runs are never refused", () =>
     Effect.gen(function*() {
       const store = yield* RunStore.makeMemory()
-      expect(yield* store.claim(claim("a", "job", 1000))).toBe(true)
-      expect(yield* store.claim(claim("b", "job", 1000))).toBe(false)
-      expect(yield* store.claim(claim("c", "other", 1000))).toBe(true)
-      expect(yield* store.claim(claim("d", "job", 1000, "manual"))).toBe(true)
+      expect((yield* store.claim(claim("a", "job", 1000)))._tag).toBe("Claimed")
+      expect((yield* store.claim(claim("b", "job", 1000)))._tag).toBe("Taken")
+      expect((yield* store.claim(claim("c", "other", 1000)))._tag).toBe("Claimed")
+      expect((yield* store.claim(claim("d", "job", 1000, "manual")))._tag).toBe("Claimed")
     }))
 
   it.effect("the first outcome wins, and finish says whether it recorded", () =>

@@ -1,8 +1,11 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Chunk, Context, Duration, Effect, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { Control } from "../src/Control.js"
 import * as Job from "../src/Job.js"
+import * as RunStore from "../src/RunStore.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
+import * as WorkerConfig from "../src/WorkerConfig.js"
 import { at, buildScoped, type CapturedLogs, captureLogs, history, schedulerLayer, T0 } from "./utils.js"
 
 /** Runs `f` with log capture around the whole of it (finalizers included). */
@@ -556,5 +559,75 @@ describe("job options", () => {
         Effect.flatMap(Scheduler, (s) => s.jobs)
       )
       expect(jobs.map((j) => Option.map(j.timeout, Duration.toSeconds))).toEqual([Option.none(), Option.none(), Option.some(300)])
+    }))
+})
+
+describe("pause, catch-up and the history on the memory store", () => {
+  it.effect("a paused job's slots are recorded as skipped (paused); manual runs still run; resume restores it", () =>
+    Effect.gen(function*() {
+      const job = Job.make({ name: "pausable", schedule: "*/10 * * * * *", run: Effect.void })
+      const { logs, result: records } = yield* withWorker(
+        [job],
+        Effect.gen(function*() {
+          const control = yield* Control
+          yield* control.pause("pausable", "maintenance window")
+          yield* TestClock.adjust("20 seconds")
+          const manual = yield* control.trigger("pausable")
+          yield* control.resume("pausable")
+          yield* TestClock.adjust("10 seconds")
+          const unknown = yield* Effect.flip(control.pause("nope"))
+          expect(unknown._tag).toBe("JobNotFound")
+          expect(Option.map(manual, (r) => r.reason)).toEqual(Option.some("manual"))
+          return yield* history("pausable")
+        }).pipe(Effect.provide(Control.Default))
+      )
+      expect(records.filter((r) => r.reason === "scheduled").map((r) => [r.nominalAt.toISOString(), r.status, r.skipReason])).toEqual([
+        [at(10), "skipped", "paused"],
+        [at(20), "skipped", "paused"],
+        [at(30), "succeeded", undefined]
+      ])
+      expect(logs.withMessage("job skipped (paused)")[0]?.fields).toMatchObject({ pause_reason: "maintenance window" })
+      expect(logs.withMessage("job paused")).toHaveLength(1)
+    }))
+
+  it.effect("Control.jobs lists next runs, the pause switch and the last run", () =>
+    Effect.gen(function*() {
+      const { result: jobs } = yield* withWorker(
+        [sleepJob("listed", "0 * * * * *", 1)],
+        Effect.gen(function*() {
+          const control = yield* Control
+          yield* TestClock.adjust("61 seconds")
+          yield* control.pause("listed")
+          return yield* control.jobs
+        }).pipe(Effect.provide(Control.Default))
+      )
+      expect(jobs).toHaveLength(1)
+      expect(jobs[0]!.nextRuns.map((d) => d.toISOString())).toEqual([at(120), at(180), at(240)])
+      expect(Option.isSome(jobs[0]!.paused)).toBe(true)
+      expect(Option.map(jobs[0]!.lastRun, (r) => [r.nominalAt.toISOString(), r.status])).toEqual(Option.some([at(60), "succeeded"]))
+    }))
+
+  it.effect("on start, slots missed since the newest one in the history are caught up (latest) or recorded as missed", () =>
+    Effect.gen(function*() {
+      const job = sleepJob("resumed", "0 * * * * *", 1)
+      const store = yield* RunStore.makeMemory()
+      const storeLayer = Layer.succeed(RunStore.RunStore, store)
+      const stack = Scheduler.Default.pipe(
+        Layer.provideMerge(storeLayer),
+        Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero }))
+      )
+      yield* TestClock.setTime(T0)
+      yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("61 seconds")), Effect.provide(stack))
+      // Down from 00:01:01 to 00:05:30: 00:02 … 00:05 missed.
+      yield* TestClock.setTime(T0 + 330_000)
+      yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("1 second")), Effect.provide(stack))
+      const records = [...(yield* store.history({ job: "resumed" }))].reverse()
+      expect(records.map((r) => [r.nominalAt.toISOString(), r.reason, r.status, r.skipReason])).toEqual([
+        [at(60), "scheduled", "succeeded", undefined],
+        [at(120), "scheduled", "skipped", "missed"],
+        [at(180), "scheduled", "skipped", "missed"],
+        [at(240), "scheduled", "skipped", "missed"],
+        [at(300), "catch-up", "succeeded", undefined]
+      ])
     }))
 })

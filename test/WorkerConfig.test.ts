@@ -42,7 +42,10 @@ describe("WorkerConfig", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
         HTTP_PORT: "9464",
         CLEANUP_RETENTION_DAYS: "30",
-        CLEANUP_BATCH_SIZE: "100"
+        CLEANUP_BATCH_SIZE: "100",
+        WORKER_INSTANCE_ID: "worker-a",
+        WORKER_LEASE_SECONDS: "12",
+        WORKER_HISTORY_RETENTION_DAYS: "0"
       }).pipe(Effect.flatMap((result) => result))
       expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(Option.some("postgres://app:s3cret@db.internal:5433/finance"))
       expect(Option.map(config.rabbitmqUrl, Redacted.value)).toEqual(Option.some("amqp://app:s3cret@mq.internal:5672"))
@@ -64,7 +67,10 @@ describe("WorkerConfig", () => {
         otlpEndpoint: Option.some("http://collector:4318"),
         httpPort: Option.some(9464),
         cleanupRetentionDays: 30,
-        cleanupBatchSize: 100
+        cleanupBatchSize: 100,
+        instanceId: Option.some("worker-a"),
+        leaseDuration: Duration.seconds(12),
+        historyRetentionDays: 0
       })
     }))
 
@@ -83,7 +89,8 @@ describe("WorkerConfig", () => {
     ["DATABASE_URL", "mysql://root:hunter2@db/app", `DATABASE_URL (value hidden): expected a URL such as postgres://user@host:5432/database`],
     ["RABBITMQ_URL", "amqp//guest:guest@mq", `RABBITMQ_URL (value hidden): expected a URL such as amqp://user@host:5672`],
     ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
-    ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`]
+    ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`],
+    ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`]
   ] as const)("a bad %s (%s) stops with one line naming the variable, the value and what was expected", ([name, value, line]) =>
     Effect.gen(function*() {
       const result = yield* read({ [name]: value })

@@ -175,3 +175,18 @@ export const deleteExchange = async (exchange: string): Promise<void> => {
     await connection.close().catch(() => undefined)
   }
 }
+
+/** Runs one query on the database at `url` (one of the test's own) on a connection of its own; returns the rows. */
+export const queryDatabase = async <Row extends Record<string, unknown>>(
+  url: string,
+  text: string,
+  values: ReadonlyArray<unknown> = []
+): Promise<Array<Row>> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<Row>(text, [...values])).rows
+  } finally {
+    await client.end()
+  }
+}

@@ -1,11 +1,11 @@
 /**
  * The embedded database: PGlite served over the PostgreSQL protocol from a
  * worker thread, with its data in a directory that survives restarts. A lock
- * file beside the directory refuses a second worker on the same data.
+ * beside the directory (`Lock.ts`) refuses a second worker on the same data.
  */
-import { Effect, Schema, type Scope } from "effect"
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs"
-import { dirname, resolve } from "node:path"
+import { Deferred, Effect, Exit, Schema, type Scope } from "effect"
+import * as Lock from "./Lock.js"
+import { resolve } from "node:path"
 import { Worker } from "node:worker_threads"
 
 /** The embedded database cannot start: its directory is locked by another worker, or PGlite failed. */
@@ -19,54 +19,7 @@ export class EmbeddedDatabaseError extends Schema.TaggedError<EmbeddedDatabaseEr
 }
 
 /** How long the thread may take to stop and flush its data at shutdown. */
-const STOP_TIMEOUT = "10 seconds"
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-/** Takes `<dataDir>.lock` for the scope, or fails naming the worker that holds it. */
-const lock = (dataDir: string) => {
-  const path = `${dataDir}.lock`
-  const fail = (reason: string) => new EmbeddedDatabaseError({ dataDir, reason })
-  return Effect.acquireRelease(
-    Effect.try({
-      try: () => {
-        mkdirSync(dirname(path), { recursive: true })
-        for (;;) {
-          try {
-            const fd = openSync(path, "wx")
-            writeSync(fd, String(process.pid))
-            closeSync(fd)
-            return undefined
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
-            const holder = Number(readFileSync(path, "utf8").trim())
-            if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-              return `another worker (pid ${holder}) is using it; stop that worker or set PGLITE_DATA_DIR to another directory`
-            }
-            unlinkSync(path) // left by a worker that died: take it over
-          }
-        }
-      },
-      catch: (error) => fail(`cannot lock ${path}: ${error instanceof Error ? error.message : String(error)}`)
-    }).pipe(Effect.flatMap((refusal) => (refusal === undefined ? Effect.void : Effect.fail(fail(refusal))))),
-    () =>
-      Effect.sync(() => {
-        try {
-          if (readFileSync(path, "utf8").trim() === String(process.pid)) unlinkSync(path)
-        } catch {
-          // Already gone: nothing to release.
-        }
-      })
-  )
-}
+const STOP_TIMEOUT = "5 seconds"
 
 /**
  * The thread's entry point. Under vitest this module runs from `src/`, where
@@ -89,8 +42,10 @@ export const start = (dataDir: string): Effect.Effect<{ readonly port: number; r
     // `memory://`: a throw-away database (tests); nothing to lock.
     const inMemory = dataDir.startsWith("memory://")
     const dir = inMemory ? dataDir : resolve(dataDir)
-    if (!inMemory) yield* lock(dir)
+    if (!inMemory) yield* Effect.mapError(Lock.hold(`${dir}.lock`), (reason) => new EmbeddedDatabaseError({ dataDir: dir, reason }))
     const fail = (reason: string) => new EmbeddedDatabaseError({ dataDir: dir, reason })
+    const died = yield* Deferred.make<string>()
+    let stopping = false
     const { port, worker } = yield* Effect.acquireRelease(
       Effect.async<{ readonly port: number; readonly worker: Worker }, EmbeddedDatabaseError>((resume) => {
         const worker = new Worker(serverScript, { workerData: { dataDir: dir } })
@@ -104,6 +59,7 @@ export const start = (dataDir: string): Effect.Effect<{ readonly port: number; r
       }),
       ({ worker }) =>
         Effect.async<void>((resume) => {
+          stopping = true
           worker.once("message", () => resume(Effect.void))
           worker.once("exit", () => resume(Effect.void))
           worker.postMessage("stop")
@@ -114,5 +70,16 @@ export const start = (dataDir: string): Effect.Effect<{ readonly port: number; r
         )
     )
     worker.unref()
+    // After start-up, the thread only ends when told to: anything else is a crash, and every query fails from then on.
+    worker.on("exit", (code) => {
+      if (!stopping) Deferred.unsafeDone(died, Exit.succeed(`the database thread exited with code ${code}`))
+    })
+    worker.on("error", (error) => Deferred.unsafeDone(died, Exit.succeed(error.message)))
+    yield* Effect.forkScoped(
+      Effect.flatMap(Deferred.await(died), (reason) =>
+        Effect.logError("embedded database stopped unexpectedly: queries fail until the worker restarts").pipe(
+          Effect.annotateLogs({ data_dir: dir, error: reason })
+        ))
+    )
     return { port, dataDir: dir }
   })

@@ -120,12 +120,14 @@ describe.skipIf(!postgres).concurrent("jobs", { timeout: 60_000 }, () => {
     expect(result.code, result.output).toBe(0)
     const [header, ...rows] = nonEmptyLines(result.stdout)
     expect(header?.split(/\s{2,}/)).toEqual(["NAME", "SCHEDULE", "ZONE", "NEXT RUNS"])
-    expect(rows).toHaveLength(2)
-    const [cleanup, report] = rows.map((row) => row.split(/\s{2,}/))
+    expect(rows).toHaveLength(3)
+    const [cleanup, report, maintenance] = rows.map((row) => row.split(/\s{2,}/))
     expect(cleanup?.slice(0, 3)).toEqual(["database_cleanup", "0 2 * * *", "UTC"])
     expectNextThree(cleanup?.[3]?.split(", "), DAY, before, "02:00")
     expect(report?.slice(0, 3)).toEqual(["report_generator", "0 8 * * 1", "UTC"])
     expectNextThree(report?.[3]?.split(", "), WEEK, before, "08:00", 1)
+    // The built-in maintenance job (history retention) is listed last.
+    expect(maintenance?.slice(0, 3)).toEqual(["cron_worker.maintenance", "23 * * * *", "UTC"])
   })
 
   it("--json prints one object per job, in the zone of WORKER_TIMEZONE", async () => {
@@ -133,7 +135,8 @@ describe.skipIf(!postgres).concurrent("jobs", { timeout: 60_000 }, () => {
     const result = await cli(["jobs", "--json"], { env: { WORKER_TIMEZONE: "Asia/Tokyo" } })
     expect(result.code, result.output).toBe(0)
     const rows = parseRows(result.stdout)
-    expect(rows).toHaveLength(2)
+    expect(rows).toHaveLength(3)
+    expect(rows[2]).toMatchObject({ name: "cron_worker.maintenance", schedule: "23 * * * *", timezone: "Asia/Tokyo" })
     expect(rows[0]).toMatchObject({ name: "database_cleanup", schedule: "0 2 * * *", timezone: "Asia/Tokyo" })
     // 02:00 in Tokyo (UTC+9, no DST) is 17:00 UTC the day before.
     expectNextThree(rows[0]?.next, DAY, before, "17:00")

@@ -55,6 +55,9 @@ const CONFIG_VARIABLES = [
   "WORKER_MAX_CONCURRENT_JOBS",
   "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
   "WORKER_TIMEZONE",
+  "WORKER_INSTANCE_ID",
+  "WORKER_LEASE_SECONDS",
+  "WORKER_HISTORY_RETENTION_DAYS",
   "LOG_LEVEL",
   "LOG_FORMAT",
   "DATABASE_URL",
@@ -411,4 +414,28 @@ export const logsOf = (result: Completed): Array<LogLine> =>
 export const expectToolStreams = (result: Completed) => {
   expect(nonEmptyLines(result.stderr).filter((line) => parseLogLine(line) === undefined), result.output).toEqual([])
   expect(nonEmptyLines(result.stdout).filter((line) => parseLogLine(line) !== undefined), result.output).toEqual([])
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTimeout(resolveSleep, Math.max(0, ms)))
+
+/** Resolves when the wall clock reads `epochMs`. */
+export const sleepUntil = (epochMs: number): Promise<void> => sleep(epochMs - Date.now())
+
+/**
+ * The first of `procs` to log a line with this `msg` (and satisfying `where`),
+ * with that line. The waits of the others are dropped quietly.
+ */
+export const firstToLog = (
+  procs: ReadonlyArray<Proc>,
+  msg: string,
+  where: (line: LogLine) => boolean = () => true,
+  timeoutMs = WAIT_MS
+): Promise<{ readonly proc: Proc; readonly line: LogLine }> => {
+  const waits = procs.map((proc) => proc.waitFor(msg, where, timeoutMs).then((line) => ({ proc, line })))
+  for (const wait of waits) wait.catch(() => undefined)
+  return Promise.any(waits).catch((error: unknown) => {
+    const reasons = error instanceof AggregateError ? error.errors.map(String).join("\n") : String(error)
+    throw new Error(`no process logged "${msg}":\n${reasons}`)
+  })
 }

@@ -1,0 +1,242 @@
+/**
+ * The run store on PostgreSQL. `cron_worker.runs` is the history and the
+ * claim table: a unique index on `(job, nominal_at)` (manual runs aside)
+ * lets one instance win each slot. Live runs hold a lease on the database's
+ * clock, renewed by their worker; a run whose lease expired is marked
+ * abandoned by whichever worker notices. `cron_worker.jobs` holds the pause
+ * switches. Claims made at the same moment share one round trip.
+ */
+import { SqlClient } from "@effect/sql"
+import { Duration, Effect, Layer, Option } from "effect"
+import * as Batcher from "../Batcher.js"
+import type { RunReason } from "../Job.js"
+import {
+  type Claim,
+  type ClaimResult,
+  type RunRecord,
+  type RunStatus,
+  RunStore,
+  type RunStoreShape,
+  type SkipReason
+} from "../RunStore.js"
+
+interface Row {
+  readonly run_id: string
+  readonly job: string
+  readonly nominal_at: Date
+  readonly reason: RunReason
+  readonly status: RunStatus
+  readonly skip_reason: SkipReason | null
+  readonly attempt: number
+  readonly instance: string
+  readonly started_at: Date
+  readonly finished_at: Date | null
+  readonly duration_ms: number | null
+  readonly error: string | null
+}
+
+const toRecord = (row: Row): RunRecord => ({
+  runId: row.run_id,
+  job: row.job,
+  nominalAt: row.nominal_at,
+  reason: row.reason,
+  status: row.status,
+  skipReason: row.skip_reason ?? undefined,
+  attempt: row.attempt,
+  instance: row.instance,
+  startedAt: row.started_at,
+  finishedAt: row.finished_at ?? undefined,
+  durationMs: row.duration_ms ?? undefined,
+  error: row.error ?? undefined
+})
+
+interface ClaimRow {
+  readonly run_id: string
+  readonly status: RunStatus
+  readonly skip_reason: string | null
+  readonly paused_reason: string | null
+  readonly running: number
+  readonly queued: number
+}
+
+/** Rows one `prune` call deletes at most: short statements, no long locks. */
+export const PRUNE_BATCH = 5000
+
+/** Claims in one batch at most: one statement, arrays as parameters. */
+const MAX_BATCH = 1000
+
+/** Longest wait for one store operation: a PostgreSQL that accepts and never answers must not hang the scheduler. */
+const OPERATION_TIMEOUT = Duration.seconds(15)
+
+/**
+ * Failures and silences of the database become defects (the scheduler logs
+ * them and goes on). Interruptible even inside the scheduler's protected
+ * regions, so that the timeout can end the wait; a claim lost this way is
+ * reaped as abandoned when its lease expires.
+ */
+const guard = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A> =>
+  operation.pipe(
+    Effect.interruptible,
+    Effect.timeoutFail({
+      duration: OPERATION_TIMEOUT,
+      onTimeout: () => new Error(`the run store got no answer from PostgreSQL within ${Duration.format(OPERATION_TIMEOUT)}`)
+    }),
+    Effect.orDie
+  )
+
+/** The store on the `SqlClient` in context. Database failures are defects: the scheduler logs them. */
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
+    duration_ms::float8 AS duration_ms, error`
+  const live = sql`status IN ('running', 'queued') AND lease_until > now()`
+
+  const claimAll = (claims: ReadonlyArray<Claim>) =>
+    Effect.gen(function*() {
+      const rows = yield* sql<ClaimRow>`
+        WITH input AS (
+          SELECT * FROM unnest(
+            ${claims.map((c) => c.runId)}::uuid[], ${claims.map((c) => c.job)}::text[],
+            ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
+            ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
+            ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed === true)}::bool[]
+          ) AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed)
+        ), decided AS (
+          SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' WHEN i.missed THEN 'missed' END AS skip
+          FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
+        ), inserted AS (
+          INSERT INTO cron_worker.runs
+            (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at, duration_ms, lease_until)
+          SELECT d.run_id, d.job, d.nominal_at, d.reason,
+                 CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
+                 d.skip,
+                 0, d.instance, d.started_at,
+                 CASE WHEN d.skip IS NULL THEN NULL ELSE d.started_at END,
+                 CASE WHEN d.skip IS NULL THEN NULL ELSE 0 END,
+                 now() + make_interval(secs => d.lease_seconds)
+          FROM decided d
+          ON CONFLICT DO NOTHING
+          RETURNING run_id, job, instance, status, skip_reason
+        )
+        SELECT ins.run_id, ins.status, ins.skip_reason, j.paused_reason,
+          (SELECT count(*) FROM cron_worker.runs r
+            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'running' AND r.lease_until > now())::int AS running,
+          (SELECT count(*) FROM cron_worker.runs r
+            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'queued' AND r.lease_until > now())::int AS queued
+        FROM inserted ins LEFT JOIN cron_worker.jobs j ON j.job = ins.job`
+      const byId = new Map(rows.map((row) => [row.run_id, row]))
+      return claims.map((claim): ClaimResult => {
+        const row = byId.get(claim.runId)
+        if (row === undefined) return { _tag: "Taken" }
+        if (row.skip_reason === "paused") return { _tag: "Paused", reason: row.paused_reason ?? undefined }
+        return { _tag: "Claimed", others: { running: row.running, queued: row.queued } }
+      })
+    }).pipe(guard)
+
+  const claim = yield* Batcher.make(claimAll, { maxSize: MAX_BATCH, minWaitMillis: 5, maxWaitMillis: 50 })
+
+  return RunStore.of({
+    shared: true,
+    claim,
+    // Not `guard`ed: recording an outcome must not be cut short by the interruption that ended the run.
+    finish: (runId, outcome) =>
+      sql<{ run_id: string }>`
+        UPDATE cron_worker.runs
+        SET status = ${outcome.status}, skip_reason = ${outcome.skipReason ?? null}, attempt = ${outcome.attempt},
+            finished_at = ${outcome.at}, error = ${outcome.error ?? null}, lease_until = NULL,
+            duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (${outcome.at}::timestamptz - started_at)) * 1000)::bigint)
+        WHERE run_id = ${runId} AND status IN ('running', 'queued')
+        RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
+    enqueue: (runId, job) =>
+      // The advisory lock makes "at most one queued run per job" hold between instances.
+      sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`cron_worker.queue:${job}`}))`
+        const rows = yield* sql<{ run_id: string }>`
+          UPDATE cron_worker.runs SET status = 'queued'
+          WHERE run_id = ${runId} AND status = 'running'
+            AND NOT EXISTS (SELECT 1 FROM cron_worker.runs q WHERE q.job = ${job} AND q.status = 'queued' AND q.lease_until > now())
+          RETURNING run_id`
+        return rows.length > 0
+      })).pipe(guard),
+    dequeue: (runId) => sql`UPDATE cron_worker.runs SET status = 'running' WHERE run_id = ${runId} AND status = 'queued'`.pipe(Effect.asVoid, guard),
+    others: (job, instance) =>
+      sql<{ running: number; queued: number }>`
+        SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*) FILTER (WHERE status = 'queued')::int AS queued
+        FROM cron_worker.runs WHERE job = ${job} AND instance <> ${instance} AND ${live}`.pipe(
+        Effect.map((rows) => rows[0] ?? { running: 0, queued: 0 }),
+        guard
+      ),
+    requestCancel: (job, instance, error) =>
+      sql`UPDATE cron_worker.runs SET cancel_requested = ${error}
+          WHERE job = ${job} AND instance <> ${instance} AND status = 'running' AND lease_until > now() AND cancel_requested IS NULL
+          RETURNING run_id`.pipe(Effect.map((rows) => rows.length), guard),
+    renew: (runIds, leaseSeconds) =>
+      runIds.length === 0
+        ? Effect.succeed([])
+        : sql<{ run_id: string; cancel_requested: string | null }>`
+            UPDATE cron_worker.runs SET lease_until = now() + make_interval(secs => ${leaseSeconds})
+            WHERE run_id = ANY(${runIds}::uuid[]) AND status IN ('running', 'queued')
+            RETURNING run_id, cancel_requested`.pipe(
+            Effect.map((rows) => rows.flatMap((row) => (row.cancel_requested === null ? [] : [{ runId: row.run_id, error: row.cancel_requested }]))),
+            guard
+          ),
+    reap: sql<Row>`
+      UPDATE cron_worker.runs
+      SET status = 'abandoned', finished_at = now(), lease_until = NULL,
+          duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
+          error = 'abandoned: instance ' || instance || ' stopped renewing its lease'
+      WHERE status IN ('running', 'queued') AND lease_until < now()
+      RETURNING ${columns}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+    anchor: (job, proposed) =>
+      sql<{ anchor: Date }>`
+        INSERT INTO cron_worker.jobs (job, anchor) VALUES (${job}, ${proposed})
+        ON CONFLICT (job) DO UPDATE SET anchor = COALESCE(cron_worker.jobs.anchor, excluded.anchor)
+        RETURNING anchor`.pipe(Effect.map((rows) => rows[0]?.anchor ?? proposed), guard),
+    lastSlots: (jobs) =>
+      jobs.length === 0
+        ? Effect.succeed(new Map())
+        : sql<{ job: string; last: Date }>`
+            SELECT job, max(nominal_at) AS last FROM cron_worker.runs
+            WHERE job = ANY(${jobs}::text[]) AND reason <> 'manual' GROUP BY job`.pipe(
+            Effect.map((rows) => new Map(rows.map((row) => [row.job, row.last]))),
+            guard
+          ),
+    get: (runId) =>
+      sql<Row>`SELECT ${columns} FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
+        guard
+      ),
+    history: (query = {}) =>
+      sql<Row>`
+        SELECT ${columns} FROM cron_worker.runs
+        ${query.job === undefined ? sql`` : sql`WHERE job = ${query.job}`}
+        ORDER BY started_at DESC, nominal_at DESC
+        LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+    pause: (job, reason, at) =>
+      sql`INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at) VALUES (${job}, true, ${reason ?? null}, ${at})
+          ON CONFLICT (job) DO UPDATE SET paused = true, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`.pipe(
+        Effect.asVoid,
+        guard
+      ),
+    resume: (job) =>
+      sql`UPDATE cron_worker.jobs SET paused = false, paused_reason = NULL, paused_at = NULL WHERE job = ${job} AND paused
+          RETURNING job`.pipe(Effect.map((rows) => rows.length > 0), guard),
+    pauses: sql<{ job: string; paused_reason: string | null; paused_at: Date }>`
+      SELECT job, paused_reason, paused_at FROM cron_worker.jobs WHERE paused ORDER BY job`.pipe(
+      Effect.map((rows) => rows.map((row) => ({ job: row.job, reason: row.paused_reason ?? undefined, at: row.paused_at }))),
+      guard
+    ),
+    prune: (before) =>
+      sql<{ deleted: number }>`
+        WITH gone AS (
+          DELETE FROM cron_worker.runs WHERE run_id IN (
+            SELECT run_id FROM cron_worker.runs
+            WHERE started_at < ${before} AND status NOT IN ('running', 'queued')
+            LIMIT ${PRUNE_BATCH}
+          ) RETURNING 1
+        ) SELECT count(*)::int AS deleted FROM gone`.pipe(Effect.map((rows) => rows[0]?.deleted ?? 0), guard)
+  } satisfies RunStoreShape)
+})
+
+/** {@link make} as a layer. */
+export const layer: Layer.Layer<RunStore, never, SqlClient.SqlClient> = Layer.scoped(RunStore, make)
