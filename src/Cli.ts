@@ -60,7 +60,7 @@ export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: Main
       nextCommand,
       jobsCommand(jobs),
       checkCommand(jobs),
-      historyCommand,
+      historyCommand(jobs),
       pauseCommand(jobs),
       resumeCommand(jobs),
       migrateCommand,

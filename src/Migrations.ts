@@ -161,11 +161,20 @@ const distributed = Effect.gen(function*() {
     )`
 })
 
+/** Indexes for the retention clean-up (by age) and for a job's newest slot (catch-up). */
+const historyIndexes = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE INDEX runs_started ON cron_worker.runs (started_at) WHERE status NOT IN ('running', 'queued')`
+  yield* sql`CREATE INDEX runs_last_slot ON cron_worker.runs (job, nominal_at DESC) WHERE reason <> 'manual'`
+  yield* sql`CREATE INDEX outbox_delivered ON cron_worker.outbox (created_at) WHERE status = 'delivered'`
+})
+
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const migrations = {
   "1_worker_schema": workerSchema,
   "2_finance_schema": financeSchema,
-  "3_distributed": distributed
+  "3_distributed": distributed,
+  "4_history_indexes": historyIndexes
 }
 
 /** Where the migrator records what has run. */

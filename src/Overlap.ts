@@ -29,7 +29,9 @@ export type Refusal = "overlap" | "overlap_queue_full" | "shutdown"
  * Decides whether the run `runId` (the current fiber) may start under
  * `policy`. `replace` interrupts the active runs, after `onReplace` names them,
  * and waits until they have stopped.
- * `queue` waits until the active run ends, or until `stopping` completes.
+ * `queue` waits until the active run ends, or until `stopping` completes;
+ * `onQueue` first says whether the run may wait (the run store keeps at most
+ * one waiting run per job across instances), `onDequeue` runs when it may go.
  * On `undefined` the run is active and must `release` when it ends.
  */
 export const admit = (
@@ -37,7 +39,9 @@ export const admit = (
   policy: Overlap,
   runId: string,
   stopping: Deferred.Deferred<void>,
-  onReplace: (previous: ReadonlyArray<Active>) => Effect.Effect<void>
+  onReplace: (previous: ReadonlyArray<Active>) => Effect.Effect<void>,
+  onQueue: Effect.Effect<boolean> = Effect.succeed(true),
+  onDequeue: Effect.Effect<void> = Effect.void
 ): Effect.Effect<Refusal | undefined> =>
   Effect.withFiberRuntime<Refusal | undefined>((fiber) => {
     const self: Active = { runId, fiber }
@@ -63,12 +67,17 @@ export const admit = (
         if (state.queued !== undefined) return Effect.succeed("overlap_queue_full")
         const gate = Deferred.unsafeMake<void>(fiber.id())
         state.queued = { gate, run: self }
-        return Effect.logInfo("job queued (previous run still running)").pipe(Effect.zipRight(Effect.raceFirst(
+        const wait = Effect.logInfo("job queued (previous run still running)").pipe(Effect.zipRight(Effect.raceFirst(
           Effect.as(Deferred.await(gate), undefined), // `release` made this run active
           Effect.as(Deferred.await(stopping), "shutdown" as const)
-        )), Effect.tap((refusal) => {
-          if (refusal !== undefined && state.queued?.gate === gate) state.queued = undefined
-        }))
+        )))
+        return Effect.flatMap(onQueue, (may): Effect.Effect<Refusal | undefined> => may ? wait : Effect.succeed("overlap_queue_full")).pipe(
+          Effect.tap((refusal) => {
+            if (refusal !== undefined && state.queued?.gate === gate) state.queued = undefined
+            // The gate opened: this run is active (`release` made it so) and goes.
+            return refusal === undefined ? onDequeue : Effect.void
+          })
+        )
       }
     }
   })

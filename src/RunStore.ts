@@ -122,7 +122,8 @@ export interface RunStoreShape {
   readonly requestCancel: (job: string, instance: string, error: string) => Effect.Effect<number>
   /**
    * Extends the leases of this instance's live runs by `leaseSeconds`; returns
-   * those another instance asked to cancel, with the reason.
+   * those to interrupt, with the reason: another instance asked to cancel
+   * them, or they are no longer live (another instance marked them abandoned).
    */
   readonly renew: (
     runIds: ReadonlyArray<string>,

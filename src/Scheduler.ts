@@ -62,6 +62,8 @@ const MAX_SLEEP = Duration.toMillis(Duration.hours(1))
 const SHUTDOWN_POLL = 50
 /** Missed slots recorded one by one after a gap (a suspended process); the rest are counted. */
 const MISSED_RECORD_LIMIT = 1000
+/** Slots due this recently at start-up are not catch-up's: the job's loop fires them, late. */
+const CATCH_UP_MARGIN = 1000
 
 export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Scheduler", {
   scoped: Effect.gen(function*() {
@@ -130,7 +132,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
      */
     const launch = (entry: Entry, last: Option.Option<Date>) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
+        // With history on a shared store, the slots of the last second are left to the job's loop (late):
+        // an instance already running may be claiming them now, and catch-up must not mark them missed first.
+        const now = (yield* Clock.currentTimeMillis) - (store.shared && Option.isSome(last) ? CATCH_UP_MARGIN : 0)
         const plan = Option.match(last, {
           onNone: () => undefined,
           onSome: (at) => CatchUp.plan(entry.spec, entry.anchor, at.getTime(), now, entry.catchUp, entry.catchUpWindow)
@@ -143,10 +147,13 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           if (plan.run.length > 0) {
             // The first catch-up run takes its place before the job's next slot can.
             const decided = yield* Deferred.make<void>()
-            yield* FiberSet.run(
-              runs,
-              Effect.forEach(plan.run, (slot, i) => catchUpRun(entry, new Date(slot), i === 0 ? decided : undefined), { discard: true })
-            )
+            // Serial; stopped at a slot another instance has claimed: that instance runs the rest.
+            const runFrom = (i: number): Effect.Effect<void> =>
+              i >= plan.run.length ? Effect.void : Effect.flatMap(
+                catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined),
+                (claimed) => (claimed ? runFrom(i + 1) : Effect.void)
+              )
+            yield* FiberSet.run(runs, runFrom(0))
             yield* Deferred.await(decided)
           }
         }
@@ -154,30 +161,44 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         forkLoop(loop(entry, now))
       })
 
-    /** One missed slot, run now; `all` runs them one after another. */
+    /** One missed slot, run now; `false` when it was not this instance's (taken, or shutdown began). */
     const catchUpRun = (entry: Entry, nominalAt: Date, decided: Deferred.Deferred<void> | undefined) =>
       Effect.flatMap(
         Deferred.isDone(stopping),
-        (stop) => (stop ? Effect.void : slot(entry, nominalAt, "catch-up", randomUUID(), decided))
+        (stop) => (stop ? Effect.succeed(false) : slot(entry, nominalAt, "catch-up", randomUUID(), decided))
       )
 
     /**
-     * Every third of a lease: renews the leases of this instance's live runs
-     * (interrupting those another instance asked to cancel), and marks runs
-     * whose worker stopped renewing as abandoned.
+     * Every third of a lease, on its own fiber and at a fixed rate: renews the
+     * leases of this instance's live runs, and interrupts those another
+     * instance asked to cancel or already marked abandoned (their slot is no
+     * longer this instance's). A renewal that takes longer than a third of a
+     * lease is given up and logged: the next one starts on time.
      */
-    const heartbeat = Effect.gen(function*() {
+    const third = Duration.times(config.leaseDuration, 1 / 3)
+    const renewal = Effect.gen(function*() {
       const live = [...entries.values()].flatMap((entry) => [
         ...entry.state.active,
         ...(entry.state.queued === undefined ? [] : [entry.state.queued.run])
       ])
-      const cancelled = yield* store.renew(live.map((run) => run.runId), Duration.toSeconds(config.leaseDuration))
-      for (const { error, runId } of cancelled) {
+      const lost = yield* store.renew(live.map((run) => run.runId), Duration.toSeconds(config.leaseDuration)).pipe(
+        Effect.timeoutFail({ duration: third, onTimeout: () => new Error(`no answer within ${Duration.format(third)}`) }),
+        Effect.orDie
+      )
+      for (const { error, runId } of lost) {
         const run = live.find((r) => r.runId === runId)
         if (run === undefined) continue
         interruptReasons.set(runId, error)
         yield* Fiber.interruptFork(run.fiber)
       }
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("lease renewal failed: the run store failed").pipe(Effect.annotateLogs({ error: Execution.describe(defect) }))
+      ),
+      Effect.repeat(Schedule.fixed(third))
+    )
+    /** Marks runs whose worker stopped renewing as abandoned. */
+    const reaping = Effect.gen(function*() {
       for (const record of yield* store.reap) {
         yield* Effect.logWarning("run abandoned: its worker stopped renewing the lease").pipe(Effect.annotateLogs({
           job: record.job,
@@ -188,11 +209,14 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }
     }).pipe(
       Effect.catchAllDefect((defect) =>
-        Effect.logError("lease renewal failed: the run store failed").pipe(Effect.annotateLogs({ error: Execution.describe(defect) }))
+        Effect.logError("abandoned runs not reaped: the run store failed").pipe(Effect.annotateLogs({ error: Execution.describe(defect) }))
       ),
-      Effect.repeat(Schedule.spaced(Duration.times(config.leaseDuration, 1 / 3)))
+      Effect.repeat(Schedule.spaced(third))
     )
-    if (store.shared) yield* Effect.forkScoped(heartbeat)
+    if (store.shared) {
+      yield* Effect.forkScoped(renewal)
+      yield* Effect.forkScoped(reaping)
+    }
 
     const register = Effect.fn("Scheduler.register")(function*<E, R>(job: Job<E, R>) {
       if (entries.has(job.name)) return yield* Effect.fail(new DuplicateJobName({ job: job.name }))

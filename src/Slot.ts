@@ -61,7 +61,7 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
           if (!interruptReasons.has(run.runId)) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
         }
         yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
-      })).pipe(
+      }), store.enqueue(runId, entry.name), store.dequeue(runId)).pipe(
         Effect.flatMap((refusal) =>
           refusal === undefined
             ? Effect.succeed(true)
@@ -139,10 +139,13 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
     decided: Deferred.Deferred<void> | undefined
   ) =>
     Effect.gen(function*() {
+      const waited = entry.overlap === "queue" && entry.state.active.length > 0
       const local = yield* admit(entry, runId, nominalAt)
       if (decided !== undefined) yield* Deferred.succeed(decided, undefined)
       if (!local) return
-      if (!(yield* admitAcrossInstances(entry, runId, nominalAt, others))) return
+      // After a wait here, what the claim saw of the other instances is stale.
+      const now = waited && store.shared ? yield* store.others(entry.name, instance) : others
+      if (!(yield* admitAcrossInstances(entry, runId, nominalAt, now))) return
       if (Option.isSome(entry.jitter) && reason === "scheduled") {
         const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter.value) + 1)
         yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
@@ -161,7 +164,8 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
 
   /**
    * One slot, from claim to recorded outcome. Uninterruptible except while it
-   * waits or runs, so that a claimed slot always gets an outcome.
+   * waits or runs, so that a claimed slot always gets an outcome. `true` when
+   * this instance claimed the slot (whatever came of it).
    */
   const slot = (
     entry: Entry,
@@ -175,21 +179,26 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
       Effect.gen(function*() {
         const at = new Date(yield* Clock.currentTimeMillis)
         const claim = yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at, leaseSeconds })
-        if (claim._tag === "Taken") return yield* Effect.logDebug("slot already claimed")
+        if (claim._tag === "Taken") return yield* Effect.as(Effect.logDebug("slot already claimed"), false)
         if (claim._tag === "Paused") {
           yield* Execution.count(entry.name, "skipped")
-          return yield* Effect.logInfo("job skipped (paused)").pipe(Effect.annotateLogs({ run_id: runId, pause_reason: claim.reason ?? "" }))
+          yield* Effect.logInfo("job skipped (paused)").pipe(Effect.annotateLogs({ run_id: runId, pause_reason: claim.reason ?? "" }))
+          return true
         }
         yield* restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
           Effect.onInterrupt(() => recordInterrupted(entry, runId)),
           Effect.ensuring(release(entry, runId))
         )
+        return true
       })
     ).pipe(
       // The run store failed (the database is down): the slot is lost, and said so.
       Effect.catchAllDefect((defect) =>
-        Effect.logError("slot not recorded: the run store failed").pipe(
-          Effect.annotateLogs({ run_id: runId, error: Execution.describe(defect) })
+        Effect.as(
+          Effect.logError("slot not recorded: the run store failed").pipe(
+            Effect.annotateLogs({ run_id: runId, error: Execution.describe(defect) })
+          ),
+          false
         )
       ),
       // Taken, paused, failed or interrupted before the overlap check: decided all the same.

@@ -447,6 +447,37 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       expect(after.every((r) => r.status === "succeeded" || r.status === "running")).toBe(true)
     }))
 
+  it.scopedLive("catch-up all on two instances starting at once: every missed slot runs once, serially, none skipped", () =>
+    Effect.gen(function*() {
+      const db = yield* freshDatabase
+      const [a, b] = yield* Effect.all([startInstance(db, "all-a"), startInstance(db, "all-b")], { concurrency: "unbounded" })
+      const job = "both-catch-up"
+      const last = Math.floor(Date.now() / SECOND) * SECOND - 12 * SECOND
+      const marker = randomUUID()
+      yield* a.store.claim({ runId: marker, job, nominalAt: new Date(last), reason: "scheduled", instance: "before", at: new Date(last), leaseSeconds: 3 })
+      yield* a.store.finish(marker, { status: "succeeded", attempt: 1, at: new Date(last + 10) })
+      const spans: Array<Span> = []
+      // The seconds of the missed slots only: no scheduled run of the job comes during the test.
+      const options = { catchUp: "all", catchUpWindow: "1 minute" } as const
+      const schedule = `${Array.from({ length: 12 }, (_, i) => (new Date(last).getUTCSeconds() + i) % 60).join(",")} * * * * *`
+      yield* Effect.all([
+        register(a, probe(spans, a.id, job, schedule, 30, options)),
+        register(b, probe(spans, b.id, job, schedule, 30, options))
+      ], { concurrency: "unbounded" })
+      yield* waitUntil(
+        "the catch-up runs have ended",
+        Effect.map(slots(a, job), (rows) => rows.some((r) => r.reason === "catch-up") && rows.filter((r) => r.reason === "catch-up").every((r) => r.finishedAt !== undefined))
+      )
+      yield* Effect.sleep(300)
+      const caughtUp = (yield* slots(a, job)).filter((r) => r.reason === "catch-up")
+      // Not one skipped for overlap by the other instance's catch-up run, none twice.
+      expect(caughtUp.map((r) => r.status)).toEqual(caughtUp.map(() => "succeeded"))
+      expect(caughtUp.length).toBeGreaterThanOrEqual(10)
+      const runs = spans.filter((span) => span.reason === "catch-up").sort((x, y) => x.start - y.start)
+      expect(runs.map((span) => span.nominalAt).sort()).toEqual(caughtUp.map((r) => r.nominalAt.getTime()).sort())
+      expect(overlapping(runs)).toBe(false)
+    }))
+
   it.scopedLive("catch-up all: the missed slots within the window run one after another, the newest 100 at most; the rest are recorded missed", () =>
     Effect.gen(function*() {
       const db = yield* freshDatabase
@@ -605,7 +636,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
           FROM generate_series(1, ${count}) AS n`.pipe(Effect.orDie)
       // More than one batch of old finished runs, of every final status.
       yield* insert(6000, "succeeded", 31, "old")
-      for (const status of ["failed", "timed_out", "interrupted", "skipped", "abandoned"]) yield* insert(1, status, 40, `old-${status}`)
+      for (const status of ["failed", "timed_out", "interrupted", "skipped", "abandoned"]) yield* insert(2, status, 40, `old-${status}`)
       // Live ones, however old, and recent finished ones stay.
       yield* insert(1, "running", 40, "live-running")
       yield* insert(1, "queued", 40, "live-queued")
@@ -615,14 +646,19 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       expect(record).toMatchObject({ job: "cron_worker.maintenance", status: "succeeded", reason: "manual" })
       const left = yield* a.sql<{ job: string; status: string; n: number }>`
         SELECT job, status, count(*)::int AS n FROM cron_worker.runs GROUP BY job, status ORDER BY job, status`.pipe(Effect.orDie)
-      expect(left.map((r) => [r.job, r.status, r.n])).toEqual([
+      // Each job's newest slot stays however old: catch-up after a long downtime counts from it.
+      expect(left.map((r) => [r.job, r.status, r.n]).sort()).toEqual([
         ["cron_worker.maintenance", "succeeded", 1],
         ["live-queued", "queued", 1],
         ["live-running", "running", 1],
+        ["old", "succeeded", 1],
+        ...["abandoned", "failed", "interrupted", "skipped", "timed_out"].map((status) => [`old-${status}`, status, 1]),
         ["recent", "succeeded", 3]
-      ])
+      ].sort())
+      const newest = yield* a.sql<{ nominal_at: Date }>`SELECT nominal_at FROM cron_worker.runs WHERE job = 'old'`.pipe(Effect.orDie)
+      expect(newest.map((r) => r.nominal_at.getTime())).toEqual([now - 31 * DAY - SECOND])
       expect(a.logs.withMessage("history pruned").map((e) => e.fields)).toEqual([
-        expect.objectContaining({ runs_deleted: 6005, before: iso(record.nominalAt.getTime() - 30 * DAY) })
+        expect.objectContaining({ runs_deleted: 6004, before: iso(record.nominalAt.getTime() - 30 * DAY) })
       ])
     }))
 

@@ -121,6 +121,18 @@ describe("Scheduler", () => {
       expect(starts.map((t) => new Date(t).toISOString())).toEqual([at(10), at(35), at(60)])
     }))
 
+  it.effect("overlap queue: the waiting slot is recorded as queued until it starts", () =>
+    Effect.gen(function*() {
+      const job = Job.make({ name: "waiting", schedule: "*/10 * * * * *", overlap: "queue", run: Effect.sleep("25 seconds") })
+      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("45 seconds"), history("waiting")))
+      expect(records.map((r) => [r.nominalAt.toISOString(), r.status])).toEqual([
+        [at(10), "succeeded"],
+        [at(20), "running"],
+        [at(30), "skipped"],
+        [at(40), "queued"]
+      ])
+    }))
+
   it.effect("overlap replace: the running run is interrupted (finalizers run) and the new slot starts", () =>
     Effect.gen(function*() {
       let finalized = 0

@@ -125,8 +125,12 @@ export const resumeCommand = (jobs: ReadonlyArray<Job.Any>) =>
 
 const seconds = (ms: number | undefined) => (ms === undefined ? "" : `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)}s`)
 
-/** `history [job] [--limit N] [--json]`: the run history, newest first. */
-export const historyCommand = Command.make(
+/**
+ * `history [job] [--limit N] [--json]`: the run history, newest first. A job
+ * this worker does not know is shown only if the history has runs of it (a
+ * job since removed); otherwise it is a usage error, as for `pause`.
+ */
+export const historyCommand = (jobs: ReadonlyArray<Job.Any>) => Command.make(
   "history",
   {
     job: Args.text({ name: "job" }).pipe(Args.optional),
@@ -137,7 +141,8 @@ export const historyCommand = Command.make(
     Effect.gen(function*() {
       if (limit < 1) return yield* Effect.fail(usage(`--limit must be at least 1, got ${limit}`))
       const runs = yield* onRunStore((store) => store.history({ job: Option.getOrUndefined(job), limit }))
-      if (json) return yield* Console.log(runs.map((run) => JSON.stringify(run)).join("\n"))
+      if (runs.length === 0 && Option.isSome(job)) yield* knownJob(jobs, job.value)
+      if (json) return runs.length === 0 ? undefined : yield* Console.log(runs.map((run) => JSON.stringify(run)).join("\n"))
       if (runs.length === 0) return yield* Console.log("no runs recorded")
       const table = [
         ["NOMINAL", "JOB", "STATUS", "REASON", "ATTEMPT", "DURATION", "INSTANCE", "DETAIL"],

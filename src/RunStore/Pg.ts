@@ -65,6 +65,9 @@ export const PRUNE_BATCH = 5000
 /** Claims in one batch at most: one statement, arrays as parameters. */
 const MAX_BATCH = 1000
 
+/** Why a run is interrupted when its lease could not be renewed. */
+const LEASE_LOST = "lease lost: another instance marked the run abandoned after its lease expired"
+
 /** Longest wait for one store operation: a PostgreSQL that accepts and never answers must not hang the scheduler. */
 const OPERATION_TIMEOUT = Duration.seconds(15)
 
@@ -133,11 +136,15 @@ export const make = Effect.gen(function*() {
       })
     }).pipe(guard)
 
-  const claim = yield* Batcher.make(claimAll, { maxSize: MAX_BATCH, minWaitMillis: 5, maxWaitMillis: 50 })
+  const batched = yield* Batcher.make(claimAll, { maxSize: MAX_BATCH, minWaitMillis: 5, maxWaitMillis: 50 })
 
   return RunStore.of({
     shared: true,
-    claim,
+    // Scheduled slots (and missed ones) fall due together and share a round trip; catch-up and manual runs come one at a time.
+    claim: (claim) =>
+      claim.reason === "scheduled"
+        ? batched(claim)
+        : Effect.map(claimAll([claim]), (results) => results[0]!),
     // Not `guard`ed: recording an outcome must not be cut short by the interruption that ended the run.
     finish: (runId, outcome) =>
       sql<{ run_id: string }>`
@@ -177,7 +184,15 @@ export const make = Effect.gen(function*() {
             UPDATE cron_worker.runs SET lease_until = now() + make_interval(secs => ${leaseSeconds})
             WHERE run_id = ANY(${runIds}::uuid[]) AND status IN ('running', 'queued')
             RETURNING run_id, cancel_requested`.pipe(
-            Effect.map((rows) => rows.flatMap((row) => (row.cancel_requested === null ? [] : [{ runId: row.run_id, error: row.cancel_requested }]))),
+            Effect.map((rows) => {
+              const renewed = new Map(rows.map((row) => [row.run_id, row.cancel_requested]))
+              return runIds.flatMap((runId) => {
+                // Not renewed: it ended meanwhile (interrupting it is harmless), or another instance reaped it.
+                if (!renewed.has(runId)) return [{ runId, error: LEASE_LOST }]
+                const cancel = renewed.get(runId)
+                return cancel === null || cancel === undefined ? [] : [{ runId, error: cancel }]
+              })
+            }),
             guard
           ),
     reap: sql<Row>`
@@ -196,8 +211,12 @@ export const make = Effect.gen(function*() {
       jobs.length === 0
         ? Effect.succeed(new Map())
         : sql<{ job: string; last: Date }>`
-            SELECT job, max(nominal_at) AS last FROM cron_worker.runs
-            WHERE job = ANY(${jobs}::text[]) AND reason <> 'manual' GROUP BY job`.pipe(
+            SELECT j.job, last.nominal_at AS last
+            FROM unnest(${jobs}::text[]) AS j (job)
+            CROSS JOIN LATERAL (
+              SELECT nominal_at FROM cron_worker.runs r
+              WHERE r.job = j.job AND r.reason <> 'manual' ORDER BY r.nominal_at DESC LIMIT 1
+            ) AS last`.pipe(
             Effect.map((rows) => new Map(rows.map((row) => [row.job, row.last]))),
             guard
           ),
@@ -230,8 +249,11 @@ export const make = Effect.gen(function*() {
       sql<{ deleted: number }>`
         WITH gone AS (
           DELETE FROM cron_worker.runs WHERE run_id IN (
-            SELECT run_id FROM cron_worker.runs
-            WHERE started_at < ${before} AND status NOT IN ('running', 'queued')
+            SELECT run_id FROM cron_worker.runs r
+            WHERE r.started_at < ${before} AND r.status NOT IN ('running', 'queued')
+              -- A job's newest slot stays, however old: catch-up after downtime counts from it.
+              AND (r.reason = 'manual' OR EXISTS (
+                SELECT 1 FROM cron_worker.runs n WHERE n.job = r.job AND n.reason <> 'manual' AND n.nominal_at > r.nominal_at))
             LIMIT ${PRUNE_BATCH}
           ) RETURNING 1
         ) SELECT count(*)::int AS deleted FROM gone`.pipe(Effect.map((rows) => rows[0]?.deleted ?? 0), guard)
