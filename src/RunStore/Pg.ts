@@ -13,6 +13,7 @@ import type { RunReason } from "../Job.js"
 import {
   type Claim,
   type ClaimResult,
+  type Outcome,
   type RunRecord,
   type RunStatus,
   RunStore,
@@ -138,6 +139,38 @@ export const make = Effect.gen(function*() {
 
   const batched = yield* Batcher.make(claimAll, { maxSize: MAX_BATCH, minWaitMillis: 5, maxWaitMillis: 50 })
 
+  /**
+   * Outcomes, recorded in one statement per batch: runs of slots that fell due
+   * together end together. Not `guard`ed: recording an outcome must not be cut
+   * short by the interruption that ended the run. `true` for the runs that
+   * were still live (not reaped as abandoned meanwhile).
+   */
+  const finishAll = (items: ReadonlyArray<{ readonly runId: string; readonly outcome: Outcome }>) => {
+    // A run id given twice in one batch: the first outcome counts, as with separate statements.
+    const first = new Map<string, number>()
+    items.forEach((item, index) => first.has(item.runId) || first.set(item.runId, index))
+    const unique = [...first.values()].map((index) => items[index]!)
+    return sql<{ run_id: string }>`
+      UPDATE cron_worker.runs r
+      SET status = i.status, skip_reason = i.skip_reason, attempt = i.attempt, finished_at = i.finished_at,
+          error = i.error, lease_until = NULL,
+          duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (i.finished_at - r.started_at)) * 1000)::bigint)
+      FROM unnest(
+        ${unique.map((i) => i.runId)}::uuid[], ${unique.map((i) => i.outcome.status)}::text[],
+        ${unique.map((i) => i.outcome.skipReason ?? null)}::text[], ${unique.map((i) => i.outcome.attempt)}::int[],
+        ${unique.map((i) => i.outcome.at)}::timestamptz[], ${unique.map((i) => i.outcome.error ?? null)}::text[]
+      ) AS i (run_id, status, skip_reason, attempt, finished_at, error)
+      WHERE r.run_id = i.run_id AND r.status IN ('running', 'queued')
+      RETURNING r.run_id`.pipe(
+      Effect.map((rows) => {
+        const recorded = new Set(rows.map((row) => row.run_id))
+        return items.map((item, index) => first.get(item.runId) === index && recorded.has(item.runId))
+      }),
+      Effect.orDie
+    )
+  }
+  const finished = yield* Batcher.make(finishAll, { maxSize: MAX_BATCH, minWaitMillis: 0, maxWaitMillis: 50 })
+
   return RunStore.of({
     shared: true,
     // Scheduled slots (and missed ones) fall due together and share a round trip; catch-up and manual runs come one at a time.
@@ -145,15 +178,7 @@ export const make = Effect.gen(function*() {
       claim.reason === "scheduled"
         ? batched(claim)
         : Effect.map(claimAll([claim]), (results) => results[0]!),
-    // Not `guard`ed: recording an outcome must not be cut short by the interruption that ended the run.
-    finish: (runId, outcome) =>
-      sql<{ run_id: string }>`
-        UPDATE cron_worker.runs
-        SET status = ${outcome.status}, skip_reason = ${outcome.skipReason ?? null}, attempt = ${outcome.attempt},
-            finished_at = ${outcome.at}, error = ${outcome.error ?? null}, lease_until = NULL,
-            duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (${outcome.at}::timestamptz - started_at)) * 1000)::bigint)
-        WHERE run_id = ${runId} AND status IN ('running', 'queued')
-        RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
+    finish: (runId, outcome) => finished({ runId, outcome }),
     enqueue: (runId, job) =>
       // The advisory lock makes "at most one queued run per job" hold between instances.
       sql.withTransaction(Effect.gen(function*() {

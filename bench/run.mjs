@@ -1,0 +1,73 @@
+// `npm run bench`: every measure of issue #5, each scheduler in a process of
+// its own, one after another, then bench/results/latest.md (and .json).
+//   node bench/run.mjs [--quick] [--only A,B,C,D,E]
+// --quick shortens every window (a smoke run; its numbers are not the results).
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { arg } from "./lib.mjs"
+import { render } from "./render.mjs"
+
+const quick = process.argv.includes("--quick")
+const only = (arg("only", "A,B,C,D,E")).split(",")
+const here = (file) => fileURLToPath(new URL(file, import.meta.url))
+const SCHEDULERS = ["cron-worker", "cron-worker (info logs)", "croner", "node-cron", "cron (kelektiv)", "effect Schedule.cron"]
+const dir = mkdtempSync(join(tmpdir(), "cw-bench-results-"))
+
+/** Runs one benchmark process and returns its result (or `{ error }`). */
+const run = (script, args, timeoutMs) =>
+  new Promise((resolve) => {
+    const out = join(dir, `${Math.random().toString(36).slice(2)}.json`)
+    process.stderr.write(`${script} ${args.join(" ")}\n`)
+    const child = spawn(process.execPath, ["--expose-gc", here(script), ...args], {
+      env: { ...process.env, BENCH_OUT: out },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(readFileSync(out, "utf8")))
+      } catch {
+        resolve({ error: `exit ${code ?? signal}: ${stderr.trim().split("\n").slice(-3).join(" ")}` })
+      }
+    })
+  })
+
+const results = {
+  date: new Date().toISOString(),
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  quick,
+  A: [],
+  B: [],
+  C: undefined,
+  D: undefined,
+  E: undefined
+}
+
+if (only.includes("A")) {
+  for (const jobs of [1, 1000, 10000]) {
+    for (const scheduler of SCHEDULERS) {
+      const result = await run("fire-lag.mjs", ["--scheduler", scheduler, "--jobs", String(jobs), "--slots", quick ? "3" : "10"], 180_000)
+      results.A.push({ scheduler, jobs, ...result })
+    }
+  }
+}
+if (only.includes("B")) {
+  for (const scheduler of SCHEDULERS) {
+    const args = ["--scheduler", scheduler, "--jobs", "10000", "--idle", quick ? "2" : "10", "--long", quick ? "3" : "60"]
+    results.B.push({ scheduler, ...(await run("at-rest.mjs", args, 300_000)) })
+  }
+}
+if (only.includes("C")) results.C = await run("next-time.mjs", ["--seconds", quick ? "0.2" : "1"], 300_000)
+if (only.includes("D")) results.D = await run("distributed.mjs", ["--jobs", "1000", "--slots", quick ? "5" : "20"], 300_000)
+if (only.includes("E")) results.E = await run("lifecycle.mjs", ["--rounds", quick ? "1" : "3"], 300_000)
+rmSync(dir, { recursive: true, force: true })
+
+writeFileSync(here("results/latest.json"), JSON.stringify(results, null, 2) + "\n")
+writeFileSync(here("results/latest.md"), render(results))
+process.stderr.write(`wrote ${here("results/latest.md")}\n`)

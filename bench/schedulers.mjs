@@ -1,0 +1,65 @@
+// The schedulers under test, behind one shape: `start(n, expression, onFire)`
+// registers n jobs on `expression` (UTC); job i calls `onFire(i)` when it
+// fires; the returned function stops them all.
+import { Cron as Croner } from "croner"
+import { CronJob } from "cron"
+import nodeCron from "node-cron"
+import { Duration, Effect, Exit, Fiber, Layer, LogLevel, Schedule, Scope } from "effect"
+import { Job, Log, RunStore, Scheduler, Worker, WorkerConfig } from "../dist/index.js"
+
+/**
+ * cron-worker with its real bookkeeping: memory run store (every slot claimed
+ * and its outcome recorded), the global semaphore (as large as n, so that it
+ * never skips), overlap `skip`, a timeout on every run, JSON logs at `level`
+ * written to stdout (the orchestrator sends them to /dev/null).
+ */
+const cronWorker = (level) => async (n, expression, onFire) => {
+  const jobs = Array.from({ length: n }, (_, i) =>
+    Job.make({ name: `job-${i}`, schedule: expression, timeout: "30 seconds", run: Effect.sync(() => onFire(i)) }))
+  const layer = Worker.layer(jobs).pipe(
+    Layer.provideMerge(Scheduler.Default),
+    Layer.provideMerge(RunStore.layerMemory()),
+    Layer.provideMerge(
+      WorkerConfig.layerWith({ serviceName: "bench", maxConcurrentJobs: n, logLevel: level, shutdownTimeout: Duration.seconds(1) })
+    ),
+    Layer.provide(Log.layer({ service: "bench", format: "json", level }))
+  )
+  const scope = Effect.runSync(Scope.make())
+  await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  return () => Effect.runPromise(Scope.close(scope, Exit.void))
+}
+
+/** effect's own `Schedule.cron`, one fiber per job: `Effect.schedule(run, Schedule.cron(expression))`. */
+const effectSchedule = async (n, expression, onFire) => {
+  const schedule = Schedule.cron(expression, "UTC")
+  const fibers = Array.from({ length: n }, (_, i) => Effect.runFork(Effect.schedule(Effect.sync(() => onFire(i)), schedule)))
+  return () => Effect.runPromise(Fiber.interruptAll(fibers))
+}
+
+const croner = async (n, expression, onFire) => {
+  const jobs = Array.from({ length: n }, (_, i) => new Croner(expression, { timezone: "UTC" }, () => onFire(i)))
+  return async () => jobs.forEach((job) => job.stop())
+}
+
+const nodeCronScheduler = async (n, expression, onFire) => {
+  const tasks = Array.from({ length: n }, (_, i) => nodeCron.schedule(expression, () => onFire(i), { timezone: "UTC" }))
+  return async () => {
+    for (const task of tasks) await task.destroy()
+  }
+}
+
+const kelektivCron = async (n, expression, onFire) => {
+  const jobs = Array.from({ length: n }, (_, i) =>
+    CronJob.from({ cronTime: expression, onTick: () => onFire(i), start: true, timeZone: "UTC" }))
+  return async () => jobs.forEach((job) => job.stop())
+}
+
+/** Name → adapter. `cron-worker` logs at `warn`; `cron-worker (info logs)` at the default level. */
+export const schedulers = {
+  "cron-worker": cronWorker(LogLevel.Warning),
+  "cron-worker (info logs)": cronWorker(LogLevel.Info),
+  croner,
+  "node-cron": nodeCronScheduler,
+  "cron (kelektiv)": kelektivCron,
+  "effect Schedule.cron": effectSchedule
+}
