@@ -2,8 +2,9 @@
 //   node bench/fire-lag.mjs --scheduler croner --jobs 1000 [--slots 10]
 // N jobs on "* * * * * *" (every second). After a 2 s warm-up, `slots`
 // consecutive seconds are judged: for every job and second, one fire is
-// expected. A fire belongs to the second it follows (or to the next one when it
-// comes up to 100 ms early); its lag is its start minus that second. Missed:
+// expected. A fire belongs to the slot the library names (cron-worker and
+// node-cron pass it), else to the second it follows (or to the next one when
+// it comes up to 100 ms early); its lag is its start minus that instant. Missed:
 // (job, second) pairs with no fire; duplicates: fires beyond the first. CPU
 // per job-tick: the process's CPU time over the judged seconds (from half a
 // second before the first to half a second after the last) over the fires.
@@ -22,9 +23,9 @@ const lags = new Float64Array(n * slots * 2)
 let fires = 0
 let outside = 0
 
-const onFire = (i) => {
+const onFire = (i, nominal) => {
   const at = now()
-  const second = Math.floor((at + 100) / 1000) * 1000
+  const second = nominal ?? Math.floor((at + 100) / 1000) * 1000
   const slot = (second - first) / 1000
   if (slot < 0 || slot >= slots) return void outside++
   counts[i * slots + slot]++

@@ -5,7 +5,7 @@ const PEERS = ["croner", "node-cron", "cron (kelektiv)", "effect Schedule.cron"]
 const fixed = (value, digits = 1) => (typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "–")
 const ratio = (peer, self) =>
   typeof peer === "number" && typeof self === "number" && Number.isFinite(peer) && Number.isFinite(self) && self > 0
-    ? `${(peer / self).toFixed(2)}×`
+    ? `${peer / self >= 0.1 ? (peer / self).toFixed(2) : (peer / self).toPrecision(2)}×`
     : "–"
 const table = (header, rows) =>
   [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n")
@@ -32,7 +32,10 @@ export const render = (results) => {
   )
 
   if (results.A.length > 0) {
-    out("## A. Fire lag", "", "N jobs on `* * * * * *`; lag = job start − nominal second, over the judged seconds after a 2 s warm-up.", "CPU per job-tick = process CPU time over those seconds ÷ fires.", "")
+    out("## A. Fire lag", "", "N jobs on `* * * * * *`; lag = job start − nominal second, over the judged seconds after a 2 s warm-up.",
+      "The nominal second is the one the library names (cron-worker, node-cron), else the second the fire follows (up to 100 ms early counts",
+      "for the next one), so a peer's fire later than 900 ms counts for the wrong second (a miss and a duplicate).",
+      "CPU per job-tick = process CPU time over those seconds ÷ fires.", "")
     for (const jobs of [...new Set(results.A.map((r) => r.jobs))]) {
       const rows = results.A.filter((r) => r.jobs === jobs)
       const self = rows.find((r) => r.scheduler === SELF)

@@ -2,8 +2,9 @@
 // its own, one after another, then bench/results/latest.md (and .json).
 //   node bench/run.mjs [--quick] [--only A,B,C,D,E]
 // --quick shortens every window (a smoke run; its numbers are not the results).
+// --only runs those measures and keeps the others' numbers from the last results.
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -38,15 +39,20 @@ const run = (script, args, timeoutMs) =>
     })
   })
 
+// With --only, the measures not run keep their numbers from the last results.
+const previous = process.argv.includes("--only") && existsSync(here("results/latest.json"))
+  ? JSON.parse(readFileSync(here("results/latest.json"), "utf8"))
+  : {}
 const results = {
+  ...previous,
   date: new Date().toISOString(),
   machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   quick,
-  A: [],
-  B: [],
-  C: undefined,
-  D: undefined,
-  E: undefined
+  A: only.includes("A") ? [] : previous.A ?? [],
+  B: only.includes("B") ? [] : previous.B ?? [],
+  C: only.includes("C") ? undefined : previous.C,
+  D: only.includes("D") ? undefined : previous.D,
+  E: only.includes("E") ? undefined : previous.E
 }
 
 if (only.includes("A")) {

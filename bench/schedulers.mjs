@@ -1,6 +1,8 @@
 // The schedulers under test, behind one shape: `start(n, expression, onFire)`
-// registers n jobs on `expression` (UTC); job i calls `onFire(i)` when it
-// fires; the returned function stops them all.
+// registers n jobs on `expression` (UTC); job i calls `onFire(i, nominal)`
+// when it fires, with the nominal instant (ms) of the slot when the library
+// says which it is (cron-worker, node-cron), else `undefined`; the returned
+// function stops them all.
 import { Cron as Croner } from "croner"
 import { CronJob } from "cron"
 import nodeCron from "node-cron"
@@ -15,7 +17,7 @@ import { Job, Log, RunStore, Scheduler, Worker, WorkerConfig } from "../dist/ind
  */
 const cronWorker = (level) => async (n, expression, onFire) => {
   const jobs = Array.from({ length: n }, (_, i) =>
-    Job.make({ name: `job-${i}`, schedule: expression, timeout: "30 seconds", run: Effect.sync(() => onFire(i)) }))
+    Job.make({ name: `job-${i}`, schedule: expression, timeout: "30 seconds", run: Effect.map(Job.CurrentRun, (run) => onFire(i, run.nominalAt.getTime())) }))
   const layer = Worker.layer(jobs).pipe(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(RunStore.layerMemory()),
@@ -42,7 +44,7 @@ const croner = async (n, expression, onFire) => {
 }
 
 const nodeCronScheduler = async (n, expression, onFire) => {
-  const tasks = Array.from({ length: n }, (_, i) => nodeCron.schedule(expression, () => onFire(i), { timezone: "UTC" }))
+  const tasks = Array.from({ length: n }, (_, i) => nodeCron.schedule(expression, (context) => onFire(i, context.date.getTime()), { timezone: "UTC" }))
   return async () => {
     for (const task of tasks) await task.destroy()
   }

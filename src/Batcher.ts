@@ -30,7 +30,7 @@ export const make = <A, B, E>(
   options: { readonly maxSize: number; readonly minWaitMillis: number; readonly maxWaitMillis: number }
 ): Effect.Effect<(item: A) => Effect.Effect<B, E>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    let pending: Array<{ readonly item: A; readonly result: Deferred.Deferred<B, E> }> = []
+    const pending: Array<{ readonly item: A; readonly result: Deferred.Deferred<B, E> }> = []
     let open = false
     const flush = (batch: typeof pending) =>
       Effect.flatMap(Effect.exit(run(batch.map((entry) => entry.item))), (exit) =>
@@ -38,7 +38,7 @@ export const make = <A, B, E>(
           Deferred.done(entry.result, Exit.flatMap(exit, (results) =>
             index < results.length ? Exit.succeed(results[index]!) : Exit.die(new Error("batch returned too few results")))
           ), { discard: true }))
-    const collect = Effect.gen(function*() {
+    const collect: Effect.Effect<void> = Effect.gen(function*() {
       const started = Date.now()
       if (options.minWaitMillis > 0) yield* pause(options.minWaitMillis)
       let seen = -1
@@ -46,9 +46,10 @@ export const make = <A, B, E>(
         seen = pending.length
         yield* nextTurn
       }
-      const batch = pending
-      pending = []
-      open = false
+      // At most `maxSize` per call; what is left over opens the next batch at once.
+      const batch = pending.splice(0, options.maxSize)
+      open = pending.length > 0
+      if (open) yield* Effect.forkIn(collect, scope)
       yield* flush(batch)
     })
     const scope = yield* Effect.scope

@@ -196,6 +196,15 @@ const slots = (instance: Instance, job: string) =>
   Effect.map(instance.store.history({ job, limit: 10_000 }), (records) =>
     [...records].sort((a, b) => a.nominalAt.getTime() - b.nominalAt.getTime() || a.startedAt.getTime() - b.startedAt.getTime()))
 
+/** A succeeded slot of `job` at `at` in the history, run by an instance "before" (the newest slot before a downtime); its run id. */
+const pastRun = (instance: Instance, job: string, at: number) =>
+  Effect.gen(function*() {
+    const runId = randomUUID()
+    yield* instance.store.claim({ runId, job, nominalAt: new Date(at), reason: "scheduled", instance: "before", at: new Date(at), leaseSeconds: 3 })
+    yield* instance.store.finish(runId, { status: "succeeded", attempt: 1, at: new Date(at + 10) })
+    return runId
+  })
+
 /** `[nominal ISO, status, skip reason or reason, instance]` per record: compact for `toEqual`. */
 const brief = (records: ReadonlyArray<RunStore.RunRecord>) =>
   records.map((r) => [iso(r.nominalAt.getTime()), r.status, r.skipReason ?? r.reason, r.instance])
@@ -453,9 +462,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       const [a, b] = yield* Effect.all([startInstance(db, "all-a"), startInstance(db, "all-b")], { concurrency: "unbounded" })
       const job = "both-catch-up"
       const last = Math.floor(Date.now() / SECOND) * SECOND - 12 * SECOND
-      const marker = randomUUID()
-      yield* a.store.claim({ runId: marker, job, nominalAt: new Date(last), reason: "scheduled", instance: "before", at: new Date(last), leaseSeconds: 3 })
-      yield* a.store.finish(marker, { status: "succeeded", attempt: 1, at: new Date(last + 10) })
+      yield* pastRun(a, job, last)
       const spans: Array<Span> = []
       // The seconds of the missed slots only: no scheduled run of the job comes during the test.
       const options = { catchUp: "all", catchUpWindow: "1 minute" } as const
@@ -485,9 +492,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       const job = "catching-up"
       // The newest slot in the history: 150 s ago (the worker was down since).
       const last = Math.floor(Date.now() / SECOND) * SECOND - 150 * SECOND
-      const marker = randomUUID()
-      yield* a.store.claim({ runId: marker, job, nominalAt: new Date(last), reason: "scheduled", instance: "before", at: new Date(last), leaseSeconds: 3 })
-      yield* a.store.finish(marker, { status: "succeeded", attempt: 1, at: new Date(last + 10) })
+      const marker = yield* pastRun(a, job, last)
       const spans: Array<Span> = []
       // allow: the job's own scheduled runs, meanwhile, must not make catch-up slots skip (overlap).
       yield* register(a, probe(spans, a.id, job, "* * * * * *", 5, { catchUp: "all", catchUpWindow: "120 seconds", overlap: "allow" }))
@@ -529,9 +534,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       const daily = `${d.getUTCSeconds()} ${d.getUTCMinutes()} ${d.getUTCHours()} * * *`
       const spans: Array<Span> = []
       for (const job of ["inside", "outside"]) {
-        const marker = randomUUID()
-        yield* a.store.claim({ runId: marker, job, nominalAt: new Date(missedSlot - DAY), reason: "scheduled", instance: "before", at: new Date(missedSlot - DAY), leaseSeconds: 3 })
-        yield* a.store.finish(marker, { status: "succeeded", attempt: 1, at: new Date(missedSlot - DAY + 10) })
+        yield* pastRun(a, job, missedSlot - DAY)
       }
       yield* register(a, probe(spans, a.id, "inside", daily, 5, { catchUpWindow: "1 hour" }))
       yield* register(a, probe(spans, a.id, "outside", daily, 5, { catchUpWindow: "5 minutes" }))
@@ -580,9 +583,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       })
       const last = Math.floor(Date.now() / SECOND) * SECOND - 10 * SECOND
       for (const job of ["raced", "paused"]) {
-        const marker = randomUUID()
-        yield* a.store.claim({ runId: marker, job, nominalAt: new Date(last), reason: "scheduled", instance: "before", at: new Date(last), leaseSeconds: 3 })
-        yield* a.store.finish(marker, { status: "succeeded", attempt: 1, at: new Date(last + 10) })
+        yield* pastRun(a, job, last)
       }
       const spans: Array<Span> = []
       // Registration launches the job (start-up does the same for each job in turn): it must return.
