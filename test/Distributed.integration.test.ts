@@ -499,7 +499,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
       yield* waitUntil(
         "100 catch-up slots have an outcome",
         Effect.map(slots(a, job), (records) => records.filter((r) => r.reason === "catch-up" && r.status !== "running").length >= 100),
-        30_000
+        45_000
       )
 
       const records = (yield* slots(a, job)).filter((r) => r.runId !== marker)

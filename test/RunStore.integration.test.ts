@@ -144,4 +144,20 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
         expect((yield* store.history({ limit: 2 })).map((r) => r.runId)).toEqual([y.runId, x.runId])
       })
     ))
+
+  it.live("two instances claiming different slots of one job at the same moment: one of them sees the other running", () =>
+    Effect.gen(function*() {
+      const a = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
+      const b = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
+      // A manual run on one instance and a scheduled slot on the other, 40 times over.
+      const pairs = yield* Effect.forEach(Array.from({ length: 40 }, () => unique("pair")), (job) =>
+        Effect.all([
+          a.claim(claim(job, T0, { reason: "manual", instance: "a" })),
+          b.claim(claim(job, T0 + 1000, { instance: "b" }))
+        ], { concurrency: "unbounded" }), { concurrency: 4 })
+      const blind = pairs.filter((results) =>
+        results.every((result) => result._tag === "Claimed" && result.others.running === 0))
+      expect(blind).toEqual([])
+    }).pipe(Effect.scoped))
+
 })

@@ -63,6 +63,9 @@ interface ClaimRow {
 /** Rows one `prune` call deletes at most: short statements, no long locks. */
 export const PRUNE_BATCH = 5000
 
+/** Advisory locks that order claims across instances; a job's is chosen by the hash of its name. */
+const CLAIM_LOCKS = 64
+
 /** Claims in one batch at most: one statement, arrays as parameters. */
 const MAX_BATCH = 1000
 
@@ -95,8 +98,24 @@ export const make = Effect.gen(function*() {
     duration_ms::float8 AS duration_ms, error`
   const live = sql`status IN ('running', 'queued') AND lease_until > now()`
 
+  /**
+   * One statement inserts the claims and counts, per claim, the runs of the
+   * job live on other instances. A transaction-scoped advisory lock per job's
+   * bucket (taken in one order, so never a deadlock) makes claims of one job from
+   * several instances take turns: each counts what the one before committed,
+   * so two runs of one job started at the same moment by two instances (a
+   * manual run and a scheduled slot, say) cannot both see the other as absent.
+   */
   const claimAll = (claims: ReadonlyArray<Claim>) =>
-    Effect.gen(function*() {
+    sql.withTransaction(Effect.gen(function*() {
+      // Jobs hash into CLAIM_LOCKS buckets: a batch of a thousand jobs takes 64 locks at most, not a thousand.
+      yield* sql`
+        SELECT pg_advisory_xact_lock(hashtext('cron_worker.claim'), b.bucket)
+        FROM (
+          SELECT DISTINCT mod(abs(hashtext(j.job)::bigint), ${CLAIM_LOCKS})::int AS bucket
+          FROM unnest(${claims.map((c) => c.job)}::text[]) AS j (job)
+        ) AS b
+        ORDER BY b.bucket`
       const rows = yield* sql<ClaimRow>`
         WITH input AS (
           SELECT * FROM unnest(
@@ -135,7 +154,7 @@ export const make = Effect.gen(function*() {
         if (row.skip_reason === "paused") return { _tag: "Paused", reason: row.paused_reason ?? undefined }
         return { _tag: "Claimed", others: { running: row.running, queued: row.queued } }
       })
-    }).pipe(guard)
+    })).pipe(guard)
 
   const batched = yield* Batcher.make(claimAll, { maxSize: MAX_BATCH, minWaitMillis: 5, maxWaitMillis: 50 })
 
