@@ -7,6 +7,7 @@ import { Cause, Clock, Context, Duration, Effect, Exit, Metric, MetricBoundaries
 import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
 import { SqlClient } from "@effect/sql"
 import * as Redact from "./Redact.js"
+import type { Deadlines } from "./Deadlines.js"
 import type { Outcome, RunStoreShape } from "./RunStore.js"
 
 /** The job ran past its timeout. */
@@ -104,6 +105,7 @@ const classify = (exit: Exit.Exit<void, unknown>): { status: Outcome["status"]; 
  */
 export const execute = (
   store: RunStoreShape,
+  deadlines: Deadlines,
   runnable: Runnable,
   info: Omit<RunInfo, "attempt">,
   interruptReason: () => string | undefined
@@ -127,13 +129,16 @@ export const execute = (
         )
       })
       const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
+      let expired = false
       const bounded = Option.match(runnable.timeout, {
         onNone: () => retried,
-        onSome: (after) => Effect.timeoutFail(retried, { duration: after, onTimeout: () => new RunTimedOut({ after }) })
+        onSome: (after) => deadlines.within(retried, Duration.toMillis(after), () => (expired = true))
       })
       const exit = yield* Effect.exit(restore(bounded))
       const finished = yield* Clock.currentTimeMillis
-      const result = classify(exit)
+      const result = expired && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        ? { status: "timed_out" as const, error: new RunTimedOut({ after: Option.getOrThrow(runnable.timeout) }).message }
+        : classify(exit)
       const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
       const annotations = { duration_ms: finished - started, attempt, status: result.status }
       yield* Effect.annotateCurrentSpan({ "run.outcome": result.status, "run.attempt": attempt })

@@ -8,8 +8,9 @@
  */
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { Clock, Deferred, Duration, Effect, Fiber, FiberSet, Option, Schedule, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Option, Schedule, Schema } from "effect"
 import * as CatchUp from "./CatchUp.js"
+import * as Deadlines from "./Deadlines.js"
 import * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
 import * as Overlap from "./Overlap.js"
@@ -78,7 +79,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const interruptReasons = new Map<string, string>()
     let started = false
 
-    const { recordMissed, slot } = Slot.make({ config, store, instance, limit, stopping, interruptReasons })
+    const deadlines = yield* Deadlines.make
+    const { recordMissed, slot } = Slot.make({ config, store, instance, limit, stopping, interruptReasons, deadlines })
 
     const dispatch = (entry: Entry, nominalAt: Date) =>
       Effect.flatMap(
@@ -147,11 +149,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           if (plan.run.length > 0) {
             // The first catch-up run takes its place before the job's next slot can.
             const decided = yield* Deferred.make<void>()
-            // Serial; stopped at a slot another instance has claimed: that instance runs the rest.
+            // Serial; stopped at a slot another instance has claimed: that instance runs the rest. Each slot
+            // on a fiber of its own, which its timeout interrupts (the run ended: the sequence goes on).
             const runFrom = (i: number): Effect.Effect<void> =>
-              i >= plan.run.length ? Effect.void : Effect.flatMap(
-                catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined),
-                (claimed) => (claimed ? runFrom(i + 1) : Effect.void)
+              i >= plan.run.length ? Effect.void : FiberSet.run(runs, catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined)).pipe(
+                Effect.flatMap(Fiber.await),
+                Effect.flatMap((exit) => (Exit.isFailure(exit) || exit.value ? runFrom(i + 1) : Effect.void))
               )
             yield* FiberSet.run(runs, runFrom(0))
             yield* Deferred.await(decided)

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Deferred, Duration, Effect, Option, Random } from "effect"
+import type { Deadlines } from "./Deadlines.js"
 import * as Execution from "./Execution.js"
 import type { CatchUp, RunReason } from "./Job.js"
 import * as Overlap from "./Overlap.js"
@@ -39,12 +40,14 @@ export interface Dependencies {
   readonly stopping: Deferred.Deferred<void>
   /** Why a run was interrupted (replaced, shutdown), by run id. */
   readonly interruptReasons: Map<string, string>
+  /** The runs' timeouts. */
+  readonly deadlines: Deadlines
 }
 
 /** How often a run waiting for another instance's run checks again. */
 const REMOTE_POLL = Duration.seconds(1)
 
-export const make = ({ config, instance, interruptReasons, limit, stopping, store }: Dependencies) => {
+export const make = ({ config, deadlines, instance, interruptReasons, limit, stopping, store }: Dependencies) => {
   const leaseSeconds = Duration.toSeconds(config.leaseDuration)
   const skip = (entry: Entry, runId: string, reason: SkipReason, message: string, fields: Record<string, unknown> = {}) =>
     Effect.gen(function*() {
@@ -153,7 +156,7 @@ export const make = ({ config, instance, interruptReasons, limit, stopping, stor
       if (yield* Deferred.isDone(stopping)) {
         return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
       }
-      const run = Execution.execute(store, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
+      const run = Execution.execute(store, deadlines, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
       const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
       if (Option.isNone(admitted)) {
         yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {

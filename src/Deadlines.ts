@@ -1,0 +1,128 @@
+/**
+ * Run timeouts without a race per run: one fiber per scheduler keeps the
+ * deadlines of the running runs in a heap, sleeps (on the `Clock`, so
+ * `TestClock` drives it) until the earliest, and interrupts the fiber of a
+ * run whose deadline has passed. A run that ends first removes its deadline.
+ *
+ * `Effect.timeout` forks two fibers per run and races them: at a thousand
+ * runs a second that was the largest single cost of a run (see bench/).
+ */
+import { Clock, Deferred, Effect, type Fiber, FiberId, type Scope } from "effect"
+
+/** A deadline in the heap; `index` is its place there (-1 once removed). */
+interface Deadline {
+  readonly at: number
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  readonly onExpire: () => void
+  index: number
+}
+
+/** Longest single sleep: Node's timers cannot wait longer than 24.8 days. */
+const MAX_SLEEP = 3_600_000
+
+/** A min-heap of deadlines by `at`, with removal by handle. */
+class Heap {
+  private readonly items: Array<Deadline> = []
+
+  get size(): number {
+    return this.items.length
+  }
+  peek(): Deadline | undefined {
+    return this.items[0]
+  }
+  push(item: Deadline): void {
+    item.index = this.items.length
+    this.items.push(item)
+    this.up(item.index)
+  }
+  remove(item: Deadline): void {
+    const index = item.index
+    if (index < 0) return
+    const last = this.items.pop()!
+    item.index = -1
+    if (index === this.items.length) return
+    this.items[index] = last
+    last.index = index
+    this.down(index)
+    this.up(last.index)
+  }
+  private swap(i: number, j: number): void {
+    const a = this.items[i]!
+    const b = this.items[j]!
+    this.items[i] = b
+    this.items[j] = a
+    a.index = j
+    b.index = i
+  }
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (this.items[parent]!.at <= this.items[i]!.at) return
+      this.swap(i, parent)
+      i = parent
+    }
+  }
+  private down(i: number): void {
+    for (;;) {
+      const left = 2 * i + 1
+      const right = left + 1
+      let smallest = i
+      if (left < this.items.length && this.items[left]!.at < this.items[smallest]!.at) smallest = left
+      if (right < this.items.length && this.items[right]!.at < this.items[smallest]!.at) smallest = right
+      if (smallest === i) return
+      this.swap(i, smallest)
+      i = smallest
+    }
+  }
+}
+
+export interface Deadlines {
+  /**
+   * `effect` on the current fiber with a deadline `millis` from when it
+   * starts: past it, `onExpire` is called and the fiber is interrupted (its
+   * finalizers run). For a fiber that records its run's outcome without being
+   * spoiled by an interruption that arrives just as the run ends.
+   */
+  readonly within: <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number, onExpire: () => void) => Effect.Effect<A, E, R>
+}
+
+/** The watchdog, running in the current scope. */
+export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
+  const heap = new Heap()
+  const clock = yield* Effect.clock
+  /** When the watchdog wakes next (Infinity: it waits for a deadline). */
+  let target = Infinity
+  let wake = yield* Deferred.make<void>()
+
+  const watchdog = Effect.gen(function*() {
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      for (let first = heap.peek(); first !== undefined && first.at <= now; first = heap.peek()) {
+        heap.remove(first)
+        first.onExpire()
+        first.fiber.unsafeInterruptAsFork(FiberId.none)
+      }
+      wake = yield* Deferred.make<void>()
+      const next = heap.peek()
+      if (next === undefined) {
+        target = Infinity
+        yield* Deferred.await(wake)
+      } else {
+        target = Math.min(next.at, now + MAX_SLEEP)
+        yield* Effect.raceFirst(Effect.sleep(target - now), Deferred.await(wake))
+      }
+    }
+  })
+  yield* Effect.forkScoped(watchdog)
+
+  const within = <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number, onExpire: () => void): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      // On the watchdog's clock, whatever clock the run's fiber has.
+      const deadline: Deadline = { at: clock.unsafeCurrentTimeMillis() + millis, fiber, onExpire, index: -1 }
+      heap.push(deadline)
+      // Earlier than the watchdog means to wake (rare: deadlines mostly come later than those before).
+      if (deadline.at < target) Deferred.unsafeDone(wake, Effect.void)
+      return Effect.ensuring(effect, Effect.sync(() => heap.remove(deadline)))
+    })
+  return { within }
+})
