@@ -7,13 +7,12 @@
  * `Effect.timeout` forks two fibers per run and races them: at a thousand
  * runs a second that was the largest single cost of a run (see bench/).
  */
-import { Clock, Deferred, Effect, type Fiber, FiberId, type Scope } from "effect"
+import { Cause, type Clock, Deferred, Effect, Equal, type Fiber, FiberId, HashSet, type Scope } from "effect"
 
 /** A deadline in the heap; `index` is its place there (-1 once removed). */
 interface Deadline {
   readonly at: number
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  readonly onExpire: () => void
   index: number
 }
 
@@ -79,12 +78,17 @@ class Heap {
 export interface Deadlines {
   /**
    * `effect` on the current fiber with a deadline `millis` from when it
-   * starts: past it, `onExpire` is called and the fiber is interrupted (its
-   * finalizers run). For a fiber that records its run's outcome without being
+   * starts: past it, the fiber is interrupted (its finalizers run) by the
+   * watchdog. For a fiber that records its run's outcome without being
    * spoiled by an interruption that arrives just as the run ends.
    */
-  readonly within: <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number, onExpire: () => void) => Effect.Effect<A, E, R>
+  readonly within: <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number) => Effect.Effect<A, E, R>
+  /** True when `cause` is an interruption by the watchdog alone: a deadline passed, nothing else stopped the run. */
+  readonly isTimeout: (cause: Cause.Cause<unknown>) => boolean
 }
+
+/** The clock's monotonic time in milliseconds (the wall clock may step; TestClock drives this too). */
+const monotonic = (clock: Clock.Clock) => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
 
 /** The watchdog, running in the current scope. */
 export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
@@ -93,14 +97,16 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
   /** When the watchdog wakes next (Infinity: it waits for a deadline). */
   let target = Infinity
   let wake = yield* Deferred.make<void>()
+  /** The interruptor of timed-out runs: the watchdog's own fiber. */
+  let watchdogId: FiberId.FiberId = FiberId.none
 
   const watchdog = Effect.gen(function*() {
+    watchdogId = yield* Effect.fiberId
     for (;;) {
-      const now = yield* Clock.currentTimeMillis
+      const now = monotonic(clock)
       for (let first = heap.peek(); first !== undefined && first.at <= now; first = heap.peek()) {
         heap.remove(first)
-        first.onExpire()
-        first.fiber.unsafeInterruptAsFork(FiberId.none)
+        first.fiber.unsafeInterruptAsFork(watchdogId)
       }
       wake = yield* Deferred.make<void>()
       const next = heap.peek()
@@ -115,14 +121,18 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
   })
   yield* Effect.forkScoped(watchdog)
 
-  const within = <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number, onExpire: () => void): Effect.Effect<A, E, R> =>
-    Effect.withFiberRuntime<A, E, R>((fiber) => {
-      // On the watchdog's clock, whatever clock the run's fiber has.
-      const deadline: Deadline = { at: clock.unsafeCurrentTimeMillis() + millis, fiber, onExpire, index: -1 }
-      heap.push(deadline)
-      // Earlier than the watchdog means to wake (rare: deadlines mostly come later than those before).
-      if (deadline.at < target) Deferred.unsafeDone(wake, Effect.void)
-      return Effect.ensuring(effect, Effect.sync(() => heap.remove(deadline)))
-    })
-  return { within }
+  const within = <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number): Effect.Effect<A, E, R> =>
+    // Pushed and its removal set up in one step: an interruption in between would leave the deadline behind.
+    Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<A, E, R>((fiber) => {
+        const deadline: Deadline = { at: monotonic(clock) + millis, fiber, index: -1 }
+        heap.push(deadline)
+        // Earlier than the watchdog means to wake (rare: deadlines mostly come later than those before).
+        if (deadline.at < target) Deferred.unsafeDone(wake, Effect.void)
+        return Effect.ensuring(restore(effect), Effect.sync(() => heap.remove(deadline)))
+      })
+    )
+  const isTimeout = (cause: Cause.Cause<unknown>) =>
+    Cause.isInterruptedOnly(cause) && HashSet.every(Cause.interruptors(cause), (id) => Equal.equals(id, watchdogId))
+  return { within, isTimeout }
 })

@@ -129,15 +129,15 @@ export const execute = (
         )
       })
       const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
-      let expired = false
       const bounded = Option.match(runnable.timeout, {
         onNone: () => retried,
-        onSome: (after) => deadlines.within(retried, Duration.toMillis(after), () => (expired = true))
+        onSome: (after) => deadlines.within(retried, Duration.toMillis(after))
       })
       const exit = yield* Effect.exit(restore(bounded))
       const finished = yield* Clock.currentTimeMillis
-      const result = expired && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        ? { status: "timed_out" as const, error: new RunTimedOut({ after: Option.getOrThrow(runnable.timeout) }).message }
+      // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
+      const result = Exit.isFailure(exit) && Option.isSome(runnable.timeout) && deadlines.isTimeout(exit.cause)
+        ? { status: "timed_out" as const, error: new RunTimedOut({ after: runnable.timeout.value }).message }
         : classify(exit)
       const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
       const annotations = { duration_ms: finished - started, attempt, status: result.status }

@@ -149,12 +149,15 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           if (plan.run.length > 0) {
             // The first catch-up run takes its place before the job's next slot can.
             const decided = yield* Deferred.make<void>()
-            // Serial; stopped at a slot another instance has claimed: that instance runs the rest. Each slot
-            // on a fiber of its own, which its timeout interrupts (the run ended: the sequence goes on).
+            // Serial; stopped at a slot another instance has claimed (that instance runs the rest) or
+            // interrupted (replaced, cancelled, shutdown). Each slot on a fiber of its own, which its
+            // timeout interrupts: after a timeout the sequence goes on.
             const runFrom = (i: number): Effect.Effect<void> =>
               i >= plan.run.length ? Effect.void : FiberSet.run(runs, catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined)).pipe(
                 Effect.flatMap(Fiber.await),
-                Effect.flatMap((exit) => (Exit.isFailure(exit) || exit.value ? runFrom(i + 1) : Effect.void))
+                Effect.flatMap((exit) =>
+                  (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause)) ? runFrom(i + 1) : Effect.void
+                )
               )
             yield* FiberSet.run(runs, runFrom(0))
             yield* Deferred.await(decided)

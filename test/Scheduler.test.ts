@@ -189,6 +189,28 @@ describe("Scheduler", () => {
       expect(failed[0]!.fields).toMatchObject({ job: "stuck", status: "timed_out", error: "timed out after 5s" })
     }))
 
+  it.effect("a replaced run is recorded interrupted, not timed out, even when its deadline passes while it stops", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const job = Job.make({
+        name: "slow-to-stop",
+        schedule: "*/10 * * * * *",
+        overlap: "replace",
+        timeout: "15 seconds",
+        // The first run takes 8 s to stop (an uninterruptible clean-up): replaced at 00:20, its deadline of
+        // 00:25 passes meanwhile. Later runs stop at once (the test's shutdown interrupts one).
+        run: Effect.suspend(() => {
+          const slow = ++runs === 1
+          return Effect.sleep("1 hour").pipe(Effect.onInterrupt(() => (slow ? Effect.sleep("8 seconds") : Effect.void)))
+        })
+      })
+      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("29 seconds"), history("slow-to-stop")))
+      expect(records.map((r) => [r.nominalAt.toISOString(), r.status, r.error])).toEqual([
+        [at(10), "interrupted", `replaced by the run of ${at(20)}`],
+        [at(20), "running", undefined]
+      ])
+    }))
+
   it.effect("the default timeout comes from WORKER_DEFAULT_TIMEOUT_SECONDS; 0 on the job means none", () =>
     Effect.gen(function*() {
       const { result: records } = yield* withWorker(
