@@ -1,6 +1,6 @@
 /**
  * Gathers requests made at the same moment into one call: what lets claims
- * for slots that fall due together reach the database in one round trip.
+ * for slots that fall due together reach the database in one statement.
  * A batch stays open `minWaitMillis` (timers due in the same few
  * milliseconds land in different turns of the event loop, more so on a busy
  * process), then closes when a turn brings no new request, or after

@@ -86,11 +86,15 @@ const describeRaw = (error: unknown): string => {
   }
 }
 
-const classify = (exit: Exit.Exit<void, unknown>): { status: Outcome["status"]; error?: string; panic?: unknown } => {
+/** The outcome of a run's exit; `timedOut` says whether the deadline watchdog alone interrupted it. */
+const classify = (
+  exit: Exit.Exit<void, unknown>,
+  timedOut: (cause: Cause.Cause<unknown>) => Option.Option<RunTimedOut>
+): { status: Outcome["status"]; error?: string; panic?: unknown } => {
   if (Exit.isSuccess(exit)) return { status: "succeeded" }
   const cause = exit.cause
-  const timedOut = Cause.failures(cause).pipe((failures) => [...failures].find((e) => e instanceof RunTimedOut))
-  if (timedOut !== undefined) return { status: "timed_out", error: timedOut.message }
+  const timeout = timedOut(cause)
+  if (Option.isSome(timeout)) return { status: "timed_out", error: timeout.value.message }
   const defects = [...Cause.defects(cause)]
   if (defects.length > 0) return { status: "failed", error: `panic: ${describe(defects[0])}`, panic: defects[0] }
   const failure = Cause.failureOption(cause)
@@ -136,9 +140,8 @@ export const execute = (
       const exit = yield* Effect.exit(restore(bounded))
       const finished = yield* Clock.currentTimeMillis
       // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
-      const result = Exit.isFailure(exit) && Option.isSome(runnable.timeout) && deadlines.isTimeout(exit.cause)
-        ? { status: "timed_out" as const, error: new RunTimedOut({ after: runnable.timeout.value }).message }
-        : classify(exit)
+      const result = classify(exit, (cause) =>
+        Option.filter(Option.map(runnable.timeout, (after) => new RunTimedOut({ after })), () => deadlines.isTimeout(cause)))
       const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
       const annotations = { duration_ms: finished - started, attempt, status: result.status }
       yield* Effect.annotateCurrentSpan({ "run.outcome": result.status, "run.attempt": attempt })

@@ -101,7 +101,7 @@ export interface RunStoreShape {
   readonly shared: boolean
   /**
    * Claims the slot `(job, nominalAt)`; see {@link ClaimResult}. Manual runs are
-   * never `Taken`. Claims made at the same moment may share one round trip.
+   * never `Taken`. Claims made at the same moment may share one statement.
    */
   readonly claim: (claim: Claim) => Effect.Effect<ClaimResult>
   /**

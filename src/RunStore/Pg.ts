@@ -4,7 +4,8 @@
  * lets one instance win each slot. Live runs hold a lease on the database's
  * clock, renewed by their worker; a run whose lease expired is marked
  * abandoned by whichever worker notices. `cron_worker.jobs` holds the pause
- * switches. Claims made at the same moment share one round trip.
+ * switches. Claims made at the same moment share one statement (in one
+ * short transaction, behind the per-job advisory locks).
  */
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer, Option } from "effect"
@@ -192,7 +193,7 @@ export const make = Effect.gen(function*() {
 
   return RunStore.of({
     shared: true,
-    // Scheduled slots (and missed ones) fall due together and share a round trip; catch-up and manual runs come one at a time.
+    // Scheduled slots (and missed ones) fall due together and share a statement; catch-up and manual runs come one at a time.
     claim: (claim) =>
       claim.reason === "scheduled"
         ? batched(claim)
