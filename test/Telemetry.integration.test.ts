@@ -64,7 +64,8 @@ describe.skipIf(!available)("telemetry", () => {
       })
       child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
       child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      child.on("exit", (code) => resolve({ code, output }))
+      // "close", not "exit": at exit the last of its output may still be in the pipes.
+      child.on("close", (code) => resolve({ code, output }))
     })
     expect(code, output).toBe(0)
     const run = spans.find((span) => span.name === "job report_generator")

@@ -201,7 +201,7 @@ const tablesOf = async (url: string, schema: string): Promise<Array<string>> => 
 }
 
 describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeout: 60_000 }, () => {
-  test("migrate lists the migrations it applied, then says the database is up to date", async ({ database }) => {
+  test("migrate lists the migrations it applied, then says the database is up to date", { timeout: 60_000 }, async ({ database }) => {
     const db = await database()
     const first = await cli(["migrate"], { database: db })
     expect(first.code, first.output).toBe(0)
@@ -216,7 +216,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
     expect(logsOf(second).filter((l) => l.msg === "database migrated")).toEqual([])
   })
 
-  test("seed-demo, then run database_cleanup: a manual run deletes 3 expired categories and keeps 3 referenced ones, exit 0", async ({ database }) => {
+  test("seed-demo, then run database_cleanup: a manual run deletes 3 expired categories and keeps 3 referenced ones, exit 0", { timeout: 60_000 }, async ({ database }) => {
     const db = await database()
     const seeded = await cli(["seed-demo"], { database: db })
     expect(seeded.code, seeded.output).toBe(0)
@@ -236,7 +236,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
     expect(logs.filter((l) => l.msg === "worker started successfully"), "no scheduler loops").toEqual([])
   })
 
-  test("run <job> whose run fails exits 1 with one stderr line naming the job and the error (a user's worker)", async () => {
+  test("run <job> whose run fails exits 1 with one stderr line naming the job and the error (a user's worker)", { timeout: 60_000 }, async () => {
     const result = await runNode(fixture("panic-worker.mjs"), ["run", "failing"])
     expect(result.code, result.output).toBe(1)
     const lines = nonEmptyLines(result.stderr)
@@ -247,7 +247,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
     expect(logsOf(result).filter((l) => l.msg === "job started").map((l) => l.job), "only the job asked for runs").toEqual(["failing"])
   })
 
-  test("run <unknown job> exits 2 with one stderr line naming it", async () => {
+  test("run <unknown job> exits 2 with one stderr line naming it", { timeout: 60_000 }, async () => {
     const result = await cli(["run", "nope"])
     expect(result.code, result.output).toBe(2)
     const lines = nonEmptyLines(result.stderr)
@@ -256,7 +256,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
     expect(result.stdout).not.toContain("job started")
   })
 
-  test("without RabbitMQ, what run report_generator published waits in the outbox: outbox lists it, --json as JSON lines", async ({ database }) => {
+  test("without RabbitMQ, what run report_generator published waits in the outbox: outbox lists it, --json as JSON lines", { timeout: 60_000 }, async ({ database }) => {
     const db = await database()
     const run = await cli(["run", "report_generator"], { database: db })
     expect(run.code, run.output).toBe(0)

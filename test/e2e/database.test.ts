@@ -65,7 +65,7 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
 
   afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
-  test("the first start on a fresh PGLITE_DATA_DIR creates and migrates it", () => {
+  test("the first start on a fresh PGLITE_DATA_DIR creates and migrates it", { timeout: 90_000 }, () => {
     const result = seeded
     expect(result?.code, result?.output).toBe(0)
     if (result === undefined) return
@@ -79,7 +79,7 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
     })
   })
 
-  test("node dist/main.js starts on ./.data/pglite, refuses a second worker on that directory, and stops in order on SIGTERM", async ({ spawn }) => {
+  test("node dist/main.js starts on ./.data/pglite, refuses a second worker on that directory, and stops in order on SIGTERM", { timeout: 90_000 }, async ({ spawn }) => {
     const proc = await spawn(MAIN, [], {
       database: "none",
       prepare: (dir) => cpSync(template, join(dir, ".data/pglite"), { recursive: true })
@@ -119,7 +119,7 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
     expect(logs.filter((l) => l.msg === RABBITMQ_CLOSED)).toEqual([])
   })
 
-  test("its data survives a restart: run database_cleanup finds what seed-demo wrote in an earlier process", async () => {
+  test("its data survives a restart: run database_cleanup finds what seed-demo wrote in an earlier process", { timeout: 90_000 }, async () => {
     const dataDir = join(scratch, "survival")
     cpSync(template, dataDir, { recursive: true })
     const result = await runNode(MAIN, ["run", "database_cleanup"], {
@@ -139,7 +139,7 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
 })
 
 describe.skipIf(!postgresAndRabbitmq).concurrent("the real services", { timeout: 60_000 }, () => {
-  test("node dist/main.js on PostgreSQL (a password in DATABASE_URL) and RabbitMQ: starts, says where it connected without credentials, stops in order on SIGTERM", async ({ onTestFinished, spawn }) => {
+  test("node dist/main.js on PostgreSQL (a password in DATABASE_URL) and RabbitMQ: starts, says where it connected without credentials, stops in order on SIGTERM", { timeout: 60_000 }, async ({ onTestFinished, spawn }) => {
     const exchange = unique("cw_e2e_exchange")
     onTestFinished(() => deleteExchange(exchange))
     const proc = await spawn(MAIN, [], { env: { RABBITMQ_URL: TEST_RABBITMQ_URL, RABBITMQ_EXCHANGE: exchange } })

@@ -379,6 +379,9 @@ export type Spawn = (script: string, args?: ReadonlyArray<string>, options?: Spa
  * `spawn` kills the test's processes, then fails the test if the output of
  * one contains `PG_PASSWORD`; `database()` gives a fresh database to share
  * between processes, dropped after them.
+ *
+ * Its tests do not take the `timeout` of their `describe` (they get the
+ * configured 30 s): give it to each one, `test(name, { timeout }, fn)`.
  */
 export const test = it.extend<{ spawn: Spawn; database: () => Promise<TestDatabase> }>({
   database: async ({}, use) => {

@@ -81,7 +81,7 @@ const isRunEnd = (line: LogLine) =>
 afterAll(killAll)
 
 describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, () => {
-  test("SIGTERM while a job runs: the run finishes within the grace period, then the worker exits 0", async ({ spawn }) => {
+  test("SIGTERM while a job runs: the run finishes within the grace period, then the worker exits 0", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "1500", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "10" })
     const begins = await proc.waitFor("fixture work begins")
     proc.signal("SIGTERM")
@@ -126,7 +126,7 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     expect(logs.filter((l) => [GRACE_EXPIRED, "job interrupted", RUNS_INTERRUPTED].includes(l.msg))).toEqual([])
   })
 
-  test("SIGTERM with a job longer than the grace period: the run is interrupted and logged, exit 0", async ({ spawn }) => {
+  test("SIGTERM with a job longer than the grace period: the run is interrupted and logged, exit 0", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" })
     const begins = await proc.waitFor("fixture work begins")
     const sentAt = proc.signal("SIGTERM")
@@ -165,7 +165,7 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
   test.for([
     ["SIGTERM", 143],
     ["SIGINT", 130]
-  ] as const)("a second %s during shutdown exits at once with code %i", async ([signal, code], { spawn }) => {
+  ] as const)("a second %s during shutdown exits at once with code %i", { timeout: 60_000 }, async ([signal, code], { spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "30" })
     await proc.waitFor("fixture work begins")
     proc.signal(signal)
@@ -185,7 +185,7 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     expect(logs.filter((l) => [SHUTDOWN_COMPLETED, "job completed successfully"].includes(l.msg))).toEqual([])
   })
 
-  test("the watchdog exits 1 when a job is stuck in uninterruptible work", async ({ spawn }) => {
+  test("the watchdog exits 1 when a job is stuck in uninterruptible work", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await spawn(fixture("stuck-worker.mjs"), [], {
       env: { SERVICE_NAME_WORKER: SERVICE, WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" }
     })
@@ -203,7 +203,7 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     expect(logs.filter((l) => [SHUTDOWN_COMPLETED, SECOND_SIGNAL].includes(l.msg))).toEqual([])
   })
 
-  test("the watchdog exits 1 when closing a service hangs", async ({ spawn }) => {
+  test("the watchdog exits 1 when closing a service hangs", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "100", FIXTURE_CLOSE_HANGS: "1", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" })
     await proc.waitFor("worker started successfully")
     const sentAt = proc.signal("SIGTERM")
@@ -222,7 +222,7 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
 })
 
 describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
-  test("a run past WORKER_DEFAULT_TIMEOUT_SECONDS is interrupted (its finalizers run) and logged as failed", async ({ spawn }) => {
+  test("a run past WORKER_DEFAULT_TIMEOUT_SECONDS is interrupted (its finalizers run) and logged as failed", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "4000", WORKER_DEFAULT_TIMEOUT_SECONDS: "1" })
     const begins = await proc.waitFor("fixture work begins")
     const failed = await proc.waitFor("job failed", (l) => l.run_id === begins.run_id)
@@ -238,7 +238,7 @@ describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
     expect(ofRun).toEqual(["job started", "fixture work begins", "fixture work interrupted", "job failed"])
   })
 
-  test("a defect is recovered and logged with panic and stack; the job runs again; failures, odd log values and other jobs go on", async ({ spawn }) => {
+  test("a defect is recovered and logged with panic and stack; the job runs again; failures, odd log values and other jobs go on", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await spawn(fixture("panic-worker.mjs"), [], { env: { SERVICE_NAME_WORKER: SERVICE } })
     const odd = await proc.waitFor("job started", (l) => l.job === "odd-logs")
     await proc.waitForLine("the end of the first odd-logs run", (line) => {
@@ -280,7 +280,7 @@ describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
     expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
   })
 
-  test("WORKER_MAX_CONCURRENT_JOBS=1 holds across jobs: slots are skipped with a WARN naming the limit", async ({ spawn }) => {
+  test("WORKER_MAX_CONCURRENT_JOBS=1 holds across jobs: slots are skipped with a WARN naming the limit", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_JOBS: "2", FIXTURE_SLEEP_MS: "1500", WORKER_MAX_CONCURRENT_JOBS: "1" })
     const skipped = await proc.waitFor(MAX_CONCURRENT_SKIP)
     await proc.waitFor("job completed successfully")
@@ -303,7 +303,7 @@ describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
     expect(most, "never more than one run in flight").toBe(1)
   })
 
-  test("WORKER_MAX_CONCURRENT_JOBS=0 sets no limit: two jobs run the same slot together", async ({ spawn }) => {
+  test("WORKER_MAX_CONCURRENT_JOBS=0 sets no limit: two jobs run the same slot together", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_JOBS: "2", FIXTURE_SLEEP_MS: "1500", WORKER_MAX_CONCURRENT_JOBS: "0" })
     const startedOf = (job: string) => (line: LogLine) => line.msg === "job started" && line.job === job
     const second = await proc.waitFor("job started", (l) =>
@@ -325,7 +325,7 @@ describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
 })
 
 describe.skipIf(!postgres).concurrent("start-up", { timeout: 60_000 }, () => {
-  test("bad configuration values stop start-up: exit 1, one stderr line per variable naming it and the value (a secret's hidden), no job started", async ({ spawn }) => {
+  test("bad configuration values stop start-up: exit 1, one stderr line per variable naming it and the value (a secret's hidden), no job started", { timeout: 60_000 }, async ({ spawn }) => {
     const bad = [
       ["WORKER_MAX_CONCURRENT_JOBS", "lots"],
       ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "-5"],
@@ -350,7 +350,7 @@ describe.skipIf(!postgres).concurrent("start-up", { timeout: 60_000 }, () => {
     expect(proc.lines.filter((l) => l.includes("job started") || l.includes("worker started successfully"))).toEqual([])
   })
 
-  test("a job with a bad schedule stops start-up: exit 1 naming the job and the expression, no job runs", async ({ spawn }) => {
+  test("a job with a bad schedule stops start-up: exit 1 naming the job and the expression, no job runs", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await spawn(fixture("bad-schedule-worker.mjs"), [], { env: { SERVICE_NAME_WORKER: SERVICE } })
     const exited = await proc.exit(20_000)
     expect(exited.code, proc.output()).toBe(1)
@@ -363,7 +363,7 @@ describe.skipIf(!postgres).concurrent("start-up", { timeout: 60_000 }, () => {
     expect(logs.filter((l) => l.msg === "worker started successfully")).toEqual([])
   })
 
-  test("reads .env from the working directory; the real environment wins over it", async ({ spawn }) => {
+  test("reads .env from the working directory; the real environment wins over it", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await spawn(fixture("sleepy-worker.mjs"), [], {
       env: { WORKER_MAX_CONCURRENT_JOBS: "2", FIXTURE_SLEEP_MS: "100" },
       dotEnv: "SERVICE_NAME_WORKER=from-dotenv\nWORKER_MAX_CONCURRENT_JOBS=not-a-number\nWORKER_SHUTDOWN_TIMEOUT_SECONDS=3\n"
@@ -381,7 +381,7 @@ describe.skipIf(!postgres).concurrent("start-up", { timeout: 60_000 }, () => {
 })
 
 describe.skipIf(!postgres).concurrent("log format", { timeout: 60_000 }, () => {
-  test("LOG_LEVEL=warn writes only WARN and ERROR lines", async ({ spawn }) => {
+  test("LOG_LEVEL=warn writes only WARN and ERROR lines", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { LOG_LEVEL: "warn", FIXTURE_SLEEP_MS: "1500" })
     await proc.waitFor("job skipped (previous run still running)", undefined, 15_000)
     proc.signal("SIGTERM")
@@ -392,7 +392,7 @@ describe.skipIf(!postgres).concurrent("log format", { timeout: 60_000 }, () => {
     expect(logs.filter((l) => l.level !== "WARN" && l.level !== "ERROR").map((l) => `${l.level} ${l.msg}`)).toEqual([])
   })
 
-  test("LOG_FORMAT=pretty writes readable lines, not JSON (and SIGINT shuts down gracefully too)", async ({ spawn }) => {
+  test("LOG_FORMAT=pretty writes readable lines, not JSON (and SIGINT shuts down gracefully too)", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { LOG_FORMAT: "pretty", FIXTURE_SLEEP_MS: "100" })
     await proc.waitForLine("a pretty 'job completed successfully' line", (l) => l.includes("job completed successfully"))
     proc.signal("SIGINT")
