@@ -3,7 +3,22 @@
  * job's retry policy, the timeout over them all, defects recovered, and the
  * outcome classified, logged, traced, counted and recorded.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Metric, MetricBoundaries, Option, Schedule, Schema, Tracer } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Metric,
+  MetricBoundaries,
+  MetricKey,
+  MetricLabel,
+  Option,
+  Schedule,
+  Schema,
+  Tracer
+} from "effect"
 import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
 import { SqlClient } from "@effect/sql"
 import * as Redact from "./Redact.js"
@@ -36,7 +51,7 @@ export const retrySchedule = (policy: RetryPlan): Schedule.Schedule<unknown, unk
   )
 }
 
-const runsTotal = Metric.counter("cron_worker_runs_total", {
+const runsTotal = MetricKey.counter("cron_worker_runs_total", {
   description: "Slots by job and outcome (succeeded, failed, timed_out, interrupted, skipped)",
   incremental: true
 })
@@ -51,7 +66,11 @@ const runLag = Metric.histogram(
   "Actual start minus nominal instant"
 )
 
-/** The counter of each (job, outcome), made once: tagging a metric on every run costs more than the run's bookkeeping. */
+/**
+ * The counter of each (job, outcome), made once from a key that carries its
+ * labels: such a metric finds its series in the registry once and keeps it,
+ * where `Metric.tagged` looks the series up again on every update.
+ */
 const counters = new Map<string, Effect.Effect<void>>()
 
 /** Counts a slot's outcome. */
@@ -59,7 +78,8 @@ export const count = (job: string, status: string): Effect.Effect<void> => {
   const key = `${job}\u0000${status}`
   let increment = counters.get(key)
   if (increment === undefined) {
-    increment = Metric.increment(Metric.tagged(Metric.tagged(runsTotal, "job", job), "status", status))
+    const labels = [MetricLabel.make("job", job), MetricLabel.make("status", status)]
+    increment = Metric.increment(Metric.fromMetricKey(MetricKey.taggedWithLabels(runsTotal, labels)))
     counters.set(key, increment)
   }
   return increment
@@ -141,7 +161,7 @@ export const execute = (
       const finished = yield* Clock.currentTimeMillis
       // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
       const result = classify(exit, (cause) =>
-        Option.filter(Option.map(runnable.timeout, (after) => new RunTimedOut({ after })), () => deadlines.isTimeout(cause)))
+        deadlines.isTimeout(cause) ? Option.map(runnable.timeout, (after) => new RunTimedOut({ after })) : Option.none())
       const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
       const annotations = { duration_ms: finished - started, attempt, status: result.status }
       yield* Effect.annotateCurrentSpan({ "run.outcome": result.status, "run.attempt": attempt })

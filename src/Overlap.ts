@@ -40,8 +40,8 @@ export const admit = (
   runId: string,
   stopping: Deferred.Deferred<void>,
   onReplace: (previous: ReadonlyArray<Active>) => Effect.Effect<void>,
-  onQueue: Effect.Effect<boolean> = Effect.succeed(true),
-  onDequeue: Effect.Effect<void> = Effect.void
+  onQueue: Effect.Effect<boolean>,
+  onDequeue: Effect.Effect<void>
 ): Effect.Effect<Refusal | undefined> =>
   Effect.withFiberRuntime<Refusal | undefined>((fiber) => {
     const self: Active = { runId, fiber }
