@@ -5,12 +5,12 @@
 // the processes recorded: slots run (succeeded) per second, missed slots,
 // slots executed more than once, fire lag (job start minus nominal instant),
 // and PostgreSQL round trips (queries sent by the three processes) per slot.
-import { readFileSync, mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
 import { arg, quantile, report, sleepUntil } from "./lib.mjs"
-import { FIXTURE, MAIN, freshDatabase, start } from "./procs.mjs"
+import { FIXTURE, freshDatabase, MAIN, start } from "./procs.mjs"
 
 const jobs = Number(arg("jobs", "1000"))
 const slots = Number(arg("slots", "20"))

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { arg, report, sleep } from "./lib.mjs"
-import { FIXTURE, MAIN, freshDatabase, start } from "./procs.mjs"
+import { FIXTURE, freshDatabase, MAIN, start } from "./procs.mjs"
 
 const rounds = Number(arg("rounds", "3"))
 const STARTED = "worker started successfully"

@@ -4,9 +4,9 @@
 // spread over 2026–2030 (the same for every library). Before timing, every
 // library's answers for those instants are compared with cron-worker's: a
 // library that disagrees is reported with the number of disagreements.
-import { Cron as Croner } from "croner"
 import { CronTime } from "cron"
 import { CronExpressionParser } from "cron-parser"
+import { Cron as Croner } from "croner"
 import { Cron } from "effect"
 import { CronSpec } from "../dist/index.js"
 import { arg, report } from "./lib.mjs"
@@ -65,7 +65,9 @@ for (const zone of ZONES) {
         const got = next(starts[i])
         if (got !== expected[i]) {
           disagreements++
-          example ??= `from ${new Date(starts[i]).toISOString()}: ${new Date(got).toISOString()} (cron-worker: ${new Date(expected[i]).toISOString()})`
+          example ??= `from ${new Date(starts[i]).toISOString()}: ${new Date(got).toISOString()} (cron-worker: ${
+            new Date(expected[i]).toISOString()
+          })`
         }
       }
       // Warm-up, then as many calls as fit in `seconds`, in rounds of the 1000 instants.

@@ -53,7 +53,10 @@ export const start = (script, args, env, options = {}) => {
     stderr: () => stderr,
     waitFor: (msg, timeoutMs = 60_000) =>
       seen.has(msg) ? Promise.resolve(seen.get(msg)) : new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${msg}" within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)), timeoutMs)
+        const timer = setTimeout(
+          () => reject(new Error(`no "${msg}" within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)),
+          timeoutMs
+        )
         waiters.push({ msg, resolve: (at) => (clearTimeout(timer), resolve(at)) })
       })
   }

@@ -14,7 +14,14 @@ import { render } from "./render.mjs"
 const quick = process.argv.includes("--quick")
 const only = (arg("only", "A,B,C,D,E")).split(",")
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
-const SCHEDULERS = ["cron-worker", "cron-worker (info logs)", "croner", "node-cron", "cron (kelektiv)", "effect Schedule.cron"]
+const SCHEDULERS = [
+  "cron-worker",
+  "cron-worker (info logs)",
+  "croner",
+  "node-cron",
+  "cron (kelektiv)",
+  "effect Schedule.cron"
+]
 const dir = mkdtempSync(join(tmpdir(), "cw-bench-results-"))
 
 /** Runs one benchmark process and returns its result (or `{ error }`). */
@@ -46,7 +53,12 @@ const previous = process.argv.includes("--only") && existsSync(here("results/lat
 const results = {
   ...previous,
   date: new Date().toISOString(),
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  },
   quick,
   A: only.includes("A") ? [] : previous.A ?? [],
   B: only.includes("B") ? [] : previous.B ?? [],
@@ -58,19 +70,37 @@ const results = {
 if (only.includes("A")) {
   for (const jobs of [1, 1000, 10000]) {
     for (const scheduler of SCHEDULERS) {
-      const result = await run("fire-lag.mjs", ["--scheduler", scheduler, "--jobs", String(jobs), "--slots", quick ? "3" : "10"], 180_000)
+      const result = await run("fire-lag.mjs", [
+        "--scheduler",
+        scheduler,
+        "--jobs",
+        String(jobs),
+        "--slots",
+        quick ? "3" : "10"
+      ], 180_000)
       results.A.push({ scheduler, jobs, ...result })
     }
   }
 }
 if (only.includes("B")) {
   for (const scheduler of SCHEDULERS) {
-    const args = ["--scheduler", scheduler, "--jobs", "10000", "--idle", quick ? "2" : "10", "--long", quick ? "3" : "60"]
+    const args = [
+      "--scheduler",
+      scheduler,
+      "--jobs",
+      "10000",
+      "--idle",
+      quick ? "2" : "10",
+      "--long",
+      quick ? "3" : "60"
+    ]
     results.B.push({ scheduler, ...(await run("at-rest.mjs", args, 300_000)) })
   }
 }
 if (only.includes("C")) results.C = await run("next-time.mjs", ["--seconds", quick ? "0.2" : "1"], 300_000)
-if (only.includes("D")) results.D = await run("distributed.mjs", ["--jobs", "1000", "--slots", quick ? "5" : "20"], 300_000)
+if (only.includes("D")) {
+  results.D = await run("distributed.mjs", ["--jobs", "1000", "--slots", quick ? "5" : "20"], 300_000)
+}
 if (only.includes("E")) results.E = await run("lifecycle.mjs", ["--rounds", quick ? "1" : "3"], 300_000)
 rmSync(dir, { recursive: true, force: true })
 

@@ -3,10 +3,10 @@
 // when it fires, with the nominal instant (ms) of the slot when the library
 // says which it is (cron-worker, node-cron), else `undefined`; the returned
 // function stops them all.
-import { Cron as Croner } from "croner"
 import { CronJob } from "cron"
-import nodeCron from "node-cron"
+import { Cron as Croner } from "croner"
 import { Duration, Effect, Exit, Fiber, Layer, LogLevel, Schedule, Scope } from "effect"
+import nodeCron from "node-cron"
 import { Job, Log, RunStore, Scheduler, Worker, WorkerConfig } from "../dist/index.js"
 
 /**
@@ -16,13 +16,26 @@ import { Job, Log, RunStore, Scheduler, Worker, WorkerConfig } from "../dist/ind
  * written to stdout (the orchestrator sends them to /dev/null).
  */
 const cronWorker = (level) => async (n, expression, onFire) => {
-  const jobs = Array.from({ length: n }, (_, i) =>
-    Job.make({ name: `job-${i}`, schedule: expression, timeout: "30 seconds", run: Effect.map(Job.CurrentRun, (run) => onFire(i, run.nominalAt.getTime())) }))
+  const jobs = Array.from(
+    { length: n },
+    (_, i) =>
+      Job.make({
+        name: `job-${i}`,
+        schedule: expression,
+        timeout: "30 seconds",
+        run: Effect.map(Job.CurrentRun, (run) => onFire(i, run.nominalAt.getTime()))
+      })
+  )
   const layer = Worker.layer(jobs).pipe(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(RunStore.layerMemory()),
     Layer.provideMerge(
-      WorkerConfig.layerWith({ serviceName: "bench", maxConcurrentJobs: n, logLevel: level, shutdownTimeout: Duration.seconds(1) })
+      WorkerConfig.layerWith({
+        serviceName: "bench",
+        maxConcurrentJobs: n,
+        logLevel: level,
+        shutdownTimeout: Duration.seconds(1)
+      })
     ),
     Layer.provide(Log.layer({ service: "bench", format: "json", level }))
   )
@@ -34,7 +47,10 @@ const cronWorker = (level) => async (n, expression, onFire) => {
 /** effect's own `Schedule.cron`, one fiber per job: `Effect.schedule(run, Schedule.cron(expression))`. */
 const effectSchedule = async (n, expression, onFire) => {
   const schedule = Schedule.cron(expression, "UTC")
-  const fibers = Array.from({ length: n }, (_, i) => Effect.runFork(Effect.schedule(Effect.sync(() => onFire(i)), schedule)))
+  const fibers = Array.from(
+    { length: n },
+    (_, i) => Effect.runFork(Effect.schedule(Effect.sync(() => onFire(i)), schedule))
+  )
   return () => Effect.runPromise(Fiber.interruptAll(fibers))
 }
 
@@ -44,15 +60,20 @@ const croner = async (n, expression, onFire) => {
 }
 
 const nodeCronScheduler = async (n, expression, onFire) => {
-  const tasks = Array.from({ length: n }, (_, i) => nodeCron.schedule(expression, (context) => onFire(i, context.date.getTime()), { timezone: "UTC" }))
+  const tasks = Array.from(
+    { length: n },
+    (_, i) => nodeCron.schedule(expression, (context) => onFire(i, context.date.getTime()), { timezone: "UTC" })
+  )
   return async () => {
     for (const task of tasks) await task.destroy()
   }
 }
 
 const kelektivCron = async (n, expression, onFire) => {
-  const jobs = Array.from({ length: n }, (_, i) =>
-    CronJob.from({ cronTime: expression, onTick: () => onFire(i), start: true, timeZone: "UTC" }))
+  const jobs = Array.from(
+    { length: n },
+    (_, i) => CronJob.from({ cronTime: expression, onTick: () => onFire(i), start: true, timeZone: "UTC" })
+  )
   return async () => jobs.forEach((job) => job.stop())
 }
 

@@ -35,21 +35,31 @@ export const make = <A, B, E>(
     const flush = (batch: typeof pending) =>
       Effect.flatMap(Effect.exit(run(batch.map((entry) => entry.item))), (exit) =>
         Effect.forEach(batch, (entry, index) =>
-          Deferred.done(entry.result, Exit.flatMap(exit, (results) =>
-            index < results.length ? Exit.succeed(results[index]!) : Exit.die(new Error("batch returned too few results")))
+          Deferred.done(
+            entry.result,
+            Exit.flatMap(exit, (results) =>
+              index < results.length
+                ? Exit.succeed(results[index]!)
+                : Exit.die(new Error("batch returned too few results")))
           ), { discard: true }))
     const collect: Effect.Effect<void> = Effect.gen(function*() {
       const started = Date.now()
-      if (options.minWaitMillis > 0) yield* pause(options.minWaitMillis)
+      if (options.minWaitMillis > 0) {
+        yield* pause(options.minWaitMillis)
+      }
       let seen = -1
-      while (pending.length !== seen && pending.length < options.maxSize && Date.now() - started < options.maxWaitMillis) {
+      while (
+        pending.length !== seen && pending.length < options.maxSize && Date.now() - started < options.maxWaitMillis
+      ) {
         seen = pending.length
         yield* nextTurn
       }
       // At most `maxSize` per call; what is left over opens the next batch at once.
       const batch = pending.splice(0, options.maxSize)
       open = pending.length > 0
-      if (open) yield* Effect.forkIn(collect, scope)
+      if (open) {
+        yield* Effect.forkIn(collect, scope)
+      }
       yield* flush(batch)
     })
     const scope = yield* Effect.scope

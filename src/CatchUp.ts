@@ -5,8 +5,8 @@
  * together agree (their claims do the rest).
  */
 import { Duration } from "effect"
-import type { CatchUp } from "./Job.js"
 import type * as CronSpec from "./CronSpec.js"
+import type { CatchUp } from "./Job.js"
 
 /** Slots looked at per stretch, at most: beyond, the count is a lower bound. */
 export const SCAN_LIMIT = 1_000_000
@@ -41,9 +41,15 @@ export const plan = (
 ): Plan => {
   const windowStart = Math.max(last, now - Duration.toMillis(window))
   let older = 0
-  for (let slot = spec.next(last, anchor); slot <= windowStart && older < SCAN_LIMIT; slot = spec.next(slot, anchor)) older++
+  for (let slot = spec.next(last, anchor); slot <= windowStart && older < SCAN_LIMIT; slot = spec.next(slot, anchor)) {
+    older++
+  }
   const recent: Array<number> = []
-  for (let slot = spec.next(windowStart, anchor); slot <= now && recent.length < SCAN_LIMIT; slot = spec.next(slot, anchor)) {
+  for (
+    let slot = spec.next(windowStart, anchor);
+    slot <= now && recent.length < SCAN_LIMIT;
+    slot = spec.next(slot, anchor)
+  ) {
     recent.push(slot)
   }
   const run = policy === "skip" ? [] : policy === "latest" ? recent.slice(-1) : recent.slice(-RUN_LIMIT)

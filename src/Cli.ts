@@ -6,11 +6,6 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { describe } from "./Execution.js"
-import type * as Infrastructure from "./Infrastructure.js"
-import type * as Job from "./Job.js"
-import * as Lifecycle from "./Lifecycle.js"
-import * as Worker from "./Worker.js"
 import { CliExit, readConfig } from "./Cli/Common.js"
 import {
   historyCommand,
@@ -21,8 +16,13 @@ import {
   runCommand,
   seedDemoCommand
 } from "./Cli/Operations.js"
-import { maintenance } from "./Maintenance.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
+import { describe } from "./Execution.js"
+import type * as Infrastructure from "./Infrastructure.js"
+import type * as Job from "./Job.js"
+import * as Lifecycle from "./Lifecycle.js"
+import { maintenance } from "./Maintenance.js"
+import * as Worker from "./Worker.js"
 
 export { CliExit } from "./Cli/Common.js"
 export { parseInstant } from "./Cli/Schedule.js"
@@ -33,14 +33,16 @@ export { parseInstant } from "./Cli/Schedule.js"
  * `WorkerConfig`, `SqlClient`, `PgClient`, `Publisher`). The layer may be left
  * out when the jobs need nothing more.
  */
-export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> = {
-  readonly jobs: Jobs
-  /** Name in `--help`. Default `cron-worker`. */
-  readonly name?: string | undefined
-  readonly version?: string | undefined
-} & ([Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>] extends [never]
-  ? { readonly layer?: Lifecycle.AppLayer<Jobs, E> | undefined }
-  : { readonly layer: Lifecycle.AppLayer<Jobs, E> })
+export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> =
+  & {
+    readonly jobs: Jobs
+    /** Name in `--help`. Default `cron-worker`. */
+    readonly name?: string | undefined
+    readonly version?: string | undefined
+  }
+  & ([Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>] extends [never]
+    ? { readonly layer?: Lifecycle.AppLayer<Jobs, E> | undefined }
+    : { readonly layer: Lifecycle.AppLayer<Jobs, E> })
 
 /** The command tree of a worker made of `options.jobs`. */
 export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>) => {
@@ -94,12 +96,15 @@ const report = (error: unknown) =>
  * The whole program of a worker's entry point: parses `process.argv`, runs
  * the command, prints errors to stderr and sets the exit code. Never fails.
  */
-export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>): Effect.Effect<void> =>
+export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(
+  options: MainOptions<Jobs, E>
+): Effect.Effect<void> =>
   Effect.suspend(() =>
-    Command.run(make(options), { name: options.name ?? "cron-worker", version: options.version ?? "0.1.0" })(process.argv)
+    Command.run(make(options), { name: options.name ?? "cron-worker", version: options.version ?? "0.1.0" })(
+      process.argv
+    )
   ).pipe(
     Effect.catchAll(report),
     Effect.provide(NodeContext.layer),
     Effect.asVoid
   )
-

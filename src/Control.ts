@@ -23,23 +23,30 @@ export class Control extends Effect.Service<Control>()("cron-worker/Control", {
     const scheduler = yield* Scheduler
     const store = yield* RunStore
     const known = (job: string) =>
-      Effect.flatMap(scheduler.jobs, (jobs) => (jobs.some((j) => j.name === job) ? Effect.void : Effect.fail(new JobNotFound({ job }))))
+      Effect.flatMap(
+        scheduler.jobs,
+        (jobs) => (jobs.some((j) => j.name === job) ? Effect.void : Effect.fail(new JobNotFound({ job })))
+      )
     return {
       /** Every registered job, with its next runs, pause state and last run. */
       jobs: Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const pauses = yield* store.pauses
         const jobs = yield* scheduler.jobs
-        return yield* Effect.forEach(jobs, ({ anchor, spec, ...info }) =>
-          Effect.map(store.history({ job: info.name, limit: 1 }), (last): JobStatus => ({
-            ...info,
-            nextRuns: CronSpec.nextN(spec, now, 3, anchor).map((t) => new Date(t)),
-            paused: Option.fromNullable(pauses.find((p) => p.job === info.name)),
-            lastRun: Option.fromNullable(last[0])
-          })))
+        return yield* Effect.forEach(
+          jobs,
+          ({ anchor, spec, ...info }) =>
+            Effect.map(store.history({ job: info.name, limit: 1 }), (last): JobStatus => ({
+              ...info,
+              nextRuns: CronSpec.nextN(spec, now, 3, anchor).map((t) => new Date(t)),
+              paused: Option.fromNullable(pauses.find((p) => p.job === info.name)),
+              lastRun: Option.fromNullable(last[0])
+            }))
+        )
       }),
       /** Runs, newest first; of one job, or of all. */
-      history: (query?: { readonly job?: string | undefined; readonly limit?: number | undefined }) => store.history(query),
+      history: (query?: { readonly job?: string | undefined; readonly limit?: number | undefined }) =>
+        store.history(query),
       /** Pauses a job: its slots are recorded as skipped (`paused`) until `resume`. */
       pause: (job: string, reason?: string) =>
         Effect.gen(function*() {

@@ -52,7 +52,9 @@ const UNITS: Readonly<Record<string, number>> = {
 
 /** Go's duration syntax, as robfig's `@every` takes it: `1h30m`, `90s`, `500ms`, `1.5h`. */
 const parseDuration = (text: string): number | undefined => {
-  if (!/^(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))*$/.test(text)) return undefined
+  if (!/^(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))*$/.test(text)) {
+    return undefined
+  }
   let total = 0
   for (const [, amount, , unit] of text.matchAll(/(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
     total += Number(amount) * UNITS[unit!]!
@@ -136,8 +138,7 @@ export interface ParseOptions {
   readonly timezone?: string | undefined
 }
 
-const fail = (expression: string, reason: string) =>
-  Either.left(new InvalidCronExpression({ expression, reason }))
+const fail = (expression: string, reason: string) => Either.left(new InvalidCronExpression({ expression, reason }))
 
 const parseUncached = (expression: string, zoneName: string): Either.Either<CronSpec, InvalidCronExpression> => {
   let rest = expression.trim()
@@ -163,7 +164,10 @@ const parseUncached = (expression: string, zoneName: string): Either.Either<Cron
   if (rest.startsWith("@")) {
     const fields = DESCRIPTORS[rest.toLowerCase()]
     if (fields === undefined) {
-      return fail(expression, `unknown descriptor "${rest}" (known: ${Object.keys(DESCRIPTORS).join(" ")} @every <duration>)`)
+      return fail(
+        expression,
+        `unknown descriptor "${rest}" (known: ${Object.keys(DESCRIPTORS).join(" ")} @every <duration>)`
+      )
     }
     rest = fields
   }

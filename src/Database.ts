@@ -4,9 +4,9 @@
  * serves both. Start-up fails with one line naming host, port and database,
  * never the credentials.
  */
-import { PgClient } from "@effect/sql-pg"
-import type { SqlClient } from "@effect/sql"
 import { NodeContext } from "@effect/platform-node"
+import type { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as Embedded from "./Database/Embedded.js"
 import * as Migrations from "./Migrations.js"
@@ -29,7 +29,8 @@ const EMBEDDED_ACQUIRE_TIMEOUT = Duration.minutes(2)
 /** `host:port/database` of a PostgreSQL URL: what logs and errors may show of it. */
 export const describeUrl = (url: string): string => {
   const parsed = new URL(url)
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || decodeURIComponent(parsed.username) || "postgres"
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || decodeURIComponent(parsed.username) ||
+    "postgres"
   return `${parsed.hostname || "localhost"}:${parsed.port || "5432"}/${database}`
 }
 
@@ -100,14 +101,19 @@ export const migrate = Effect.gen(function*() {
     Effect.mapError((error) => new DatabaseUnavailable({ target, reason: `migration failed: ${reasonOf(error)}` }))
   )
   if (applied.length > 0) {
-    yield* Effect.logInfo("database migrated").pipe(Effect.annotateLogs({ applied: applied.map(([id, name]) => `${id}_${name}`) }))
+    yield* Effect.logInfo("database migrated").pipe(
+      Effect.annotateLogs({ applied: applied.map(([id, name]) => `${id}_${name}`) })
+    )
   }
   return applied
 })
 
 /** The database, connected and migrated: `PgClient` and `SqlClient` for the worker and its jobs. */
-export const layer: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, DatabaseUnavailable | Embedded.EmbeddedDatabaseError, WorkerConfig> =
-  Layer.tap(client, (context) => Effect.asVoid(Effect.provide(migrate, context)))
+export const layer: Layer.Layer<
+  PgClient.PgClient | SqlClient.SqlClient,
+  DatabaseUnavailable | Embedded.EmbeddedDatabaseError,
+  WorkerConfig
+> = Layer.tap(client, (context) => Effect.asVoid(Effect.provide(migrate, context)))
 
 /** The database without migrations: for `migrate` itself and tools that must not change the schema. */
 export const layerWithoutMigrations = client

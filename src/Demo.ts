@@ -60,7 +60,8 @@ export const seed = Effect.gen(function*() {
       (${id("invoice/1")}, ${user}, ${daysAgo(30)}, ${daysAgo(20)}, 120.50),
       (${id("invoice/2")}, ${user}, ${daysAgo(1)}, ${daysAgo(-10)}, 80)
       ON CONFLICT (id) DO NOTHING`
-    yield* sql`INSERT INTO finance.invoice_items (id, invoice_id, category_id, purchase_date, description, total_amount) VALUES
+    yield* sql`INSERT INTO finance.invoice_items (id, invoice_id, category_id,
+      purchase_date, description, total_amount) VALUES
       (${id("invoice-item/1")}, ${id("invoice/1")}, ${id("old-in-invoice")}, ${daysAgo(35)}, 'groceries', 120.50)
       ON CONFLICT (id) DO NOTHING`
   }).pipe(sql.withTransaction)

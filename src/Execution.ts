@@ -3,6 +3,7 @@
  * job's retry policy, the timeout over them all, defects recovered, and the
  * outcome classified, logged, traced, counted and recorded.
  */
+import { SqlClient } from "@effect/sql"
 import {
   Cause,
   Clock,
@@ -19,10 +20,9 @@ import {
   Schema,
   Tracer
 } from "effect"
-import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
-import { SqlClient } from "@effect/sql"
-import * as Redact from "./Redact.js"
 import type { Deadlines } from "./Deadlines.js"
+import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
+import * as Redact from "./Redact.js"
 import type { Outcome, RunStoreShape } from "./RunStore.js"
 
 /** The job ran past its timeout. */
@@ -147,7 +147,9 @@ export const execute = (
           Effect.provideService(CurrentRun, { ...info, attempt }),
           Effect.tapError((error) =>
             attempt < runnable.attempts
-              ? Effect.logWarning("job attempt failed, retrying").pipe(Effect.annotateLogs({ attempt, error: describe(error) }))
+              ? Effect.logWarning("job attempt failed, retrying").pipe(
+                Effect.annotateLogs({ attempt, error: describe(error) })
+              )
               : Effect.void
           )
         )
@@ -161,7 +163,9 @@ export const execute = (
       const finished = yield* Clock.currentTimeMillis
       // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
       const result = classify(exit, (cause) =>
-        deadlines.isTimeout(cause) ? Option.map(runnable.timeout, (after) => new RunTimedOut({ after })) : Option.none())
+        deadlines.isTimeout(cause)
+          ? Option.map(runnable.timeout, (after) => new RunTimedOut({ after }))
+          : Option.none())
       const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
       const annotations = { duration_ms: finished - started, attempt, status: result.status }
       yield* Effect.annotateCurrentSpan({ "run.outcome": result.status, "run.attempt": attempt })
@@ -194,7 +198,12 @@ export const execute = (
       }
     })
   ).pipe(
-    Effect.annotateLogs({ job: info.job, run_id: info.runId, nominal_at: info.nominalAt.toISOString(), reason: info.reason }),
+    Effect.annotateLogs({
+      job: info.job,
+      run_id: info.runId,
+      nominal_at: info.nominalAt.toISOString(),
+      reason: info.reason
+    }),
     Effect.withSpan(`job ${info.job}`, {
       root: true,
       kind: "internal",

@@ -5,16 +5,19 @@
  * server.
  */
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
-import { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
+import { ServeError } from "@effect/platform/HttpServerError"
 import { SqlClient } from "@effect/sql"
-import { createServer } from "node:http"
 import { Effect, Layer, Metric, MetricState, Option } from "effect"
+import { createServer } from "node:http"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
-const labels = (tags: ReadonlyArray<{ readonly key: string; readonly value: string }>, extra: Record<string, string> = {}) => {
+const labels = (
+  tags: ReadonlyArray<{ readonly key: string; readonly value: string }>,
+  extra: Record<string, string> = {}
+) => {
   const all = [...tags.map((t) => [t.key, t.value] as const), ...Object.entries(extra)]
   return all.length === 0 ? "" : `{${all.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`
 }
@@ -34,9 +37,11 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
       }
       return entry.lines
     }
-    if (MetricState.isCounterState(state)) family("counter").push(`${key.name}${labels(key.tags)} ${number(state.count)}`)
-    else if (MetricState.isGaugeState(state)) family("gauge").push(`${key.name}${labels(key.tags)} ${number(state.value)}`)
-    else if (MetricState.isHistogramState(state)) {
+    if (MetricState.isCounterState(state)) {
+      family("counter").push(`${key.name}${labels(key.tags)} ${number(state.count)}`)
+    } else if (MetricState.isGaugeState(state)) {
+      family("gauge").push(`${key.name}${labels(key.tags)} ${number(state.value)}`)
+    } else if (MetricState.isHistogramState(state)) {
       const lines = family("histogram")
       for (const [boundary, count] of state.buckets) {
         lines.push(`${key.name}_bucket${labels(key.tags, { le: number(boundary) })} ${count}`)
@@ -44,10 +49,14 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
       if (!state.buckets.some(([boundary]) => boundary === Infinity)) {
         lines.push(`${key.name}_bucket${labels(key.tags, { le: "+Inf" })} ${state.count}`)
       }
-      lines.push(`${key.name}_sum${labels(key.tags)} ${number(state.sum)}`, `${key.name}_count${labels(key.tags)} ${state.count}`)
+      lines.push(
+        `${key.name}_sum${labels(key.tags)} ${number(state.sum)}`,
+        `${key.name}_count${labels(key.tags)} ${state.count}`
+      )
     }
   }
-  return [...families].map(([name, f]) => `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.lines.join("\n")}`).join("\n") + "\n"
+  return [...families].map(([name, f]) => `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.lines.join("\n")}`)
+    .join("\n") + "\n"
 })
 
 /** `/health`: the database answers a query within two seconds. */
@@ -78,9 +87,15 @@ export const layer: Layer.Layer<never, ServeError, WorkerConfig | SqlClient.SqlC
           Layer.provide(NodeHttpServer.layer(createServer, { port })),
           // ServeError says only "ServeError": name the port and the cause (EADDRINUSE, …).
           Layer.mapError((error) =>
-            new ServeError({ cause: new Error(`HTTP_PORT=${port}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`) })
+            new ServeError({
+              cause: new Error(
+                `HTTP_PORT=${port}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`
+              )
+            })
           ),
-          Layer.tap(() => Effect.logInfo("http server listening").pipe(Effect.annotateLogs({ port, endpoints: "/health /metrics" })))
+          Layer.tap(() =>
+            Effect.logInfo("http server listening").pipe(Effect.annotateLogs({ port, endpoints: "/health /metrics" }))
+          )
         )
     }))
 )

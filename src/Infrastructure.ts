@@ -5,13 +5,13 @@
  * relay and AMQP (and the HTTP endpoint), then the database, then telemetry
  * (flushing spans).
  */
+import type { ServeError } from "@effect/platform/HttpServerError"
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { Layer } from "effect"
-import type { ServeError } from "@effect/platform/HttpServerError"
 import * as Database from "./Database.js"
-import * as Http from "./Http.js"
 import type { EmbeddedDatabaseError } from "./Database/Embedded.js"
+import * as Http from "./Http.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as Publisher from "./Publisher.js"
 import * as RunStore from "./RunStore.js"
@@ -30,10 +30,11 @@ export const make = (options: { readonly http: boolean } = { http: true }): Laye
   StartError,
   WorkerConfig
 > =>
-  Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, OutboxRelay.layer, options.http ? Http.layer : Layer.empty).pipe(
-    Layer.provideMerge(Database.layer),
-    Layer.provideMerge(Telemetry.layer)
-  )
+  Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, OutboxRelay.layer, options.http ? Http.layer : Layer.empty)
+    .pipe(
+      Layer.provideMerge(Database.layer),
+      Layer.provideMerge(Telemetry.layer)
+    )
 
 /** {@link make} with every part. */
 export const layer = make()

@@ -178,9 +178,14 @@ const LONGEST_TIMER = Duration.days(24)
 
 /** A finite, non-negative duration of at most `LONGEST_TIMER`, or the reason it is not. */
 const boundedDuration = (input: unknown): Either.Either<Duration.Duration, string> => {
-  const negative = (typeof input === "number" && !(input >= 0)) || (typeof input === "string" && input.trim().startsWith("-"))
+  const negative = (typeof input === "number" && !(input >= 0)) ||
+    (typeof input === "string" && input.trim().startsWith("-"))
   const decoded = negative ? Option.none() : Duration.decodeUnknown(input)
-  if (Option.isNone(decoded)) return Either.left(`must be a duration such as "30 seconds" or 5000 (ms), got ${JSON.stringify(input) ?? String(input)}`)
+  if (Option.isNone(decoded)) {
+    return Either.left(
+      `must be a duration such as "30 seconds" or 5000 (ms), got ${JSON.stringify(input) ?? String(input)}`
+    )
+  }
   if (Duration.greaterThan(decoded.value, LONGEST_TIMER)) return Either.left("must be at most 24 days")
   return Either.right(decoded.value)
 }
@@ -190,7 +195,10 @@ const boundedDuration = (input: unknown): Either.Either<Duration.Duration, strin
  * job's `timezone`, else `defaultTimezone`). The scheduler registers only jobs
  * that pass; `check` and `jobs` use the same function.
  */
-export const validate = (job: Any, defaultTimezone: string): Either.Either<Plan, InvalidJobOption | CronSpec.InvalidCronExpression> =>
+export const validate = (
+  job: Any,
+  defaultTimezone: string
+): Either.Either<Plan, InvalidJobOption | CronSpec.InvalidCronExpression> =>
   Either.gen(function*() {
     const invalid = (option: string) => (reason: string) => new InvalidJobOption({ job: job.name, option, reason })
     const o = job.options
@@ -205,28 +213,44 @@ export const validate = (job: Any, defaultTimezone: string): Either.Either<Plan,
     if (!["latest", "skip", "all"].includes(catchUp)) {
       return yield* Either.left(invalid("catchUp")(`must be latest, skip or all, got "${catchUp}"`))
     }
-    const infinite = o.timeout !== undefined && Option.exists(Duration.decodeUnknown(o.timeout), (d) => !Duration.isFinite(d))
+    const infinite = o.timeout !== undefined &&
+      Option.exists(Duration.decodeUnknown(o.timeout), (d) => !Duration.isFinite(d))
     const timeout = o.timeout === undefined
       ? undefined
       : infinite
       ? Option.none()
-      : Option.liftPredicate(yield* Either.mapLeft(boundedDuration(o.timeout), invalid("timeout")), (d) => !Duration.isZero(d))
-    const jitter = o.jitter === undefined ? Option.none() : Option.some(yield* Either.mapLeft(boundedDuration(o.jitter), invalid("jitter")))
-    const catchUpWindow = yield* Either.mapLeft(boundedDuration(o.catchUpWindow ?? Duration.hours(24)), invalid("catchUpWindow"))
+      : Option.liftPredicate(yield* Either.mapLeft(boundedDuration(o.timeout), invalid("timeout")), (d) =>
+        !Duration.isZero(d))
+    const jitter = o.jitter === undefined
+      ? Option.none()
+      : Option.some(yield* Either.mapLeft(boundedDuration(o.jitter), invalid("jitter")))
+    const catchUpWindow = yield* Either.mapLeft(
+      boundedDuration(o.catchUpWindow ?? Duration.hours(24)),
+      invalid("catchUpWindow")
+    )
     let retry: Plan["retry"] = undefined
     if (o.retry !== undefined) {
       const { attempts, factor = 2, jitter: jittered = true } = o.retry
       if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
         return yield* Either.left(invalid("retry.attempts")(`must be a whole number from 1 to 1000, got ${attempts}`))
       }
-      if (!(factor >= 1 && factor < Infinity)) return yield* Either.left(invalid("retry.factor")(`must be a number ≥ 1, got ${factor}`))
-      const initialDelay = yield* Either.mapLeft(boundedDuration(o.retry.initialDelay ?? Duration.seconds(1)), invalid("retry.initialDelay"))
-      const maxDelay = yield* Either.mapLeft(boundedDuration(o.retry.maxDelay ?? Duration.minutes(1)), invalid("retry.maxDelay"))
+      if (!(factor >= 1 && factor < Infinity)) {
+        return yield* Either.left(invalid("retry.factor")(`must be a number ≥ 1, got ${factor}`))
+      }
+      const initialDelay = yield* Either.mapLeft(
+        boundedDuration(o.retry.initialDelay ?? Duration.seconds(1)),
+        invalid("retry.initialDelay")
+      )
+      const maxDelay = yield* Either.mapLeft(
+        boundedDuration(o.retry.maxDelay ?? Duration.minutes(1)),
+        invalid("retry.maxDelay")
+      )
       retry = { attempts, factor, initialDelay, maxDelay, jitter: jittered }
     }
     const spec = yield* Either.mapLeft(
       CronSpec.parse(job.schedule, { timezone: o.timezone ?? defaultTimezone }),
-      (error) => new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
+      (error) =>
+        new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
     )
     return { spec, timeout, overlap, retry, jitter, catchUp, catchUpWindow }
   })

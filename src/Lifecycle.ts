@@ -3,12 +3,12 @@
  * start the jobs, wait for SIGINT or SIGTERM, shut down in order. A second
  * signal exits at once; a watchdog exits non-zero when shutdown hangs.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Layer, LogLevel, Option } from "effect"
-import { describe } from "./Execution.js"
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, LogLevel, Option } from "effect"
 import { Control } from "./Control.js"
 import * as Database from "./Database.js"
+import { describe } from "./Execution.js"
 import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import * as Log from "./Log.js"
@@ -46,7 +46,9 @@ const handleSignals = (config: WorkerConfigShape, received: Deferred.Deferred<vo
         write(LogLevel.Info, "shutdown signal received, initiating graceful shutdown...", { signal })
         const deadline = Duration.sum(config.shutdownTimeout, WATCHDOG_MARGIN)
         watchdog = setTimeout(() => {
-          write(LogLevel.Error, "shutdown did not finish in time, forcing exit", { waited_seconds: Duration.toSeconds(deadline) })
+          write(LogLevel.Error, "shutdown did not finish in time, forcing exit", {
+            waited_seconds: Duration.toSeconds(deadline)
+          })
           process.exit(1)
         }, Duration.toMillis(deadline))
         watchdog.unref()
@@ -154,11 +156,13 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       const relay = yield* OutboxRelay.OutboxRelay
       if (relay.enabled) {
         const left = yield* relay.flush(DELIVERY_TIMEOUT)
-        yield* (left.pending > 0 ? Effect.logWarning("outbox not delivered before exit: messages wait for the worker") : Effect.logInfo("outbox flushed"))
+        yield* (left.pending > 0
+          ? Effect.logWarning("outbox not delivered before exit: messages wait for the worker")
+          : Effect.logInfo("outbox flushed"))
           .pipe(Effect.annotateLogs({ ...left }))
       }
       return record
-    // No HTTP endpoint: the running worker may hold HTTP_PORT.
+      // No HTTP endpoint: the running worker may hold HTTP_PORT.
     }).pipe(Effect.provide(services(config, layer, { http: false })))
   }).pipe(Effect.scoped, logStartFailure, withLogs(config))
 
@@ -169,11 +173,16 @@ const DELIVERY_TIMEOUT = Duration.seconds(30)
 export const withDatabase = <A, E, R>(
   config: WorkerConfigShape,
   effect: Effect.Effect<A, E, R>,
-  database: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Infrastructure.StartError, WorkerConfig> = Database.layer
+  database: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Infrastructure.StartError, WorkerConfig> =
+    Database.layer
 ) =>
   effect.pipe(
     Effect.provide(database),
     Effect.provide(Layer.succeed(WorkerConfig, config)),
     logStartFailure,
     withLogs(config, "stderr")
-  ) as Effect.Effect<A, E | Infrastructure.StartError, Exclude<R, SqlClient.SqlClient | PgClient.PgClient | WorkerConfig>>
+  ) as Effect.Effect<
+    A,
+    E | Infrastructure.StartError,
+    Exclude<R, SqlClient.SqlClient | PgClient.PgClient | WorkerConfig>
+  >

@@ -84,7 +84,9 @@ export const formatPretty = (entry: Entry): string => {
       return `${key}=${/[\s"=]/.test(text) || text === "" ? JSON.stringify(text) : text}`
     })
     .join(" ")
-  return Redact.scrub(`${entry.time.toISOString()} ${entry.level.padEnd(5)} ${entry.msg}${fields === "" ? "" : ` ${fields}`}`)
+  return Redact.scrub(
+    `${entry.time.toISOString()} ${entry.level.padEnd(5)} ${entry.msg}${fields === "" ? "" : ` ${fields}`}`
+  )
 }
 
 const messageText = (message: unknown): string => {
@@ -139,7 +141,11 @@ export const layer = (options: {
           HashSet.remove(Logger.defaultLogger),
           HashSet.remove(Logger.prettyLoggerDefault),
           HashSet.add(
-            make(options.service, options.format, (line) => (options.stream === "stderr" ? process.stderr : process.stdout).write(line + "\n"))
+            make(
+              options.service,
+              options.format,
+              (line) => (options.stream === "stderr" ? process.stderr : process.stdout).write(line + "\n")
+            )
           )
         ))
     ),
@@ -157,7 +163,12 @@ export const writer = (options: {
 }) =>
 (level: LogLevel.LogLevel, msg: string, fields: Record<string, unknown> = {}): void => {
   if (LogLevel.lessThan(level, options.level)) return
-  const entry: Entry = { time: new Date(), level: LEVEL_NAMES[level._tag] ?? level.label, service: options.service, msg, fields }
+  const entry: Entry = {
+    time: new Date(),
+    level: LEVEL_NAMES[level._tag] ?? level.label,
+    service: options.service,
+    msg,
+    fields
+  }
   process.stdout.write((options.format === "json" ? formatJson(entry) : formatPretty(entry)) + "\n")
 }
-

@@ -33,7 +33,8 @@ export const maintenance = Job.make({
       const [deleted] = yield* sql<{ count: number }>`
         WITH gone AS (
           DELETE FROM cron_worker.outbox WHERE id IN (
-            SELECT id FROM cron_worker.outbox WHERE status = 'delivered' AND created_at < ${before} LIMIT ${OUTBOX_BATCH}
+            SELECT id FROM cron_worker.outbox WHERE status = 'delivered' AND created_at < ${before}
+              LIMIT ${OUTBOX_BATCH}
           ) RETURNING 1
         ) SELECT count(*)::int AS count FROM gone`
       messages += deleted?.count ?? 0

@@ -5,8 +5,8 @@
  * on the finance app, in `finance`. Run at start-up and by `migrate`;
  * several workers starting at once are serialised by an advisory lock.
  */
-import { PgMigrator } from "@effect/sql-pg"
 import { SqlClient } from "@effect/sql"
+import { PgMigrator } from "@effect/sql-pg"
 import { Effect } from "effect"
 
 const workerSchema = Effect.gen(function*() {
@@ -138,7 +138,8 @@ const distributed = Effect.gen(function*() {
   yield* sql`ALTER TABLE cron_worker.runs DROP CONSTRAINT runs_status_check`
   yield* sql`
     ALTER TABLE cron_worker.runs ADD CONSTRAINT runs_status_check
-      CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'interrupted', 'skipped', 'abandoned'))`
+      CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out',
+        'interrupted', 'skipped', 'abandoned'))`
   yield* sql`DROP INDEX cron_worker.runs_running`
   yield* sql`CREATE INDEX runs_live ON cron_worker.runs (job) WHERE status IN ('running', 'queued')`
   yield* sql`CREATE INDEX runs_lease ON cron_worker.runs (lease_until) WHERE status IN ('running', 'queued')`

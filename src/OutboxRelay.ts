@@ -10,8 +10,8 @@
  * order holds.
  */
 import { SqlClient } from "@effect/sql"
-import { hostname } from "node:os"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Ref, Schedule } from "effect"
+import { hostname } from "node:os"
 import * as Amqp from "./OutboxRelay/Amqp.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
@@ -57,7 +57,8 @@ const make = Effect.gen(function*() {
   const config = yield* WorkerConfig
   const sql = yield* SqlClient.SqlClient
   const counts = sql<{ pending: number; failed: number }>`
-    SELECT count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS pending, count(*) FILTER (WHERE status = 'failed')::int AS failed
+    SELECT count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS pending, count(*)
+      FILTER (WHERE status = 'failed')::int AS failed
     FROM cron_worker.outbox`.pipe(Effect.map((rows) => rows[0] ?? { pending: 0, failed: 0 }), Effect.orDie)
   if (Option.isNone(config.rabbitmqUrl)) {
     yield* Effect.logWarning("rabbitmq not configured: published messages wait in the outbox")
@@ -67,12 +68,20 @@ const make = Effect.gen(function*() {
   const host = Amqp.describeUrl(url)
   const instance = Option.getOrElse(config.instanceId, () => `${hostname()}:${process.pid}`)
   const current = yield* Ref.make(Option.none<Amqp.Connection>())
-  const dropConnection = Effect.flatMap(Ref.getAndSet(current, Option.none()), Option.match({ onNone: () => Effect.void, onSome: Amqp.close }))
+  const dropConnection = Effect.flatMap(
+    Ref.getAndSet(current, Option.none()),
+    Option.match({ onNone: () => Effect.void, onSome: Amqp.close })
+  )
   yield* Effect.addFinalizer(() =>
-    Effect.flatMap(Ref.get(current), Option.match({
-      onNone: () => Effect.void,
-      onSome: (connection) => Amqp.close(connection).pipe(Effect.zipRight(Effect.logInfo("rabbitmq connection closed")))
-    })))
+    Effect.flatMap(
+      Ref.get(current),
+      Option.match({
+        onNone: () => Effect.void,
+        onSome: (connection) =>
+          Amqp.close(connection).pipe(Effect.zipRight(Effect.logInfo("rabbitmq connection closed")))
+      })
+    )
+  )
 
   const connecting = yield* Effect.makeSemaphore(1)
   /** One delivery at a time in this process: the background relay and `flush` take turns. */
@@ -99,7 +108,8 @@ const make = Effect.gen(function*() {
   const take = onDatabase(sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(${RELAY_LOCK.toString()}::bigint)`
     const busy = yield* sql`
-      SELECT 1 FROM cron_worker.outbox WHERE status = 'sending' AND sender <> ${instance} AND send_lease > now() LIMIT 1`
+      SELECT 1 FROM cron_worker.outbox WHERE status = 'sending' AND sender <> ${instance} AND send_lease > now()
+        LIMIT 1`
     if (busy.length > 0) return []
     const rows = yield* sql<Amqp.Message & { readonly seq: string }>`
       UPDATE cron_worker.outbox
@@ -130,20 +140,25 @@ const make = Effect.gen(function*() {
       if (delivered.length > 0) {
         yield* sql`
           UPDATE cron_worker.outbox
-          SET status = 'delivered', delivered_at = ${now}, attempts = attempts + 1, last_error = NULL, sender = NULL, send_lease = NULL
+          SET status = 'delivered', delivered_at = ${now}, attempts = attempts + 1,
+            last_error = NULL, sender = NULL, send_lease = NULL
           WHERE id = ANY(${delivered}::uuid[])`
       }
       if (others.length > 0) {
         yield* sql`
           UPDATE cron_worker.outbox o
           SET status = u.status, attempts = o.attempts + 1, last_error = u.error, sender = NULL, send_lease = NULL
-          FROM unnest(${others.map((o) => o.row.id)}::uuid[], ${others.map((o) => o.status)}::text[], ${others.map((o) => o.error)}::text[])
+          FROM unnest(${others.map((o) => o.row.id)}::uuid[], ${others.map((o) => o.status)}::text[], ${
+          others.map((o) => o.error)
+        }::text[])
             AS u (id, status, error)
           WHERE o.id = u.id`
       }
       for (const { error, row, status } of others) {
         const fields = { message_id: row.id, exchange: row.exchange, routing_key: row.routing_key, error }
-        yield* (status === "failed" ? Effect.logError("outbox message unroutable") : Effect.logWarning("outbox message not confirmed"))
+        yield* (status === "failed"
+          ? Effect.logError("outbox message unroutable")
+          : Effect.logWarning("outbox message not confirmed"))
           .pipe(Effect.annotateLogs(fields))
       }
       return delivered.length
@@ -157,7 +172,9 @@ const make = Effect.gen(function*() {
     if (rows.length === 0) return { handled: 0, delivered: 0 }
     const refused = new Map<string, string>()
     for (const exchange of new Set(rows.map((row) => row.exchange))) {
-      const refusal = yield* Amqp.declare(connection, exchange).pipe(Effect.mapError((error) => new DeliveryFailed("broker", error)))
+      const refusal = yield* Amqp.declare(connection, exchange).pipe(
+        Effect.mapError((error) => new DeliveryFailed("broker", error))
+      )
       if (refusal !== undefined) refused.set(exchange, refusal)
     }
     const outcomes = yield* Amqp.publishAll(connection, rows, refused, config.serviceName).pipe(
@@ -175,7 +192,9 @@ const make = Effect.gen(function*() {
     let delivered = 0
     for (;;) {
       const batch = yield* deliverBatch.pipe(
-        Effect.tapError((failure) => (failure.origin === "broker" ? Effect.zipRight(dropConnection, giveBack) : Effect.void))
+        Effect.tapError((
+          failure
+        ) => (failure.origin === "broker" ? Effect.zipRight(dropConnection, giveBack) : Effect.void))
       )
       delivered += batch.delivered
       if (batch.handled < BATCH) return delivered
@@ -207,7 +226,8 @@ const make = Effect.gen(function*() {
     Effect.catchAll((error) =>
       Effect.logWarning("rabbitmq unavailable at start-up: messages wait in the outbox, retrying").pipe(
         Effect.annotateLogs({ host, error: error instanceof DeliveryFailed ? error.error : String(error) })
-      ))
+      )
+    )
   )
   yield* Effect.forkScoped(relay)
 
@@ -218,10 +238,15 @@ const make = Effect.gen(function*() {
         Effect.retry(RECONNECT),
         Effect.catchAll(() => Effect.succeed(0)),
         Effect.timeoutOption(timeout),
-        Effect.flatMap((delivered) => Effect.map(counts, (c) => ({ delivered: Option.getOrElse(delivered, () => 0), ...c })))
+        Effect.flatMap((delivered) =>
+          Effect.map(counts, (c) => ({ delivered: Option.getOrElse(delivered, () => 0), ...c }))
+        )
       )
   })
 })
 
 /** The relay: a background fiber when `RABBITMQ_URL` is set, a no-op that says so otherwise. */
-export const layer: Layer.Layer<OutboxRelay, never, SqlClient.SqlClient | WorkerConfig> = Layer.scoped(OutboxRelay, make)
+export const layer: Layer.Layer<OutboxRelay, never, SqlClient.SqlClient | WorkerConfig> = Layer.scoped(
+  OutboxRelay,
+  make
+)

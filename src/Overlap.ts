@@ -71,13 +71,16 @@ export const admit = (
           Effect.as(Deferred.await(gate), undefined), // `release` made this run active
           Effect.as(Deferred.await(stopping), "shutdown" as const)
         )))
-        return Effect.flatMap(onQueue, (may): Effect.Effect<Refusal | undefined> => may ? wait : Effect.succeed("overlap_queue_full")).pipe(
-          Effect.tap((refusal) => {
-            if (refusal !== undefined && state.queued?.gate === gate) state.queued = undefined
-            // The gate opened: this run is active (`release` made it so) and goes.
-            return refusal === undefined ? onDequeue : Effect.void
-          })
-        )
+        return Effect.flatMap(onQueue, (may): Effect.Effect<Refusal | undefined> =>
+          may ? wait : Effect.succeed("overlap_queue_full")).pipe(
+            Effect.tap((refusal) => {
+              if (refusal !== undefined && state.queued?.gate === gate) {
+                state.queued = undefined
+              }
+              // The gate opened: this run is active (`release` made it so) and goes.
+              return refusal === undefined ? onDequeue : Effect.void
+            })
+          )
       }
     }
   })

@@ -6,8 +6,8 @@
  * messages commit or roll back together. `layerMemory` serves tests.
  */
 import { SqlClient } from "@effect/sql"
-import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Option, Ref, Schema } from "effect"
+import { randomUUID } from "node:crypto"
 import { CurrentRun } from "./Job.js"
 import * as Redact from "./Redact.js"
 
@@ -71,7 +71,9 @@ export const toMessage = (
 ): Effect.Effect<Message, PublishError> =>
   Effect.gen(function*() {
     const fail = (reason: string) => new PublishError({ exchange, routingKey, reason })
-    if (exchange === "" && routingKey === "") return yield* Effect.fail(fail("an exchange or a routing key is required"))
+    if (exchange === "" && routingKey === "") {
+      return yield* Effect.fail(fail("an exchange or a routing key is required"))
+    }
     const id = options.messageId ?? randomUUID()
     if (!UUID.test(id)) return yield* Effect.fail(fail(`messageId must be a UUID, got "${id}"`))
     const [bytes, contentType] = payload instanceof Uint8Array
@@ -110,14 +112,21 @@ export const layerOutbox: Layer.Layer<Publisher, never, SqlClient.SqlClient> = L
           const run = yield* Effect.serviceOption(CurrentRun)
           yield* sql`
             INSERT INTO cron_worker.outbox (id, exchange, routing_key, payload, content_type, headers, job, run_id)
-            VALUES (${message.id}, ${message.exchange}, ${message.routingKey}, ${message.payload}, ${message.contentType},
+            VALUES (${message.id}, ${message.exchange}, ${message.routingKey},
+              ${message.payload}, ${message.contentType},
                     ${JSON.stringify(message.headers)}::jsonb,
-                    ${Option.getOrNull(Option.map(run, (r) => r.job))}, ${Option.getOrNull(Option.map(run, (r) => r.runId))})
+                    ${Option.getOrNull(Option.map(run, (r) => r.job))}, ${
+            Option.getOrNull(Option.map(run, (r) => r.runId))
+          })
             ON CONFLICT (id) DO NOTHING`.pipe(
             Effect.mapError((error) => new PublishError({ exchange, routingKey, reason: Redact.scrub(error.message) }))
           )
           return message.id
-        }).pipe(Effect.withSpan("Publisher.publish", { attributes: { "messaging.destination": exchange, "messaging.routing_key": routingKey } }))
+        }).pipe(
+          Effect.withSpan("Publisher.publish", {
+            attributes: { "messaging.destination": exchange, "messaging.routing_key": routingKey }
+          })
+        )
     })
   })
 )
@@ -131,8 +140,13 @@ export const layerMemory: Layer.Layer<Publisher | Published> = Layer.effectConte
     const published = yield* Ref.make<ReadonlyArray<Message>>([])
     const publisher = Publisher.of({
       publish: (exchange, routingKey, payload, options) =>
-        Effect.flatMap(toMessage(exchange, routingKey, payload, options), (message) =>
-          Ref.update(published, (all) => (all.some((m) => m.id === message.id) ? all : [...all, message])).pipe(Effect.as(message.id)))
+        Effect.flatMap(
+          toMessage(exchange, routingKey, payload, options),
+          (message) =>
+            Ref.update(published, (all) => (all.some((m) => m.id === message.id) ? all : [...all, message])).pipe(
+              Effect.as(message.id)
+            )
+        )
     })
     return Context.make(Publisher, publisher).pipe(Context.add(Published, published))
   })

@@ -56,7 +56,9 @@ export interface Claim {
   readonly reason: RunReason
   readonly instance: string
   readonly at: Date
-  /** The claim's lease, on the store's clock: other instances treat the run as alive this long, unless it is renewed. */
+  /**
+   * The claim's lease, on the store's clock: other instances treat the run as alive this long, unless it is renewed.
+   */
   readonly leaseSeconds: number
   /**
    * A slot that passed unrun: recorded at once as skipped (missed), never seen
@@ -141,7 +143,9 @@ export interface RunStoreShape {
   /** One run's record. */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>
   /** History, newest first; optionally of one job only. */
-  readonly history: (options?: { readonly job?: string | undefined; readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<RunRecord>>
+  readonly history: (
+    options?: { readonly job?: string | undefined; readonly limit?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<RunRecord>>
   /** Pauses a job for every instance. */
   readonly pause: (job: string, reason: string | undefined, at: Date) => Effect.Effect<void>
   /** Resumes a paused job; `false` if it was not paused. */
@@ -278,7 +282,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
   })
 
 /** {@link makeMemory} as a layer. */
-export const layerMemory = (options?: MemoryOptions): Layer.Layer<RunStore> => Layer.effect(RunStore, makeMemory(options))
+export const layerMemory = (options?: MemoryOptions): Layer.Layer<RunStore> =>
+  Layer.effect(RunStore, makeMemory(options))
 
 /**
  * The store on PostgreSQL (`RunStore/Pg.ts`): durable history, claims that

@@ -6,16 +6,13 @@
  * scope is the shutdown: no new runs, running ones get the grace period, then
  * are interrupted.
  */
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Option, Schedule, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Option, Schedule, Schema } from "effect"
 import * as CatchUp from "./CatchUp.js"
-import * as Deadlines from "./Deadlines.js"
 import * as CronSpec from "./CronSpec.js"
+import * as Deadlines from "./Deadlines.js"
 import * as Execution from "./Execution.js"
-import * as Overlap from "./Overlap.js"
-import * as Slot from "./Slot.js"
-import type { Entry } from "./Slot.js"
 import {
   type CurrentRun,
   DuplicateJobName,
@@ -24,7 +21,10 @@ import {
   type Overlap as OverlapPolicy,
   validate as validateJob
 } from "./Job.js"
+import * as Overlap from "./Overlap.js"
 import { RunStore } from "./RunStore.js"
+import * as Slot from "./Slot.js"
+import type { Entry } from "./Slot.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 /** Why a job could not be registered. */
@@ -143,9 +143,17 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         })
         if (plan !== undefined && plan.missed > 0) {
           yield* Effect.logWarning("job missed slots while no worker ran").pipe(
-            Effect.annotateLogs({ job: entry.name, missed: plan.missed, catch_up: entry.catchUp, running: plan.run.length })
+            Effect.annotateLogs({
+              job: entry.name,
+              missed: plan.missed,
+              catch_up: entry.catchUp,
+              running: plan.run.length
+            })
           )
-          yield* Effect.forEach(plan.record, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+          yield* Effect.forEach(plan.record, (slot) => recordMissed(entry, slot), {
+            concurrency: "unbounded",
+            discard: true
+          })
           if (plan.run.length > 0) {
             // The first catch-up run takes its place before the job's next slot can.
             const decided = yield* Deferred.make<void>()
@@ -153,12 +161,14 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             // interrupted (replaced, cancelled, shutdown). Each slot on a fiber of its own, which its
             // timeout interrupts: after a timeout the sequence goes on.
             const runFrom = (i: number): Effect.Effect<void> =>
-              i >= plan.run.length ? Effect.void : FiberSet.run(runs, catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined)).pipe(
-                Effect.flatMap(Fiber.await),
-                Effect.flatMap((exit) =>
-                  (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause)) ? runFrom(i + 1) : Effect.void
+              i >= plan.run.length ?
+                Effect.void :
+                FiberSet.run(runs, catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined)).pipe(
+                  Effect.flatMap(Fiber.await),
+                  Effect.flatMap((exit) =>
+                    (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause)) ? runFrom(i + 1) : Effect.void
+                  )
                 )
-              )
             yield* FiberSet.run(runs, runFrom(0))
             yield* Deferred.await(decided)
           }
@@ -188,7 +198,10 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         ...(entry.state.queued === undefined ? [] : [entry.state.queued.run])
       ])
       const lost = yield* store.renew(live.map((run) => run.runId), Duration.toSeconds(config.leaseDuration)).pipe(
-        Effect.timeoutFail({ duration: third, onTimeout: () => new Error(`no answer within ${Duration.format(third)}`) }),
+        Effect.timeoutFail({
+          duration: third,
+          onTimeout: () => new Error(`no answer within ${Duration.format(third)}`)
+        }),
         Effect.orDie
       )
       for (const { error, runId } of lost) {
@@ -199,7 +212,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }
     }).pipe(
       Effect.catchAllDefect((defect) =>
-        Effect.logError("lease renewal failed: the run store failed").pipe(Effect.annotateLogs({ error: Execution.describe(defect) }))
+        Effect.logError("lease renewal failed: the run store failed").pipe(
+          Effect.annotateLogs({ error: Execution.describe(defect) })
+        )
       ),
       Effect.repeat(Schedule.fixed(third))
     )
@@ -215,7 +230,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }
     }).pipe(
       Effect.catchAllDefect((defect) =>
-        Effect.logError("abandoned runs not reaped: the run store failed").pipe(Effect.annotateLogs({ error: Execution.describe(defect) }))
+        Effect.logError("abandoned runs not reaped: the run store failed").pipe(
+          Effect.annotateLogs({ error: Execution.describe(defect) })
+        )
       ),
       Effect.repeat(Schedule.spaced(third))
     )
@@ -250,7 +267,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }
       entries.set(job.name, entry)
       yield* Effect.logInfo(`job registered: ${job.name}`).pipe(
-        Effect.annotateLogs({ job: job.name, schedule: job.schedule, timezone: plan.spec.timezone, next_run: new Date(plan.spec.next(now, anchor)).toISOString() })
+        Effect.annotateLogs({
+          job: job.name,
+          schedule: job.schedule,
+          timezone: plan.spec.timezone,
+          next_run: new Date(plan.spec.next(now, anchor)).toISOString()
+        })
       )
       if (started) yield* launch(entry, Option.fromNullable((yield* store.lastSlots([job.name])).get(job.name)))
     })
@@ -283,9 +305,13 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         }
         if (yield* waitForRuns(config.shutdownTimeout)) return yield* Effect.logInfo("all running jobs completed")
         const left = yield* FiberSet.size(runs)
-        yield* Effect.logWarning("shutdown timeout reached, interrupting running jobs").pipe(Effect.annotateLogs({ running: left }))
+        yield* Effect.logWarning("shutdown timeout reached, interrupting running jobs").pipe(
+          Effect.annotateLogs({ running: left })
+        )
         for (const entry of entries.values()) {
-          for (const run of entry.state.active) interruptReasons.set(run.runId, "interrupted at shutdown (grace period expired)")
+          for (const run of entry.state.active) {
+            interruptReasons.set(run.runId, "interrupted at shutdown (grace period expired)")
+          }
         }
         yield* FiberSet.clear(runs)
         yield* Effect.logInfo("running jobs interrupted")
@@ -304,7 +330,10 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         yield* Effect.logInfo("starting scheduler").pipe(
           Effect.annotateLogs({
             jobs_count: entries.size,
-            default_timeout_seconds: Option.match(config.defaultTimeout, { onNone: () => 0, onSome: Duration.toSeconds }),
+            default_timeout_seconds: Option.match(config.defaultTimeout, {
+              onNone: () => 0,
+              onSome: Duration.toSeconds
+            }),
             max_concurrent: config.maxConcurrentJobs,
             timezone: config.timezone
           })

@@ -4,8 +4,8 @@
  * limit, then the run itself (`Execution`). Every claimed slot gets an
  * outcome, whatever interrupts it.
  */
-import { randomUUID } from "node:crypto"
 import { Clock, Deferred, Duration, Effect, Option, Random } from "effect"
+import { randomUUID } from "node:crypto"
 import type { Deadlines } from "./Deadlines.js"
 import * as Execution from "./Execution.js"
 import type { CatchUp, RunReason } from "./Job.js"
@@ -49,28 +49,53 @@ const REMOTE_POLL = Duration.seconds(1)
 
 export const make = ({ config, deadlines, instance, interruptReasons, limit, stopping, store }: Dependencies) => {
   const leaseSeconds = Duration.toSeconds(config.leaseDuration)
-  const skip = (entry: Entry, runId: string, reason: SkipReason, message: string, fields: Record<string, unknown> = {}) =>
+  const skip = (
+    entry: Entry,
+    runId: string,
+    reason: SkipReason,
+    message: string,
+    fields: Record<string, unknown> = {}
+  ) =>
     Effect.gen(function*() {
       yield* Effect.logWarning(message).pipe(Effect.annotateLogs(fields))
       yield* Execution.count(entry.name, "skipped")
-      yield* store.finish(runId, { status: "skipped", skipReason: reason, attempt: 0, at: new Date(yield* Clock.currentTimeMillis) })
+      yield* store.finish(runId, {
+        status: "skipped",
+        skipReason: reason,
+        attempt: 0,
+        at: new Date(yield* Clock.currentTimeMillis)
+      })
     })
 
   /** The overlap policy: `true` when the run may start (and must then be released). */
   const admit = (entry: Entry, runId: string, nominalAt: Date) =>
-    Overlap.admit(entry.state, entry.overlap, runId, stopping, (previous) =>
-      Effect.gen(function*() {
-        for (const run of previous) {
-          if (!interruptReasons.has(run.runId)) interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
-        }
-        yield* Effect.logWarning("job replacing its previous run").pipe(Effect.annotateLogs({ replaced: previous.length }))
-      }), store.enqueue(runId, entry.name), store.dequeue(runId)).pipe(
-        Effect.flatMap((refusal) =>
-          refusal === undefined
-            ? Effect.succeed(true)
-            : skip(entry, runId, refusal === "shutdown" ? "shutdown" : "overlap", REFUSALS[refusal]).pipe(Effect.as(false))
-        )
+    Overlap.admit(
+      entry.state,
+      entry.overlap,
+      runId,
+      stopping,
+      (previous) =>
+        Effect.gen(function*() {
+          for (const run of previous) {
+            if (!interruptReasons.has(run.runId)) {
+              interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
+            }
+          }
+          yield* Effect.logWarning("job replacing its previous run").pipe(
+            Effect.annotateLogs({ replaced: previous.length })
+          )
+        }),
+      store.enqueue(runId, entry.name),
+      store.dequeue(runId)
+    ).pipe(
+      Effect.flatMap((refusal) =>
+        refusal === undefined
+          ? Effect.succeed(true)
+          : skip(entry, runId, refusal === "shutdown" ? "shutdown" : "overlap", REFUSALS[refusal]).pipe(
+            Effect.as(false)
+          )
       )
+    )
 
   const release = (entry: Entry, runId: string) =>
     Effect.zipRight(Effect.sync(() => interruptReasons.delete(runId)), Overlap.release(entry.state, runId))
@@ -90,7 +115,10 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
     Effect.gen(function*() {
       for (;;) {
         if ((yield* store.others(entry.name, instance)).running === 0) return true
-        const stop = yield* Effect.raceFirst(Effect.as(Effect.sleep(REMOTE_POLL), false), Effect.as(Deferred.await(stopping), true))
+        const stop = yield* Effect.raceFirst(
+          Effect.as(Effect.sleep(REMOTE_POLL), false),
+          Effect.as(Deferred.await(stopping), true)
+        )
         if (stop) return false
       }
     })
@@ -122,7 +150,9 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
         case "replace": {
           const error = `replaced by the run of ${nominalAt.toISOString()} on instance ${instance}`
           const asked = yield* store.requestCancel(entry.name, instance, error)
-          yield* Effect.logWarning("job replacing its run on another instance").pipe(Effect.annotateLogs({ replaced: asked }))
+          yield* Effect.logWarning("job replacing its run on another instance").pipe(
+            Effect.annotateLogs({ replaced: asked })
+          )
           if (!(yield* awaitOthers(entry))) {
             yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it replaced a run)")
             return false
@@ -156,7 +186,8 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
       if (yield* Deferred.isDone(stopping)) {
         return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
       }
-      const run = Execution.execute(store, deadlines, entry, { job: entry.name, runId, nominalAt, reason }, () => interruptReasons.get(runId))
+      const run = Execution.execute(store, deadlines, entry, { job: entry.name, runId, nominalAt, reason }, () =>
+        interruptReasons.get(runId))
       const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
       if (Option.isNone(admitted)) {
         yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
@@ -185,7 +216,9 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
         if (claim._tag === "Taken") return yield* Effect.as(Effect.logDebug("slot already claimed"), false)
         if (claim._tag === "Paused") {
           yield* Execution.count(entry.name, "skipped")
-          yield* Effect.logInfo("job skipped (paused)").pipe(Effect.annotateLogs({ run_id: runId, pause_reason: claim.reason ?? "" }))
+          yield* Effect.logInfo("job skipped (paused)").pipe(
+            Effect.annotateLogs({ run_id: runId, pause_reason: claim.reason ?? "" })
+          )
           return true
         }
         yield* restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
@@ -230,7 +263,11 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
       // The job's fiber must outlive a run store that fails.
       Effect.catchAllDefect((defect) =>
         Effect.logError("missed slot not recorded: the run store failed").pipe(
-          Effect.annotateLogs({ job: entry.name, nominal_at: new Date(nominal).toISOString(), error: Execution.describe(defect) })
+          Effect.annotateLogs({
+            job: entry.name,
+            nominal_at: new Date(nominal).toISOString(),
+            error: Execution.describe(defect)
+          })
         )
       )
     )

@@ -29,7 +29,9 @@ export const layer: Layer.Layer<never, never, WorkerConfig> = Layer.unwrapEffect
     const [NodeSdk, { OTLPTraceExporter }, { BatchSpanProcessor }] = yield* loadSdk
     return NodeSdk.layer(() => ({
       resource: { serviceName: config.serviceName, serviceVersion: VERSION },
-      spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces` })),
+      spanProcessor: new BatchSpanProcessor(
+        new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces` })
+      ),
       shutdownTimeout: "5 seconds"
     })).pipe(
       Layer.discard,

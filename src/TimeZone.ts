@@ -151,12 +151,24 @@ export class TimeZone {
     let year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0
     for (const part of this.format!.formatToParts(whole)) {
       switch (part.type) {
-        case "year": year = Number(part.value); break
-        case "month": month = Number(part.value); break
-        case "day": day = Number(part.value); break
-        case "hour": hour = Number(part.value); break
-        case "minute": minute = Number(part.value); break
-        case "second": second = Number(part.value); break
+        case "year":
+          year = Number(part.value)
+          break
+        case "month":
+          month = Number(part.value)
+          break
+        case "day":
+          day = Number(part.value)
+          break
+        case "hour":
+          hour = Number(part.value)
+          break
+        case "minute":
+          minute = Number(part.value)
+          break
+        case "second":
+          second = Number(part.value)
+          break
       }
     }
     const wall = Date.UTC(year, month - 1, day, hour, minute, second)
@@ -167,7 +179,18 @@ export class TimeZone {
 
 const zones = new Map<string, TimeZone | null>()
 
-const FIXED_UTC = new Set(["UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Etc/GMT", "GMT", "UCT", "Universal", "Zulu"])
+const FIXED_UTC = new Set([
+  "UTC",
+  "Etc/UTC",
+  "Etc/UCT",
+  "Etc/Universal",
+  "Etc/Zulu",
+  "Etc/GMT",
+  "GMT",
+  "UCT",
+  "Universal",
+  "Zulu"
+])
 
 /**
  * The zone named `name` (an IANA name such as `America/New_York`, or `UTC`), or
@@ -190,7 +213,8 @@ export const make = (name: string): TimeZone | undefined => {
         second: "numeric"
       })
       const resolved = format.resolvedOptions().timeZone
-      // Keep the name as configured (ICU may answer an older alias, Asia/Calcutta for Asia/Kolkata), fixing only its case.
+      // Keep the name as configured (ICU may answer an older alias, Asia/Calcutta for Asia/Kolkata), fixing only its
+      // case.
       const display = resolved.toLowerCase() === name.toLowerCase() ? resolved : name
       zone = FIXED_UTC.has(resolved)
         ? TimeZone.create(display === "Etc/UTC" ? "UTC" : display, undefined)
@@ -218,5 +242,4 @@ export const formatLocal = (instant: number, zone: TimeZone): string => {
 }
 
 /** `2026-03-08T07:00:00Z`: an instant in UTC, with milliseconds only when they are not zero. */
-export const formatInstant = (instant: number): string =>
-  new Date(instant).toISOString().replace(/\.000Z$/, "Z")
+export const formatInstant = (instant: number): string => new Date(instant).toISOString().replace(/\.000Z$/, "Z")

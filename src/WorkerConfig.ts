@@ -19,7 +19,10 @@ export interface WorkerConfigShape {
   readonly defaultTimeout: Option.Option<Duration.Duration>
   /** `WORKER_MAX_CONCURRENT_JOBS`: runs in flight across all jobs. Default 10; 0 = no limit. */
   readonly maxConcurrentJobs: number
-  /** `WORKER_SHUTDOWN_TIMEOUT_SECONDS`: how long shutdown waits for running jobs before interrupting them. Default 30 s. */
+  /**
+   * `WORKER_SHUTDOWN_TIMEOUT_SECONDS`: how long shutdown waits for running jobs before interrupting them. Default 30
+   * s.
+   */
   readonly shutdownTimeout: Duration.Duration
   /** `WORKER_TIMEZONE`: zone of schedules that name none. Default `UTC`. */
   readonly timezone: string
@@ -89,7 +92,13 @@ type Parse<A> = (raw: string) => Either.Either<A, string>
  * which returns the value or says what was expected. A `secret`'s value is
  * registered with `Redact` and never printed.
  */
-const variable = <A>(name: string, description: string, fallback: A, parse: Parse<A>, secret = false): Config.Config<A> =>
+const variable = <A>(
+  name: string,
+  description: string,
+  fallback: A,
+  parse: Parse<A>,
+  secret = false
+): Config.Config<A> =>
   Config.string(name).pipe(
     Config.option,
     Config.mapOrFail((raw) => {
@@ -97,7 +106,8 @@ const variable = <A>(name: string, description: string, fallback: A, parse: Pars
       if (text === "") return Either.right(fallback)
       if (secret) Redact.register(text)
       const shown = secret ? " (value hidden)" : `=${JSON.stringify(text)}`
-      return Either.mapLeft(parse(text), (expected) => ConfigError.InvalidData([], `${name}${shown}: expected ${expected}`))
+      return Either.mapLeft(parse(text), (expected) =>
+        ConfigError.InvalidData([], `${name}${shown}: expected ${expected}`))
     }),
     Config.withDescription(description)
   )
@@ -145,7 +155,11 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     "WORKER_DEFAULT_TIMEOUT_SECONDS",
     "Default job timeout in seconds; 0 = none",
     defaults.defaultTimeout,
-    (raw) => Either.map(seconds(0, MAX_TIMEOUT_SECONDS, " (0 = no timeout)")(raw), Option.liftPredicate((d) => !Duration.isZero(d)))
+    (raw) =>
+      Either.map(
+        seconds(0, MAX_TIMEOUT_SECONDS, " (0 = no timeout)")(raw),
+        Option.liftPredicate((d) => !Duration.isZero(d))
+      )
   ),
   maxConcurrentJobs: variable(
     "WORKER_MAX_CONCURRENT_JOBS",
@@ -161,7 +175,9 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
   ),
   timezone: variable("WORKER_TIMEZONE", "Default time zone of schedules (IANA name)", defaults.timezone, (raw) => {
     const zone = TimeZone.make(raw)
-    return zone === undefined ? Either.left("an IANA time zone such as UTC or America/New_York") : Either.right(zone.name)
+    return zone === undefined
+      ? Either.left("an IANA time zone such as UTC or America/New_York")
+      : Either.right(zone.name)
   }),
   logLevel: variable("LOG_LEVEL", "debug, info, warn or error", defaults.logLevel, (raw) => {
     const level = LEVELS[raw.toLowerCase()]
@@ -178,14 +194,24 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     secret(url(["postgres:", "postgresql:"], "postgres://user@host:5432/database")),
     true
   ),
-  databasePoolSize: variable("DATABASE_POOL_SIZE", "Connections to PostgreSQL", defaults.databasePoolSize, wholeNumber(1, 1000, "a whole number from 1 to 1000")),
+  databasePoolSize: variable(
+    "DATABASE_POOL_SIZE",
+    "Connections to PostgreSQL",
+    defaults.databasePoolSize,
+    wholeNumber(1, 1000, "a whole number from 1 to 1000")
+  ),
   databaseConnectTimeout: variable(
     "DATABASE_CONNECT_TIMEOUT_SECONDS",
     "Time allowed to connect to PostgreSQL",
     defaults.databaseConnectTimeout,
     seconds(1, 600)
   ),
-  embeddedDataDir: variable("PGLITE_DATA_DIR", "Data directory of the embedded database", defaults.embeddedDataDir, Either.right),
+  embeddedDataDir: variable(
+    "PGLITE_DATA_DIR",
+    "Data directory of the embedded database",
+    defaults.embeddedDataDir,
+    Either.right
+  ),
   rabbitmqUrl: variable(
     "RABBITMQ_URL",
     "RabbitMQ URL; unset = messages wait in the outbox",
@@ -193,17 +219,33 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     secret(url(["amqp:", "amqps:"], "amqp://user@host:5672")),
     true
   ),
-  rabbitmqExchange: variable("RABBITMQ_EXCHANGE", "Exchange of the example jobs", defaults.rabbitmqExchange, (raw) =>
-    /^[\w.:-]{1,255}$/.test(raw) ? Either.right(raw) : Either.left("1–255 letters, digits or _ . : -")),
+  rabbitmqExchange: variable(
+    "RABBITMQ_EXCHANGE",
+    "Exchange of the example jobs",
+    defaults.rabbitmqExchange,
+    (raw) => /^[\w.:-]{1,255}$/.test(raw) ? Either.right(raw) : Either.left("1–255 letters, digits or _ . : -")
+  ),
   otlpEndpoint: variable(
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTLP/HTTP collector; unset = spans not exported",
     defaults.otlpEndpoint,
     some(url(["http:", "https:"], "http://localhost:4318"))
   ),
-  httpPort: variable("HTTP_PORT", "Port of /health and /metrics; unset = none", defaults.httpPort, some(wholeNumber(1, 65_535, "a port from 1 to 65535"))),
-  instanceId: variable("WORKER_INSTANCE_ID", "Name of this instance in the run history", defaults.instanceId, (raw) =>
-    /^[\w.:@/-]{1,200}$/.test(raw) ? Either.right(Option.some(raw)) : Either.left("1–200 letters, digits or _ . : @ / -")),
+  httpPort: variable(
+    "HTTP_PORT",
+    "Port of /health and /metrics; unset = none",
+    defaults.httpPort,
+    some(wholeNumber(1, 65_535, "a port from 1 to 65535"))
+  ),
+  instanceId: variable(
+    "WORKER_INSTANCE_ID",
+    "Name of this instance in the run history",
+    defaults.instanceId,
+    (raw) =>
+      /^[\w.:@/-]{1,200}$/.test(raw)
+        ? Either.right(Option.some(raw))
+        : Either.left("1–200 letters, digits or _ . : @ / -")
+  ),
   leaseDuration: variable(
     "WORKER_LEASE_SECONDS",
     "How long a run stays alive for other instances without renewal",
@@ -222,7 +264,12 @@ export const config: Config.Config<WorkerConfigShape> = Config.all({
     defaults.cleanupRetentionDays,
     wholeNumber(1, 36_500, "a whole number of days from 1 to 36500")
   ),
-  cleanupBatchSize: variable("CLEANUP_BATCH_SIZE", "Rows per clean-up transaction", defaults.cleanupBatchSize, wholeNumber(1, 100_000, "a whole number from 1 to 100000"))
+  cleanupBatchSize: variable(
+    "CLEANUP_BATCH_SIZE",
+    "Rows per clean-up transaction",
+    defaults.cleanupBatchSize,
+    wholeNumber(1, 100_000, "a whole number from 1 to 100000")
+  )
 })
 
 /** `WorkerConfig` from the environment. Fails with a `ConfigError` naming the bad variable. */

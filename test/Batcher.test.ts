@@ -13,7 +13,10 @@ describe("Batcher", () => {
   it.scopedLive("requests made together go in one call, each with its own result, in order", () =>
     Effect.gen(function*() {
       const calls: Array<ReadonlyArray<number>> = []
-      const submit = yield* Batcher.make((items: ReadonlyArray<number>) => Effect.sync(() => (calls.push(items), items.map((n) => n * 10))), options)
+      const submit = yield* Batcher.make(
+        (items: ReadonlyArray<number>) => Effect.sync(() => (calls.push(items), items.map((n) => n * 10))),
+        options
+      )
       const results = yield* Effect.all(Array.from({ length: 50 }, (_, i) => submit(i)), { concurrency: "unbounded" })
       expect(results).toEqual(Array.from({ length: 50 }, (_, i) => i * 10))
       expect(calls).toEqual([Array.from({ length: 50 }, (_, i) => i)])
@@ -22,8 +25,14 @@ describe("Batcher", () => {
   it.scopedLive("requests a little apart in time, within the minimum window, still share a call", () =>
     Effect.gen(function*() {
       const calls: Array<ReadonlyArray<string>> = []
-      const submit = yield* Batcher.make((items: ReadonlyArray<string>) => Effect.sync(() => (calls.push(items), items)), options)
-      const late = Effect.zipRight(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2))), submit("late"))
+      const submit = yield* Batcher.make(
+        (items: ReadonlyArray<string>) => Effect.sync(() => (calls.push(items), items)),
+        options
+      )
+      const late = Effect.zipRight(
+        Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2))),
+        submit("late")
+      )
       yield* Effect.all([submit("early"), late], { concurrency: "unbounded" })
       expect(calls).toEqual([["early", "late"]])
     }))
@@ -31,7 +40,10 @@ describe("Batcher", () => {
   it.scopedLive("requests after a batch has gone make the next batch; maxSize caps a batch", () =>
     Effect.gen(function*() {
       const calls: Array<ReadonlyArray<number>> = []
-      const submit = yield* Batcher.make((items: ReadonlyArray<number>) => Effect.sync(() => (calls.push([...items]), items)), { ...options, maxSize: 2 })
+      const submit = yield* Batcher.make(
+        (items: ReadonlyArray<number>) => Effect.sync(() => (calls.push([...items]), items)),
+        { ...options, maxSize: 2 }
+      )
       yield* submit(1)
       yield* submit(2)
       expect(calls).toEqual([[1], [2]])

@@ -38,7 +38,11 @@ describe("CatchUp.plan", () => {
 
   it("all runs every slot within the window, oldest first, and records the older ones", () => {
     const plan = CatchUp.plan(hourly, 0, last, now, "all", Duration.hours(3))
-    expect(plan.run.map(iso)).toEqual(["2026-01-01T03:00:00.000Z", "2026-01-01T04:00:00.000Z", "2026-01-01T05:00:00.000Z"])
+    expect(plan.run.map(iso)).toEqual([
+      "2026-01-01T03:00:00.000Z",
+      "2026-01-01T04:00:00.000Z",
+      "2026-01-01T05:00:00.000Z"
+    ])
     // Slots older than the window are counted, not recorded one by one.
     expect(plan.missed).toBe(5)
   })

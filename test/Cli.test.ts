@@ -14,9 +14,12 @@ describe("parseInstant (--from)", () => {
     expect(Either.map(parseInstant(text), (ms) => new Date(ms).toISOString())).toEqual(Either.right(iso))
   })
 
-  it.each(["tomorrow", "2026-02-30", "2026-13-01", "2026-03-08T24:00", "08/03/2026", ""])("rejects %j, naming it", (text) => {
-    const result = parseInstant(text)
-    expect(Either.isLeft(result)).toBe(true)
-    expect(Either.isLeft(result) && result.left).toContain(`--from "${text}"`)
-  })
+  it.each(["tomorrow", "2026-02-30", "2026-13-01", "2026-03-08T24:00", "08/03/2026", ""])(
+    "rejects %j, naming it",
+    (text) => {
+      const result = parseInstant(text)
+      expect(Either.isLeft(result)).toBe(true)
+      expect(Either.isLeft(result) && result.left).toContain(`--from "${text}"`)
+    }
+  )
 })

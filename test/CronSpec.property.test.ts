@@ -149,7 +149,12 @@ const part = (bounds: Bounds, w: Weights, pick: { readonly min: number; readonly
     {
       weight: w.nStep,
       arbitrary: fc.tuple(fc.integer({ min: pick.min, max: Math.min(pick.max, bounds.top) }), step).chain(([a, s]) =>
-        token(bounds, a).map((ta) => ({ text: `${ta}/${s}`, values: valuesFrom(bounds, a, bounds.top, s), star: false, last: NONE }))
+        token(bounds, a).map((ta) => ({
+          text: `${ta}/${s}`,
+          values: valuesFrom(bounds, a, bounds.top, s),
+          star: false,
+          last: NONE
+        }))
       )
     }
   ]
@@ -189,7 +194,14 @@ const expression = (fields: {
     ...f,
     withSeconds: f.second !== undefined,
     second: f.second ?? ZERO,
-    text: [...(f.second === undefined ? [] : [f.second.text]), f.minute.text, f.hour.text, f.dom.text, f.month.text, f.dow.text]
+    text: [
+      ...(f.second === undefined ? [] : [f.second.text]),
+      f.minute.text,
+      f.hour.text,
+      f.dom.text,
+      f.month.text,
+      f.dow.text
+    ]
       .join(" "),
     interval: /^[*?]/.test(f.minute.text) || /^[*?]/.test(f.hour.text)
   }))
@@ -319,7 +331,10 @@ const fires = (e: Expr, zone: Zone, x: number): boolean => {
   return false
 }
 
-/** US rules: 2000-2006 first Sunday of April / last Sunday of October; since 2007 second Sunday of March / first of November. */
+/**
+ * US rules: 2000-2006 first Sunday of April / last Sunday of October; since 2007 second Sunday of March / first of
+ * November.
+ */
 const sunday = (year: number, month: number, nth: number): number => {
   const first = new Date(Date.UTC(year, month - 1, 1)).getUTCDay()
   return 1 + ((7 - first) % 7) + 7 * (nth - 1)
@@ -346,7 +361,9 @@ const checkNext = (e: Expr, zone: Zone, spec: CronSpec.CronSpec, after: number, 
   const next = spec.next(after)
   if (!(next > after)) return assert.fail(`${context}: next ${iso(next)} is not after its input`)
   const step = resolution(e)
-  if (next % step !== 0) return assert.fail(`${context}: next ${iso(next)} is not a whole ${step === SECOND ? "second" : "minute"}`)
+  if (next % step !== 0) {
+    return assert.fail(`${context}: next ${iso(next)} is not a whole ${step === SECOND ? "second" : "minute"}`)
+  }
   if (!fires(e, zone, next)) return assert.fail(`${context}: next ${iso(next)} does not fire by the oracle`)
   const limit = Math.min(next, after + cap)
   for (let x = (Math.floor(after / step) + 1) * step; x < limit; x += step) {
@@ -480,8 +497,18 @@ describe("properties", () => {
         minute: fc.constant({ text: "0", values: new Set([0]), star: false, last: NONE }),
         hour: fc.constant({ text: "12", values: new Set([12]), star: false, last: NONE }),
         dom: field(fc.oneof(
-          fc.integer({ min: 27, max: 31 }).map((d) => ({ text: String(d), values: new Set([d]), star: false, last: NONE })),
-          fc.integer({ min: 26, max: 30 }).map((n) => ({ text: `L-${n}`, values: NONE, star: false, last: new Set([n]) }))
+          fc.integer({ min: 27, max: 31 }).map((d) => ({
+            text: String(d),
+            values: new Set([d]),
+            star: false,
+            last: NONE
+          })),
+          fc.integer({ min: 26, max: 30 }).map((n) => ({
+            text: `L-${n}`,
+            values: NONE,
+            star: false,
+            last: new Set([n])
+          }))
         )),
         month: field(fc.oneof(
           {

@@ -66,12 +66,22 @@ const CYCLES: Record<FieldName, {
   readonly span: number
   readonly read: (date: Date) => number
 }> = {
-  second: { build: (t) => `${t} 0 0 * * *`, from: "2012-07-09T00:00:00Z", span: MINUTE, read: (d) => d.getUTCSeconds() },
+  second: {
+    build: (t) => `${t} 0 0 * * *`,
+    from: "2012-07-09T00:00:00Z",
+    span: MINUTE,
+    read: (d) => d.getUTCSeconds()
+  },
   minute: { build: (t) => `${t} 0 * * *`, from: "2012-07-09T00:00:00Z", span: HOUR, read: (d) => d.getUTCMinutes() },
   hour: { build: (t) => `0 ${t} * * *`, from: "2012-07-09T00:00:00Z", span: DAY, read: (d) => d.getUTCHours() },
   // July 2012 has 31 days.
   dom: { build: (t) => `0 0 ${t} * *`, from: "2012-07-01T00:00:00Z", span: 31 * DAY, read: (d) => d.getUTCDate() },
-  month: { build: (t) => `0 0 1 ${t} *`, from: "2013-01-01T00:00:00Z", span: 365 * DAY, read: (d) => d.getUTCMonth() + 1 },
+  month: {
+    build: (t) => `0 0 1 ${t} *`,
+    from: "2013-01-01T00:00:00Z",
+    span: 365 * DAY,
+    read: (d) => d.getUTCMonth() + 1
+  },
   // 2012-07-08 is a Sunday.
   dow: { build: (t) => `0 0 * * ${t}`, from: "2012-07-08T00:00:00Z", span: 7 * DAY, read: (d) => d.getUTCDay() }
 }
@@ -310,11 +320,14 @@ describe("robfig spec_test.go: TestNext (UTC rows)", () => {
 
   // robfig's "Unsatisfiable" rows return the zero time from Next; DESIGN.md
   // rejects an expression that can never fire when it is parsed.
-  it.effect.each(["0 0 0 30 Feb ?", "0 0 0 31 Apr ?"])("%j can never fire: rejected at parse", (expression) =>
-    Effect.sync(() => {
-      const error = rejected(expression)
-      expect(error.reason).toMatch(/never|impossible|cannot|feb|apr/i)
-    }))
+  it.effect.each(["0 0 0 30 Feb ?", "0 0 0 31 Apr ?"])(
+    "%j can never fire: rejected at parse",
+    (expression) =>
+      Effect.sync(() => {
+        const error = rejected(expression)
+        expect(error.reason).toMatch(/never|impossible|cannot|feb|apr/i)
+      })
+  )
 })
 
 describe("robfig spec_test.go: TestNextWithTz (fixed-offset zone)", () => {
@@ -356,8 +369,16 @@ describe("robfig parser_test.go: TestParseSchedule, TestOptionalSecondSchedule",
     ["@midnight", "UTC", isos(["2012-07-10T00:00:00Z", "2012-07-11T00:00:00Z", "2012-07-12T00:00:00Z"])],
     ["TZ=UTC  @midnight", "UTC", isos(["2012-07-10T00:00:00Z", "2012-07-11T00:00:00Z", "2012-07-12T00:00:00Z"])],
     // 15:04Z is 00:04 on the 10th in Tokyo (+09:00): the next midnight there is the 11th.
-    ["TZ=Asia/Tokyo @midnight", "Asia/Tokyo", isos(["2012-07-10T15:00:00Z", "2012-07-11T15:00:00Z", "2012-07-12T15:00:00Z"])],
-    ["CRON_TZ=Asia/Tokyo @midnight", "Asia/Tokyo", isos(["2012-07-10T15:00:00Z", "2012-07-11T15:00:00Z", "2012-07-12T15:00:00Z"])],
+    [
+      "TZ=Asia/Tokyo @midnight",
+      "Asia/Tokyo",
+      isos(["2012-07-10T15:00:00Z", "2012-07-11T15:00:00Z", "2012-07-12T15:00:00Z"])
+    ],
+    [
+      "CRON_TZ=Asia/Tokyo @midnight",
+      "Asia/Tokyo",
+      isos(["2012-07-10T15:00:00Z", "2012-07-11T15:00:00Z", "2012-07-12T15:00:00Z"])
+    ],
     ["@yearly", "UTC", isos(["2013-01-01T00:00:00Z", "2014-01-01T00:00:00Z", "2015-01-01T00:00:00Z"])],
     ["@annually", "UTC", isos(["2013-01-01T00:00:00Z", "2014-01-01T00:00:00Z", "2015-01-01T00:00:00Z"])],
     ["* 5 * * * *", "UTC", isos(["2012-07-09T15:05:00Z", "2012-07-09T15:05:01Z", "2012-07-09T15:05:02Z"])],
@@ -411,23 +432,50 @@ describe("descriptors", () => {
 describe("day-of-month and day-of-week: OR when both restricted, AND when either is * or ?", () => {
   // July 2012: Sun 1, 8, 15, 22, 29; Mon 2, 9, 16, 23, 30.
   const cases: ReadonlyArray<readonly [string, string, ReadonlyArray<string>, string]> = [
-    ["0 0 1,15 * MON", "2012-07-09T00:00:00Z", ["2012-07-15", "2012-07-16", "2012-07-23", "2012-07-30", "2012-08-01"], "OR"],
+    [
+      "0 0 1,15 * MON",
+      "2012-07-09T00:00:00Z",
+      ["2012-07-15", "2012-07-16", "2012-07-23", "2012-07-30", "2012-08-01"],
+      "OR"
+    ],
     ["0 0 1,15 * *", "2012-07-09T00:00:00Z", ["2012-07-15", "2012-08-01", "2012-08-15"], "DOW * : AND"],
     ["0 0 1,15 * ?", "2012-07-09T00:00:00Z", ["2012-07-15", "2012-08-01", "2012-08-15"], "DOW ? : AND"],
     ["0 0 * * MON", "2012-07-09T00:00:00Z", ["2012-07-16", "2012-07-23", "2012-07-30"], "DOM * : AND"],
     ["0 0 ? * MON", "2012-07-09T00:00:00Z", ["2012-07-16", "2012-07-23", "2012-07-30"], "DOM ? : AND"],
     ["0 0 ? * ?", "2012-07-09T00:00:00Z", ["2012-07-10", "2012-07-11", "2012-07-12"], "both ?: every day"],
     // */2 counts as restricted: odd days OR Sundays (AND would give odd Sundays only: 15, 29)
-    ["0 0 */2 * SUN", "2012-07-08T00:00:00Z", ["2012-07-09", "2012-07-11", "2012-07-13", "2012-07-15", "2012-07-17"], "*/2 is restricted"],
+    [
+      "0 0 */2 * SUN",
+      "2012-07-08T00:00:00Z",
+      ["2012-07-09", "2012-07-11", "2012-07-13", "2012-07-15", "2012-07-17"],
+      "*/2 is restricted"
+    ],
     ["0 0 */2 * SUN", "2012-07-19T00:00:00Z", ["2012-07-21", "2012-07-22", "2012-07-23"], "*/2 is restricted"],
-    ["0 0 1-31 * SUN", "2012-07-08T00:00:00Z", ["2012-07-09", "2012-07-10", "2012-07-11"], "a full range is restricted"],
+    [
+      "0 0 1-31 * SUN",
+      "2012-07-08T00:00:00Z",
+      ["2012-07-09", "2012-07-10", "2012-07-11"],
+      "a full range is restricted"
+    ],
     // robfig: "*/1" sets the star bit, so it is `*`
     ["0 0 */1 * SUN", "2012-07-08T00:00:00Z", ["2012-07-15", "2012-07-22", "2012-07-29"], "*/1 is *"],
-    ["0 0 13 * FRI", "2012-07-09T00:00:00Z", ["2012-07-13", "2012-07-20", "2012-07-27", "2012-08-03", "2012-08-10", "2012-08-13"], "Vixie's Friday-the-13th trap"],
+    ["0 0 13 * FRI", "2012-07-09T00:00:00Z", [
+      "2012-07-13",
+      "2012-07-20",
+      "2012-07-27",
+      "2012-08-03",
+      "2012-08-10",
+      "2012-08-13"
+    ], "Vixie's Friday-the-13th trap"],
     ["0 0 L * MON", "2012-07-29T00:00:00Z", ["2012-07-30", "2012-07-31", "2012-08-06"], "L OR Monday"],
     ["0 0 L * *", "2012-07-29T00:00:00Z", ["2012-07-31", "2012-08-31", "2012-09-30"], "L alone"],
     // 30 February never occurs, but the day-of-week makes the schedule fire (OR).
-    ["0 0 30 2 MON", "2026-01-01T00:00:00Z", ["2026-02-02", "2026-02-09", "2026-02-16"], "OR rescues an impossible day"],
+    [
+      "0 0 30 2 MON",
+      "2026-01-01T00:00:00Z",
+      ["2026-02-02", "2026-02-09", "2026-02-16"],
+      "OR rescues an impossible day"
+    ],
     ["0 0 31 2,3 *", "2026-01-01T00:00:00Z", ["2026-03-31", "2027-03-31"], "31 exists in March"]
   ]
 
@@ -438,12 +486,14 @@ describe("day-of-month and day-of-week: OR when both restricted, AND when either
 })
 
 describe("5 fields or 6 with seconds first", () => {
-  it.effect.each([
-    ["5 * * * *", "0 5 * * * *"],
-    ["*/15 9-17 * * MON-FRI", "0 */15 9-17 * * MON-FRI"],
-    ["0 0 L * *", "0 0 0 L * *"],
-    ["30 2 * * *", "0 30 2 * * *"]
-  ] as const)("%j behaves as %j", ([five, six]) =>
+  it.effect.each(
+    [
+      ["5 * * * *", "0 5 * * * *"],
+      ["*/15 9-17 * * MON-FRI", "0 */15 9-17 * * MON-FRI"],
+      ["0 0 L * *", "0 0 0 L * *"],
+      ["30 2 * * *", "0 30 2 * * *"]
+    ] as const
+  )("%j behaves as %j", ([five, six]) =>
     Effect.sync(() => {
       const from = "2026-01-30T10:07:13Z"
       expect(fires(five, from, 5)).toEqual(fires(six, from, 5))
@@ -458,23 +508,33 @@ describe("5 fields or 6 with seconds first", () => {
 })
 
 describe("next is strictly after its input", () => {
-  it.effect.each([
-    ["* * * * * *", "2026-01-01T12:00:00.000Z", "2026-01-01T12:00:01.000Z"],
-    ["* * * * * *", "2026-01-01T12:00:00.999Z", "2026-01-01T12:00:01.000Z"],
-    ["* * * * * *", "2026-01-01T11:59:59.001Z", "2026-01-01T12:00:00.000Z"],
-    ["*/15 * * * *", "2026-01-01T12:15:00.000Z", "2026-01-01T12:30:00.000Z"],
-    ["*/15 * * * *", "2026-01-01T12:14:59.999Z", "2026-01-01T12:15:00.000Z"],
-    ["*/15 * * * *", "2026-01-01T12:15:00.001Z", "2026-01-01T12:30:00.000Z"],
-    ["0 0 1 1 *", "2026-01-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"],
-    ["59 23 31 12 *", "2026-12-31T23:59:00.000Z", "2027-12-31T23:59:00.000Z"]
-  ] as const)("%j from %s -> %s", ([expression, from, expected]) =>
+  it.effect.each(
+    [
+      ["* * * * * *", "2026-01-01T12:00:00.000Z", "2026-01-01T12:00:01.000Z"],
+      ["* * * * * *", "2026-01-01T12:00:00.999Z", "2026-01-01T12:00:01.000Z"],
+      ["* * * * * *", "2026-01-01T11:59:59.001Z", "2026-01-01T12:00:00.000Z"],
+      ["*/15 * * * *", "2026-01-01T12:15:00.000Z", "2026-01-01T12:30:00.000Z"],
+      ["*/15 * * * *", "2026-01-01T12:14:59.999Z", "2026-01-01T12:15:00.000Z"],
+      ["*/15 * * * *", "2026-01-01T12:15:00.001Z", "2026-01-01T12:30:00.000Z"],
+      ["0 0 1 1 *", "2026-01-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"],
+      ["59 23 31 12 *", "2026-12-31T23:59:00.000Z", "2027-12-31T23:59:00.000Z"]
+    ] as const
+  )("%j from %s -> %s", ([expression, from, expected]) =>
     Effect.sync(() => {
       expect(iso(parsed(expression).next(at(from)))).toBe(expected)
     }))
 
   it.effect("nextN is strictly increasing and starts after `after`", () =>
     Effect.sync(() => {
-      for (const expression of ["*/7 * * * *", "0 9-17 * * MON-FRI", "@every 90s", "15/35 20-35/15 1/2 */2 * *", "0 0 L * *"]) {
+      for (
+        const expression of [
+          "*/7 * * * *",
+          "0 9-17 * * MON-FRI",
+          "@every 90s",
+          "15/35 20-35/15 1/2 */2 * *",
+          "0 0 L * *"
+        ]
+      ) {
         const from = at("2026-05-05T05:05:05.555Z")
         const list = CronSpec.nextN(parsed(expression), from, 25)
         expect(list).toHaveLength(25)
@@ -522,18 +582,21 @@ describe("@every", () => {
       expect(CronSpec.nextN(spec, anchor, 4, anchor)).toEqual([1, 2, 3, 4].map((k) => anchor + k * period))
     }))
 
-  it.effect.each(periods)("%j counts whole periods from the anchor, strictly after", ([expression, period]) =>
-    Effect.sync(() => {
-      const spec = parsed(expression)
-      // exactly on a slot: the following slot
-      expect(spec.next(anchor + 7 * period, anchor)).toBe(anchor + 8 * period)
-      // 1 ms before a slot: that slot
-      expect(spec.next(anchor + 7 * period - 1, anchor)).toBe(anchor + 7 * period)
-      // 1 ms after a slot: the next one, not after + period (no drift with run time)
-      expect(spec.next(anchor + 7 * period + 1, anchor)).toBe(anchor + 8 * period)
-      // between slots
-      expect(spec.next(anchor + 3 * period + Math.floor(period / 3), anchor)).toBe(anchor + 4 * period)
-    }))
+  it.effect.each(periods)(
+    "%j counts whole periods from the anchor, strictly after",
+    ([expression, period]) =>
+      Effect.sync(() => {
+        const spec = parsed(expression)
+        // exactly on a slot: the following slot
+        expect(spec.next(anchor + 7 * period, anchor)).toBe(anchor + 8 * period)
+        // 1 ms before a slot: that slot
+        expect(spec.next(anchor + 7 * period - 1, anchor)).toBe(anchor + 7 * period)
+        // 1 ms after a slot: the next one, not after + period (no drift with run time)
+        expect(spec.next(anchor + 7 * period + 1, anchor)).toBe(anchor + 8 * period)
+        // between slots
+        expect(spec.next(anchor + 3 * period + Math.floor(period / 3), anchor)).toBe(anchor + 4 * period)
+      })
+  )
 
   it.effect("@every 90s anchored: a late caller gets the next slot on the anchor's grid", () =>
     Effect.sync(() => {
@@ -598,17 +661,21 @@ describe("time zones", () => {
     Effect.sync(() => {
       const from = at("2026-07-01T00:00:00Z")
       expect(iso(parsed("0 9 * * *", { timezone: "Europe/London" }).next(from))).toBe(iso(at("2026-07-01T08:00:00Z")))
-      expect(iso(parsed("0 9 * * *", { timezone: "America/New_York" }).next(from))).toBe(iso(at("2026-07-01T13:00:00Z")))
+      expect(iso(parsed("0 9 * * *", { timezone: "America/New_York" }).next(from))).toBe(
+        iso(at("2026-07-01T13:00:00Z"))
+      )
     }))
 
-  it.effect.each([
-    ["* * * * *", { timezone: "Mars/Olympus" }, "Mars/Olympus"],
-    ["CRON_TZ=Mars/Olympus * * * * *", undefined, "Mars/Olympus"],
-    ["TZ=Nowhere/Land @daily", undefined, "Nowhere/Land"],
-    ["CRON_TZ=Atlantis/Capital @every 1h", undefined, "Atlantis/Capital"],
-    ["CRON_TZ=Mars/Olympus 0 9 * * *", { timezone: "UTC" }, "Mars/Olympus"],
-    ["0 9 * * *", { timezone: "Europe/Lndon" }, "Europe/Lndon"]
-  ] as const)("%j (options %j): unknown zone %s is named in the reason", ([expression, options, zone]) =>
+  it.effect.each(
+    [
+      ["* * * * *", { timezone: "Mars/Olympus" }, "Mars/Olympus"],
+      ["CRON_TZ=Mars/Olympus * * * * *", undefined, "Mars/Olympus"],
+      ["TZ=Nowhere/Land @daily", undefined, "Nowhere/Land"],
+      ["CRON_TZ=Atlantis/Capital @every 1h", undefined, "Atlantis/Capital"],
+      ["CRON_TZ=Mars/Olympus 0 9 * * *", { timezone: "UTC" }, "Mars/Olympus"],
+      ["0 9 * * *", { timezone: "Europe/Lndon" }, "Europe/Lndon"]
+    ] as const
+  )("%j (options %j): unknown zone %s is named in the reason", ([expression, options, zone]) =>
     Effect.sync(() => {
       const error = rejected(expression, options)
       expect(error.reason).toContain(zone)
@@ -782,7 +849,9 @@ describe("invalid expressions are rejected with a specific reason", () => {
       ) {
         parsed(expression)
       }
-      expect(fires("*/60 * * * *", "2026-01-01T00:00:00Z", 2)).toEqual(isos(["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]))
+      expect(fires("*/60 * * * *", "2026-01-01T00:00:00Z", 2)).toEqual(
+        isos(["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"])
+      )
     }))
 })
 
@@ -801,7 +870,9 @@ describe("review findings", () => {
 
   it.effect("day-of-week 7/5 is Sunday, as 7 alone is", () =>
     Effect.sync(() => {
-      expect(fires("0 0 * * 7/5", "2026-01-01T00:00:00Z", 2)).toEqual(isos(["2026-01-04T00:00:00Z", "2026-01-11T00:00:00Z"]))
+      expect(fires("0 0 * * 7/5", "2026-01-01T00:00:00Z", 2)).toEqual(
+        isos(["2026-01-04T00:00:00Z", "2026-01-11T00:00:00Z"])
+      )
     }))
 
   it.effect("years below 100 keep their zone offsets (Date.UTC reads them as 19xx)", () =>

@@ -4,9 +4,9 @@
  * start-up failures that name host, port and database and never the
  * password, and the migrations (schema, idempotence, concurrent first starts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import * as net from "node:net"
@@ -74,7 +74,9 @@ const fakeServer = (onSocket: (socket: net.Socket) => void) =>
         socket.on("close", () => sockets.delete(socket))
         onSocket(socket)
       })
-      return new Promise<{ readonly port: number; readonly server: net.Server; readonly sockets: Set<net.Socket> }>((resolve) =>
+      return new Promise<{ readonly port: number; readonly server: net.Server; readonly sockets: Set<net.Socket> }>((
+        resolve
+      ) =>
         server.listen(0, "127.0.0.1", () => {
           const address = server.address()
           resolve({ port: typeof address === "object" && address !== null ? address.port : 0, server, sockets })
@@ -112,7 +114,10 @@ const refusingPostgres = Effect.gen(function*() {
         cleartext.writeInt32BE(3, 0)
         socket.write(pgMessage("R", cleartext))
       } else {
-        const fields = Buffer.from("SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"postgres\"\0\0", "utf8")
+        const fields = Buffer.from(
+          "SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"postgres\"\0\0",
+          "utf8"
+        )
         socket.end(pgMessage("E", fields))
       }
     })
@@ -183,22 +188,29 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
       expect(pretty).not.toContain(SECRET)
     }).pipe(Effect.scoped))
 
-  it.live("the real server refusing an unknown role: DatabaseUnavailable naming host:port/database, not the password", () =>
-    Effect.gen(function*() {
-      const parsed = new URL(db.url)
-      parsed.username = unique("cw_no_such_role")
-      parsed.password = SECRET
-      const { error, pretty } = yield* startFailure(parsed.toString())
-      expect(error._tag).toBe("DatabaseUnavailable")
-      expect(error.message).toContain(`127.0.0.1:${parsed.port || "5432"}/${db.name}`)
-      expect(error.message).toMatch(/does not exist/)
-      expect(error.message).not.toContain(SECRET)
-      expect(pretty).not.toContain(SECRET)
-    }))
+  it.live(
+    "the real server refusing an unknown role: DatabaseUnavailable " +
+      "naming host:port/database, not the password",
+    () =>
+      Effect.gen(function*() {
+        const parsed = new URL(db.url)
+        parsed.username = unique("cw_no_such_role")
+        parsed.password = SECRET
+        const { error, pretty } = yield* startFailure(parsed.toString())
+        expect(error._tag).toBe("DatabaseUnavailable")
+        expect(error.message).toContain(`127.0.0.1:${parsed.port || "5432"}/${db.name}`)
+        expect(error.message).toMatch(/does not exist/)
+        expect(error.message).not.toContain(SECRET)
+        expect(pretty).not.toContain(SECRET)
+      })
+  )
 
   it.live("a connection cut by the proxy: DatabaseUnavailable naming the proxy's host:port/database", () =>
     Effect.gen(function*() {
-      const proxy = yield* Effect.acquireRelease(Effect.promise(() => tcpProxy(db.url, 5432)), (p) => Effect.promise(p.close))
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() => tcpProxy(db.url, 5432)),
+        (p) => Effect.promise(p.close)
+      )
       proxy.cut()
       const url = withPassword(via(db.url, proxy.port), SECRET)
       const { error, pretty } = yield* startFailure(url)
@@ -246,7 +258,14 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         SELECT table_name AS name FROM information_schema.columns
         WHERE table_schema = 'finance' AND column_name = 'deleted_at' AND data_type = 'timestamp with time zone'
         ORDER BY 1`
-      expect(withDeletedAt.map((t) => t.name)).toEqual(["budget_items", "budgets", "categories", "invoice_items", "invoices", "users"])
+      expect(withDeletedAt.map((t) => t.name)).toEqual([
+        "budget_items",
+        "budgets",
+        "categories",
+        "invoice_items",
+        "invoices",
+        "users"
+      ])
       const keys = yield* sql<{ source: string; column: string; target: string; on_delete: string }>`
         SELECT c.conrelid::regclass::text AS source, a.attname AS column, c.confrelid::regclass::text AS target,
                c.confdeltype::text AS on_delete
@@ -256,7 +275,12 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
       // `r`: ON DELETE RESTRICT; `a`: NO ACTION (the default).
       expect(keys).toEqual([
         { source: "finance.budget_items", column: "category_id", target: "finance.categories", on_delete: "r" },
-        { source: "finance.categories", column: "parent_id", target: "finance.categories", on_delete: expect.stringMatching(/^[ar]$/) },
+        {
+          source: "finance.categories",
+          column: "parent_id",
+          target: "finance.categories",
+          on_delete: expect.stringMatching(/^[ar]$/)
+        },
         { source: "finance.invoice_items", column: "category_id", target: "finance.categories", on_delete: "r" }
       ])
       const applied = yield* sql<{ migration_id: number; name: string }>`
@@ -281,7 +305,10 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
 
   it.live("two concurrent migration runs on one fresh database both succeed, applying each migration once", () =>
     Effect.gen(function*() {
-      const fresh = yield* Effect.acquireRelease(Effect.promise(() => createDatabase("cw_test_mig")), (d) => Effect.promise(d.drop))
+      const fresh = yield* Effect.acquireRelease(
+        Effect.promise(() => createDatabase("cw_test_mig")),
+        (d) => Effect.promise(d.drop)
+      )
       const client = (label: string) =>
         Layer.build(Database.layerWithoutMigrations).pipe(
           Effect.provide(config(fresh.url, { serviceName: `cw-test-${label}`, databasePoolSize: 2 }))
@@ -291,7 +318,10 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         concurrency: 2
       })
       expect(applied.map((list) => list.length).sort()).toEqual([0, Object.keys(migrations).length])
-      const rows = yield* Effect.flatMap(SqlClient.SqlClient, (s) => s<{ id: number }>`SELECT migration_id AS id FROM cron_worker.migrations`).pipe(
+      const rows = yield* Effect.flatMap(
+        SqlClient.SqlClient,
+        (s) => s<{ id: number }>`SELECT migration_id AS id FROM cron_worker.migrations`
+      ).pipe(
         Effect.provide(a)
       )
       expect(rows).toHaveLength(Object.keys(migrations).length)

@@ -17,7 +17,9 @@ describe("Deadlines", () => {
     Effect.gen(function*() {
       const deadlines = yield* Deadlines.make
       let finalized = 0
-      const slow = yield* Effect.fork(deadlines.within(Effect.sleep("10 seconds").pipe(Effect.ensuring(Effect.sync(() => finalized++))), 5000))
+      const slow = yield* Effect.fork(
+        deadlines.within(Effect.sleep("10 seconds").pipe(Effect.ensuring(Effect.sync(() => finalized++))), 5000)
+      )
       const quick = yield* Effect.fork(deadlines.within(Effect.as(Effect.sleep("2 seconds"), "done"), 5000))
       yield* TestClock.adjust("4999 millis")
       expect(slow.unsafePoll()).toBeNull()
@@ -58,7 +60,11 @@ describe("Deadlines", () => {
       const order = Array.from({ length: 200 }, (_, i) => ((i * 73) % 200) + 1)
       for (const seconds of order) {
         const work = seconds % 2 === 0 ? Effect.sleep(seconds * 1000 - 1) : Effect.never
-        yield* Effect.fork(deadlines.within(work, seconds * 1000).pipe(Effect.onInterrupt(() => Effect.sync(() => expired.push(seconds)))))
+        yield* Effect.fork(
+          deadlines.within(work, seconds * 1000).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => expired.push(seconds)))
+          )
+        )
       }
       for (let s = 1; s <= 200; s++) yield* TestClock.adjust("1 second")
       expect(expired).toEqual(Array.from({ length: 100 }, (_, i) => 2 * i + 1))

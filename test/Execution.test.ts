@@ -9,7 +9,10 @@ import * as Execution from "../src/Execution.js"
 const series = (job: string) =>
   Effect.map(Metric.snapshot, (pairs) =>
     pairs
-      .filter((pair) => pair.metricKey.name === "cron_worker_runs_total" && pair.metricKey.tags.some((tag) => tag.key === "job" && tag.value === job))
+      .filter((pair) =>
+        pair.metricKey.name === "cron_worker_runs_total" &&
+        pair.metricKey.tags.some((tag) => tag.key === "job" && tag.value === job)
+      )
       .map((pair) => ({
         tags: pair.metricKey.tags.map((tag) => `${tag.key}=${tag.value}`),
         count: MetricState.isCounterState(pair.metricState) ? Number(pair.metricState.count) : NaN

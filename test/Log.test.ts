@@ -36,7 +36,13 @@ describe("Log", () => {
       )
       expect(lines).toHaveLength(1)
       const parsed = JSON.parse(lines[0]!)
-      expect(parsed).toMatchObject({ level: "WARN", service: "svc", msg: "job skipped (max concurrent executions reached)", job: "c", max_concurrent: 2 })
+      expect(parsed).toMatchObject({
+        level: "WARN",
+        service: "svc",
+        msg: "job skipped (max concurrent executions reached)",
+        job: "c",
+        max_concurrent: 2
+      })
       expect(parsed.trace_id).toMatch(/^[0-9a-f]{32}$/)
       expect(parsed.span_id).toMatch(/^[0-9a-f]{16}$/)
     }))

@@ -3,8 +3,8 @@
  * the real PostgreSQL and RabbitMQ. The broker is cut only through a TCP
  * proxy this file owns; the shared broker is never touched.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import amqp from "amqplib"
 import { Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
@@ -16,13 +16,13 @@ import {
   bindQueue,
   createDatabase,
   servicesAvailable,
-  TEST_RABBITMQ_URL,
   tcpProxy,
+  TEST_RABBITMQ_URL,
   type TestDatabase,
   unique,
   via
 } from "./services.js"
-import { captureLogs, type CapturedLogs } from "./utils.js"
+import { type CapturedLogs, captureLogs } from "./utils.js"
 
 const available = await servicesAvailable()
 
@@ -58,14 +58,23 @@ const rowsOf = (ids: ReadonlyArray<string>) =>
  * shared broker.
  */
 const forget = (ids: ReadonlyArray<string>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM cron_worker.outbox WHERE id IN ${sql.in(ids)}`).pipe(Effect.orDie)
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM cron_worker.outbox WHERE id IN ${sql.in(ids)}`).pipe(
+    Effect.orDie
+  )
 
 /** Repeats `check` until `done` holds, for up to `timeout`. */
-const eventually = <A, E, R>(check: Effect.Effect<A, E, R>, done: (a: A) => boolean, timeout: Duration.DurationInput = "10 seconds") =>
+const eventually = <A, E, R>(
+  check: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean,
+  timeout: Duration.DurationInput = "10 seconds"
+) =>
   check.pipe(
     Effect.filterOrFail(done, () => new Error("not yet")),
     Effect.retry(Schedule.spaced("50 millis")),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`condition not reached within ${Duration.format(Duration.decode(timeout))}`) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`condition not reached within ${Duration.format(Duration.decode(timeout))}`)
+    })
   )
 
 /** A queue of the test's own, bound to `exchange` with `routingKey`, for the scope. */
@@ -122,7 +131,13 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
         yield* publisher.publish(exchange, "tx.committed", { n: 2 }, { messageId: committed })
       }).pipe(sql.withTransaction)
       const [row] = yield* rowsOf([committed])
-      expect(row).toMatchObject({ status: "pending", attempts: 0, exchange, routing_key: "tx.committed", content_type: "application/json" })
+      expect(row).toMatchObject({
+        status: "pending",
+        attempts: 0,
+        exchange,
+        routing_key: "tx.committed",
+        content_type: "application/json"
+      })
       expect(JSON.parse(Buffer.from(row?.payload ?? []).toString("utf8"))).toEqual({ n: 2 })
       // RABBITMQ_URL unset: nothing delivers it, and flush says it waits.
       const flushed = yield* relay.flush("1 second")
@@ -175,7 +190,9 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
         expect(logs.withMessage("rabbitmq initialized")[0]?.fields).toMatchObject({ exchange })
       }).pipe(Effect.provide(stack(TEST_RABBITMQ_URL, exchange, logs)))
       const connection = yield* Effect.acquireRelease(Effect.promise(() => amqp.connect(TEST_RABBITMQ_URL)), (c) =>
-        Effect.tryPromise(() => c.createChannel().then((channel) => channel.deleteExchange(exchange))).pipe(
+        Effect.tryPromise(() =>
+          c.createChannel().then((channel) => channel.deleteExchange(exchange))
+        ).pipe(
           Effect.ignore,
           Effect.zipRight(Effect.ignore(Effect.tryPromise(() => c.close())))
         ))
@@ -200,72 +217,85 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
       expect(yield* declare("direct", true)).toBe("different")
     }).pipe(Effect.scoped))
 
-  it.live("delivers with persistent, content_type, message_id = outbox id, timestamp and traceparent; marks the row delivered", () =>
-    Effect.gen(function*() {
-      const exchange = unique("cw_test_ex")
-      const queue = yield* queueOn(exchange, "props.#")
-      yield* Effect.gen(function*() {
-        const publisher = yield* Publisher
-        const before = Math.floor(Date.now() / 1000)
-        const { id, traceId } = yield* Effect.gen(function*() {
-          const span = yield* Effect.currentSpan
-          const id = yield* publisher.publish(exchange, "props.json", { hello: "world", n: 1 }, { headers: { "x-origin": "test" } })
-          return { id, traceId: span.traceId }
-        }).pipe(Effect.withSpan("test publish"))
-        yield* Effect.flatMap(OutboxRelay, (relay) => relay.flush("5 seconds"))
-        const [message, ...more] = yield* take(queue, 1)
-        expect(more).toEqual([])
-        expect(JSON.parse(message?.content.toString("utf8") ?? "")).toEqual({ hello: "world", n: 1 })
-        expect(message?.fields).toMatchObject({ exchange, routingKey: "props.json" })
-        const properties = message?.properties
-        expect(properties?.deliveryMode).toBe(2)
-        expect(properties?.contentType).toBe("application/json")
-        expect(properties?.messageId).toBe(id)
-        expect(properties?.timestamp).toBeGreaterThanOrEqual(before - 5)
-        expect(properties?.timestamp).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 5)
-        expect(properties?.headers?.["x-origin"]).toBe("test")
-        const traceparent = String(properties?.headers?.traceparent)
-        expect(traceparent).toMatch(TRACEPARENT)
-        expect(traceparent.split("-")[1]).toBe(traceId)
-        const [row] = yield* eventually(rowsOf([id]), (rows) => rows[0]?.status === "delivered")
-        expect(row).toMatchObject({ status: "delivered", attempts: 1, last_error: null })
-        expect(row?.delivered_at).toBeInstanceOf(Date)
-      }).pipe(Effect.provide(stack(TEST_RABBITMQ_URL, exchange)))
-    }).pipe(Effect.scoped))
+  it.live(
+    "delivers with persistent, content_type, message_id = outbox id, " +
+      "timestamp and traceparent; marks the row delivered",
+    () =>
+      Effect.gen(function*() {
+        const exchange = unique("cw_test_ex")
+        const queue = yield* queueOn(exchange, "props.#")
+        yield* Effect.gen(function*() {
+          const publisher = yield* Publisher
+          const before = Math.floor(Date.now() / 1000)
+          const { id, traceId } = yield* Effect.gen(function*() {
+            const span = yield* Effect.currentSpan
+            const id = yield* publisher.publish(exchange, "props.json", { hello: "world", n: 1 }, {
+              headers: { "x-origin": "test" }
+            })
+            return { id, traceId: span.traceId }
+          }).pipe(Effect.withSpan("test publish"))
+          yield* Effect.flatMap(OutboxRelay, (relay) => relay.flush("5 seconds"))
+          const [message, ...more] = yield* take(queue, 1)
+          expect(more).toEqual([])
+          expect(JSON.parse(message?.content.toString("utf8") ?? "")).toEqual({ hello: "world", n: 1 })
+          expect(message?.fields).toMatchObject({ exchange, routingKey: "props.json" })
+          const properties = message?.properties
+          expect(properties?.deliveryMode).toBe(2)
+          expect(properties?.contentType).toBe("application/json")
+          expect(properties?.messageId).toBe(id)
+          expect(properties?.timestamp).toBeGreaterThanOrEqual(before - 5)
+          expect(properties?.timestamp).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 5)
+          expect(properties?.headers?.["x-origin"]).toBe("test")
+          const traceparent = String(properties?.headers?.traceparent)
+          expect(traceparent).toMatch(TRACEPARENT)
+          expect(traceparent.split("-")[1]).toBe(traceId)
+          const [row] = yield* eventually(rowsOf([id]), (rows) => rows[0]?.status === "delivered")
+          expect(row).toMatchObject({ status: "delivered", attempts: 1, last_error: null })
+          expect(row?.delivered_at).toBeInstanceOf(Date)
+        }).pipe(Effect.provide(stack(TEST_RABBITMQ_URL, exchange)))
+      }).pipe(Effect.scoped)
+  )
 
-  it.live("an unroutable message is recorded on its row (failed, last_error) and logged, never dropped; the relay goes on", () =>
-    Effect.gen(function*() {
-      const exchange = unique("cw_test_ex")
-      const queue = yield* queueOn(exchange, "routable.#")
-      const logs = captureLogs()
-      yield* Effect.gen(function*() {
-        const publisher = yield* Publisher
-        const relay = yield* OutboxRelay
-        const lost = yield* publisher.publish(exchange, "nobody.listens", { n: 1 })
-        // Deliver now rather than at the next poll.
-        yield* relay.flush("5 seconds")
-        const [row] = yield* eventually(rowsOf([lost]), (rows) => rows[0]?.status !== "pending")
-        expect(row).toMatchObject({ status: "failed", attempts: 1 })
-        expect(row?.last_error).toMatch(/unroutable/)
-        expect(row?.last_error).toContain("nobody.listens")
-        const logged = logs.withMessage("outbox message unroutable")
-        expect(logged).toHaveLength(1)
-        expect(logged[0]?.level).toBe("ERROR")
-        expect(logged[0]?.fields).toMatchObject({ message_id: lost, exchange, routing_key: "nobody.listens" })
-        // A failed row is not retried, and later messages still go out.
-        const next = yield* publisher.publish(exchange, "routable.one", { n: 2 })
-        yield* relay.flush("5 seconds")
-        expect(idsOf(yield* take(queue, 1))).toEqual([next])
-        yield* eventually(rowsOf([next]), (rows) => rows[0]?.status === "delivered")
-        expect((yield* rowsOf([lost]))[0]).toMatchObject({ status: "failed", attempts: 1 })
-      }).pipe(Effect.provide(stack(TEST_RABBITMQ_URL, exchange, logs)))
-    }).pipe(Effect.scoped))
+  it.live(
+    "an unroutable message is recorded on its row (failed, last_error) " +
+      "and logged, never dropped; the relay goes on",
+    () =>
+      Effect.gen(function*() {
+        const exchange = unique("cw_test_ex")
+        const queue = yield* queueOn(exchange, "routable.#")
+        const logs = captureLogs()
+        yield* Effect.gen(function*() {
+          const publisher = yield* Publisher
+          const relay = yield* OutboxRelay
+          const lost = yield* publisher.publish(exchange, "nobody.listens", { n: 1 })
+          // Deliver now rather than at the next poll.
+          yield* relay.flush("5 seconds")
+          const [row] = yield* eventually(rowsOf([lost]), (rows) => rows[0]?.status !== "pending")
+          expect(row).toMatchObject({ status: "failed", attempts: 1 })
+          expect(row?.last_error).toMatch(/unroutable/)
+          expect(row?.last_error).toContain("nobody.listens")
+          const logged = logs.withMessage("outbox message unroutable")
+          expect(logged).toHaveLength(1)
+          expect(logged[0]?.level).toBe("ERROR")
+          expect(logged[0]?.fields).toMatchObject({ message_id: lost, exchange, routing_key: "nobody.listens" })
+          // A failed row is not retried, and later messages still go out.
+          const next = yield* publisher.publish(exchange, "routable.one", { n: 2 })
+          yield* relay.flush("5 seconds")
+          expect(idsOf(yield* take(queue, 1))).toEqual([next])
+          yield* eventually(rowsOf([next]), (rows) => rows[0]?.status === "delivered")
+          expect((yield* rowsOf([lost]))[0]).toMatchObject({ status: "failed", attempts: 1 })
+        }).pipe(Effect.provide(stack(TEST_RABBITMQ_URL, exchange, logs)))
+      }).pipe(Effect.scoped)
+  )
 
   it.live("broker cut while connected: messages wait, then arrive in order, each exactly once", () =>
     Effect.gen(function*() {
       const exchange = unique("cw_test_ex")
       const queue = yield* queueOn(exchange, "cut.#")
-      const proxy = yield* Effect.acquireRelease(Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)), (p) => Effect.promise(p.close))
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
+        (p) => Effect.promise(p.close)
+      )
       const logs = captureLogs()
       yield* Effect.gen(function*() {
         const publisher = yield* Publisher
@@ -277,7 +307,13 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
         for (let n = 1; n <= 5; n++) ids.push(yield* publisher.publish(exchange, `cut.during.${n}`, { n }))
         yield* Effect.sleep("1500 millis")
         expect(yield* take(queue, 0, 200)).toEqual([])
-        expect((yield* rowsOf(ids)).map((r) => r.status)).toEqual(["pending", "pending", "pending", "pending", "pending"])
+        expect((yield* rowsOf(ids)).map((r) => r.status)).toEqual([
+          "pending",
+          "pending",
+          "pending",
+          "pending",
+          "pending"
+        ])
 
         proxy.restore()
         const arrived = yield* take(queue, 5, 20_000)
@@ -294,29 +330,37 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
       }).pipe(Effect.provide(stack(via(TEST_RABBITMQ_URL, proxy.port), exchange, logs)))
     }).pipe(Effect.scoped))
 
-  it.live("broker unreachable at start-up: the worker starts, messages wait, and all arrive in order once it is back", () =>
-    Effect.gen(function*() {
-      const exchange = unique("cw_test_ex")
-      const queue = yield* queueOn(exchange, "startup.#")
-      const proxy = yield* Effect.acquireRelease(Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)), (p) => Effect.promise(p.close))
-      proxy.cut()
-      const logs = captureLogs()
-      yield* Effect.gen(function*() {
-        expect(logs.withMessage("rabbitmq unavailable at start-up: messages wait in the outbox, retrying")).toHaveLength(1)
-        const publisher = yield* Publisher
-        const ids: Array<string> = []
-        // More than one batch of the relay (100 rows).
-        for (let n = 1; n <= 230; n++) ids.push(yield* publisher.publish(exchange, `startup.${n}`, { n }))
-        yield* Effect.sleep("1 second")
-        expect(new Set((yield* rowsOf(ids)).map((r) => r.status))).toEqual(new Set(["pending"]))
-        proxy.restore()
-        expect(idsOf(yield* take(queue, 230, 20_000))).toEqual(ids)
-        yield* eventually(rowsOf(ids), (rows) => rows.every((r) => r.status === "delivered"))
-        yield* Effect.sleep("1200 millis")
-        expect(yield* take(queue, 0, 200)).toEqual([])
-        if (credentials !== undefined) expect(JSON.stringify(logs.entries)).not.toContain(credentials)
-      }).pipe(Effect.provide(stack(via(TEST_RABBITMQ_URL, proxy.port), exchange, logs)))
-    }).pipe(Effect.scoped))
+  it.live(
+    "broker unreachable at start-up: the worker starts, messages " +
+      "wait, and all arrive in order once it is back",
+    () =>
+      Effect.gen(function*() {
+        const exchange = unique("cw_test_ex")
+        const queue = yield* queueOn(exchange, "startup.#")
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
+          (p) => Effect.promise(p.close)
+        )
+        proxy.cut()
+        const logs = captureLogs()
+        yield* Effect.gen(function*() {
+          expect(logs.withMessage("rabbitmq unavailable at start-up: messages wait in the outbox, retrying"))
+            .toHaveLength(1)
+          const publisher = yield* Publisher
+          const ids: Array<string> = []
+          // More than one batch of the relay (100 rows).
+          for (let n = 1; n <= 230; n++) ids.push(yield* publisher.publish(exchange, `startup.${n}`, { n }))
+          yield* Effect.sleep("1 second")
+          expect(new Set((yield* rowsOf(ids)).map((r) => r.status))).toEqual(new Set(["pending"]))
+          proxy.restore()
+          expect(idsOf(yield* take(queue, 230, 20_000))).toEqual(ids)
+          yield* eventually(rowsOf(ids), (rows) => rows.every((r) => r.status === "delivered"))
+          yield* Effect.sleep("1200 millis")
+          expect(yield* take(queue, 0, 200)).toEqual([])
+          if (credentials !== undefined) expect(JSON.stringify(logs.entries)).not.toContain(credentials)
+        }).pipe(Effect.provide(stack(via(TEST_RABBITMQ_URL, proxy.port), exchange, logs)))
+      }).pipe(Effect.scoped)
+  )
 
   it.live("two workers sharing the outbox deliver each message exactly once", () =>
     Effect.gen(function*() {
@@ -338,29 +382,43 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
     }).pipe(Effect.scoped))
 
   // Once a bug: one row the broker refused for good blocked every row after it.
-  it.live("a message the broker refuses for good (its exchange exists with another type) is recorded, and later messages still go out", () =>
-    Effect.gen(function*() {
-      const exchange = unique("cw_test_ex")
-      const other = unique("cw_test_direct")
-      const queue = yield* queueOn(exchange, "after.#")
-      const connection = yield* Effect.acquireRelease(Effect.promise(() => amqp.connect(TEST_RABBITMQ_URL)), (c) =>
-        Effect.promise(() => c.close().catch(() => undefined)))
-      const channel = yield* Effect.acquireRelease(Effect.promise(() => connection.createChannel()), (ch) =>
-        Effect.promise(() => ch.deleteExchange(other).then(() => ch.close()).catch(() => undefined)))
-      yield* Effect.promise(() => channel.assertExchange(other, "direct", { durable: true }))
-      const logs = captureLogs()
-      const ids: Array<string> = []
-      yield* Effect.gen(function*() {
-        const publisher = yield* Publisher
-        ids.push(yield* publisher.publish(other, "refused", { n: 1 }))
-        ids.push(yield* publisher.publish(exchange, "after.refused", { n: 2 }))
-        const [refused, after] = ids
-        const arrived = idsOf(yield* take(queue, 1, 15_000))
-        const rows = yield* eventually(rowsOf(ids), (rows) => rows.every((r) => r.status !== "pending" && r.status !== "sending"))
-        expect({ arrived, rows: rows.map((r) => [r.id, r.status, r.last_error === null ? null : "recorded"]) }).toEqual({
-          arrived: [after],
-          rows: [[refused, "failed", "recorded"], [after, "delivered", null]]
-        })
-      }).pipe(Effect.ensuring(forget(ids)), Effect.provide(stack(TEST_RABBITMQ_URL, exchange, logs)))
-    }).pipe(Effect.scoped))
+  it.live(
+    "a message the broker refuses for good (its exchange exists with another " +
+      "type) is recorded, and later messages still go out",
+    () =>
+      Effect.gen(function*() {
+        const exchange = unique("cw_test_ex")
+        const other = unique("cw_test_direct")
+        const queue = yield* queueOn(exchange, "after.#")
+        const connection = yield* Effect.acquireRelease(
+          Effect.promise(() => amqp.connect(TEST_RABBITMQ_URL)),
+          (c) => Effect.promise(() => c.close().catch(() => undefined))
+        )
+        const channel = yield* Effect.acquireRelease(
+          Effect.promise(() => connection.createChannel()),
+          (ch) => Effect.promise(() => ch.deleteExchange(other).then(() => ch.close()).catch(() => undefined))
+        )
+        yield* Effect.promise(() => channel.assertExchange(other, "direct", { durable: true }))
+        const logs = captureLogs()
+        const ids: Array<string> = []
+        yield* Effect.gen(function*() {
+          const publisher = yield* Publisher
+          ids.push(yield* publisher.publish(other, "refused", { n: 1 }))
+          ids.push(yield* publisher.publish(exchange, "after.refused", { n: 2 }))
+          const [refused, after] = ids
+          const arrived = idsOf(yield* take(queue, 1, 15_000))
+          const rows = yield* eventually(
+            rowsOf(ids),
+            (rows) => rows.every((r) => r.status !== "pending" && r.status !== "sending")
+          )
+          expect({ arrived, rows: rows.map((r) => [r.id, r.status, r.last_error === null ? null : "recorded"]) })
+            .toEqual(
+              {
+                arrived: [after],
+                rows: [[refused, "failed", "recorded"], [after, "delivered", null]]
+              }
+            )
+        }).pipe(Effect.ensuring(forget(ids)), Effect.provide(stack(TEST_RABBITMQ_URL, exchange, logs)))
+      }).pipe(Effect.scoped)
+  )
 })

@@ -16,7 +16,11 @@ const available = await servicesAvailable(["postgres"])
 
 const T0 = Date.parse("2026-03-02T08:00:00Z")
 
-const claim = (job: string, nominal: number, options: { readonly reason?: RunReason; readonly at?: number; readonly instance?: string } = {}) => ({
+const claim = (
+  job: string,
+  nominal: number,
+  options: { readonly reason?: RunReason; readonly at?: number; readonly instance?: string } = {}
+) => ({
   runId: randomUUID(),
   job,
   nominalAt: new Date(nominal),
@@ -59,7 +63,11 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
         expect((yield* store.claim(claim(job, T0, { reason: "manual" })))._tag).toBe("Claimed")
         expect((yield* store.claim(claim(job, T0, { reason: "manual" })))._tag).toBe("Claimed")
         const runs = yield* store.history({ job })
-        expect(runs.filter((r) => r.nominalAt.getTime() === T0).map((r) => r.reason).sort()).toEqual(["manual", "manual", "scheduled"])
+        expect(runs.filter((r) => r.nominalAt.getTime() === T0).map((r) => r.reason).sort()).toEqual([
+          "manual",
+          "manual",
+          "scheduled"
+        ])
       })
     ))
 
@@ -70,14 +78,20 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
       const job = unique("job")
       const claims = Array.from({ length: 10 }, (_, i) => claim(job, T0, { instance: i % 2 === 0 ? "a" : "b" }))
       const won = yield* Effect.all(
-        claims.map((c, i) => Effect.flatMap(RunStore.RunStore, (store) => store.claim(c)).pipe(Effect.provide(i % 2 === 0 ? a : b))),
+        claims.map((c, i) =>
+          Effect.flatMap(RunStore.RunStore, (store) => store.claim(c)).pipe(Effect.provide(i % 2 === 0 ? a : b))
+        ),
         { concurrency: "unbounded" }
       )
       expect(won.filter((result) => result._tag === "Claimed")).toHaveLength(1)
       const winner = claims[won.findIndex((result) => result._tag === "Claimed")]
       const storeB = Context.get(b, RunStore.RunStore)
       const history = yield* storeB.history({ job })
-      expect(history.map((r) => [r.runId, r.status, r.instance])).toEqual([[winner?.runId, "running", winner?.instance]])
+      expect(history.map((r) => [r.runId, r.status, r.instance])).toEqual([[
+        winner?.runId,
+        "running",
+        winner?.instance
+      ]])
     }).pipe(Effect.scoped))
 
   it.live("keeps the first outcome; a later finish says false and changes nothing", () =>
@@ -86,8 +100,15 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
         const c = claim(unique("job"), T0, { at: T0 + 1_500 })
         yield* store.claim(c)
         const running = Option.getOrThrow(yield* store.get(c.runId))
-        expect(running).toMatchObject({ status: "running", attempt: 0, finishedAt: undefined, durationMs: undefined, error: undefined })
-        expect(yield* store.finish(c.runId, { status: "failed", attempt: 2, at: new Date(T0 + 4_000), error: "boom" })).toBe(true)
+        expect(running).toMatchObject({
+          status: "running",
+          attempt: 0,
+          finishedAt: undefined,
+          durationMs: undefined,
+          error: undefined
+        })
+        expect(yield* store.finish(c.runId, { status: "failed", attempt: 2, at: new Date(T0 + 4_000), error: "boom" }))
+          .toBe(true)
         expect(yield* store.finish(c.runId, { status: "succeeded", attempt: 3, at: new Date(T0 + 9_000) })).toBe(false)
         expect(yield* store.finish(c.runId, { status: "abandoned", attempt: 0, at: new Date(T0 + 9_500) })).toBe(false)
         expect(Option.getOrThrow(yield* store.get(c.runId))).toEqual({
@@ -112,8 +133,19 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
       Effect.gen(function*() {
         const c = claim(unique("job"), T0)
         yield* store.claim(c)
-        expect(yield* store.finish(c.runId, { status: "skipped", skipReason: "max_concurrent", attempt: 0, at: new Date(T0) })).toBe(true)
-        expect(Option.getOrThrow(yield* store.get(c.runId))).toMatchObject({ status: "skipped", skipReason: "max_concurrent", durationMs: 0 })
+        expect(
+          yield* store.finish(c.runId, {
+            status: "skipped",
+            skipReason: "max_concurrent",
+            attempt: 0,
+            at: new Date(T0)
+          })
+        ).toBe(true)
+        expect(Option.getOrThrow(yield* store.get(c.runId))).toMatchObject({
+          status: "skipped",
+          skipReason: "max_concurrent",
+          durationMs: 0
+        })
         const unknown = randomUUID()
         expect(Option.isNone(yield* store.get(unknown))).toBe(true)
         expect(yield* store.finish(unknown, { status: "succeeded", attempt: 1, at: new Date(T0) })).toBe(false)
@@ -145,19 +177,23 @@ describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
       })
     ))
 
-  it.live("two instances claiming different slots of one job at the same moment: one of them sees the other running", () =>
-    Effect.gen(function*() {
-      const a = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
-      const b = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
-      // A manual run on one instance and a scheduled slot on the other, 40 times over.
-      const pairs = yield* Effect.forEach(Array.from({ length: 40 }, () => unique("pair")), (job) =>
-        Effect.all([
-          a.claim(claim(job, T0, { reason: "manual", instance: "a" })),
-          b.claim(claim(job, T0 + 1000, { instance: "b" }))
-        ], { concurrency: "unbounded" }), { concurrency: 4 })
-      const blind = pairs.filter((results) =>
-        results.every((result) => result._tag === "Claimed" && result.others.running === 0))
-      expect(blind).toEqual([])
-    }).pipe(Effect.scoped))
-
+  it.live(
+    "two instances claiming different slots of one job at the same " +
+      "moment: one of them sees the other running",
+    () =>
+      Effect.gen(function*() {
+        const a = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
+        const b = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
+        // A manual run on one instance and a scheduled slot on the other, 40 times over.
+        const pairs = yield* Effect.forEach(Array.from({ length: 40 }, () => unique("pair")), (job) =>
+          Effect.all([
+            a.claim(claim(job, T0, { reason: "manual", instance: "a" })),
+            b.claim(claim(job, T0 + 1000, { instance: "b" }))
+          ], { concurrency: "unbounded" }), { concurrency: 4 })
+        const blind = pairs.filter((results) =>
+          results.every((result) => result._tag === "Claimed" && result.others.running === 0)
+        )
+        expect(blind).toEqual([])
+      }).pipe(Effect.scoped)
+  )
 })

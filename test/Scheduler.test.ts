@@ -33,8 +33,12 @@ const withWorker = <A, E, R>(
   )
 }
 
-const sleepJob = (name: string, schedule: string, seconds: number, options: Partial<Job.JobOptions<never, never>> = {}) =>
-  Job.make({ name, schedule, run: Effect.sleep(Duration.seconds(seconds)), ...options })
+const sleepJob = (
+  name: string,
+  schedule: string,
+  seconds: number,
+  options: Partial<Job.JobOptions<never, never>> = {}
+) => Job.make({ name, schedule, run: Effect.sleep(Duration.seconds(seconds)), ...options })
 
 describe("Scheduler", () => {
   it.effect("runs a job at each slot and records it as succeeded, with its run context", () =>
@@ -45,7 +49,10 @@ describe("Scheduler", () => {
         schedule: "*/10 * * * * *",
         run: Effect.flatMap(Job.CurrentRun, (run) => Effect.sync(() => seen.push(run)))
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("25 seconds"), history("tick")))
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("25 seconds"), history("tick"))
+      )
       expect(records.map((r) => [r.nominalAt.toISOString(), r.status])).toEqual([
         [at(10), "succeeded"],
         [at(20), "succeeded"]
@@ -108,7 +115,10 @@ describe("Scheduler", () => {
           yield* Effect.sleep("25 seconds")
         })
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("61 seconds"), history("queued")))
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("61 seconds"), history("queued"))
+      )
       expect(records.map((r) => [r.nominalAt.toISOString(), r.status, r.skipReason])).toEqual([
         [at(10), "succeeded", undefined],
         [at(20), "succeeded", undefined],
@@ -123,8 +133,16 @@ describe("Scheduler", () => {
 
   it.effect("overlap queue: the waiting slot is recorded as queued until it starts", () =>
     Effect.gen(function*() {
-      const job = Job.make({ name: "waiting", schedule: "*/10 * * * * *", overlap: "queue", run: Effect.sleep("25 seconds") })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("45 seconds"), history("waiting")))
+      const job = Job.make({
+        name: "waiting",
+        schedule: "*/10 * * * * *",
+        overlap: "queue",
+        run: Effect.sleep("25 seconds")
+      })
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("45 seconds"), history("waiting"))
+      )
       expect(records.map((r) => [r.nominalAt.toISOString(), r.status])).toEqual([
         [at(10), "succeeded"],
         [at(20), "running"],
@@ -152,7 +170,10 @@ describe("Scheduler", () => {
         [at(20), "running"]
       ])
       expect(records[0]!.error).toBe(`replaced by the run of ${at(20)}`)
-      expect(logs.withMessage("job interrupted")[0]!.fields).toMatchObject({ nominal_at: at(10), error: `replaced by the run of ${at(20)}` })
+      expect(logs.withMessage("job interrupted")[0]!.fields).toMatchObject({
+        nominal_at: at(10),
+        error: `replaced by the run of ${at(20)}`
+      })
     }))
 
   it.effect("overlap allow: runs of one job overlap", () =>
@@ -173,13 +194,18 @@ describe("Scheduler", () => {
         schedule: "0 * * * * *",
         timeout: "5 seconds",
         run: Effect.tryPromise((signal) =>
-          new Promise<void>((resolve) => signal.addEventListener("abort", () => {
-            aborted = true
-            resolve()
-          }))
+          new Promise<void>((resolve) =>
+            signal.addEventListener("abort", () => {
+              aborted = true
+              resolve()
+            })
+          )
         ).pipe(Effect.ensuring(Effect.sync(() => (finalized = true))))
       })
-      const { logs, result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("66 seconds"), history("stuck")))
+      const { logs, result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("66 seconds"), history("stuck"))
+      )
       expect(records[0]!.status).toBe("timed_out")
       expect(records[0]!.error).toBe("timed out after 5s")
       expect(records[0]!.durationMs).toBe(5000)
@@ -204,7 +230,10 @@ describe("Scheduler", () => {
           return Effect.sleep("1 hour").pipe(Effect.onInterrupt(() => (slow ? Effect.sleep("8 seconds") : Effect.void)))
         })
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("29 seconds"), history("slow-to-stop")))
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("29 seconds"), history("slow-to-stop"))
+      )
       expect(records.map((r) => [r.nominalAt.toISOString(), r.status, r.error])).toEqual([
         [at(10), "interrupted", `replaced by the run of ${at(20)}`],
         [at(20), "running", undefined]
@@ -233,7 +262,10 @@ describe("Scheduler", () => {
           if (runs === 1) throw new RangeError("index out of range")
         })
       })
-      const { logs, result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("25 seconds"), history("panics")))
+      const { logs, result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("25 seconds"), history("panics"))
+      )
       expect(records.map((r) => r.status)).toEqual(["failed", "succeeded"])
       expect(records[0]!.error).toBe("panic: RangeError: index out of range")
       const panics = logs.withMessage("job panic recovered")
@@ -246,7 +278,10 @@ describe("Scheduler", () => {
   it.effect("a typed failure is recorded as failed and logged as job failed", () =>
     Effect.gen(function*() {
       const job = Job.make({ name: "fails", schedule: "*/10 * * * * *", run: Effect.fail(new Error("disk full")) })
-      const { logs, result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("10 seconds"), history("fails")))
+      const { logs, result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("10 seconds"), history("fails"))
+      )
       expect(records.map((r) => [r.status, r.error])).toEqual([["failed", "Error: disk full"]])
       expect(logs.withMessage("job failed")[0]!.fields).toMatchObject({ job: "fails", error: "Error: disk full" })
     }))
@@ -264,7 +299,10 @@ describe("Scheduler", () => {
           if (run.attempt < 3) return yield* Effect.fail("not yet")
         })
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("65 seconds"), history("flaky")))
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("65 seconds"), history("flaky"))
+      )
       expect(attempts).toEqual([[1, 60_000], [2, 61_000], [3, 63_000]])
       expect(records.map((r) => [r.status, r.attempt])).toEqual([["succeeded", 3]])
     }))
@@ -276,11 +314,16 @@ describe("Scheduler", () => {
         name: "broken",
         schedule: "0 0 * * * *",
         retry: { attempts: 4, initialDelay: "10 seconds", factor: 10, maxDelay: "30 seconds", jitter: false },
-        run: Effect.flatMap(TestClock.currentTimeMillis, (t) => Effect.sync(() => times.push(t - T0)).pipe(Effect.zipRight(Effect.fail("down"))))
+        run: Effect.flatMap(TestClock.currentTimeMillis, (t) =>
+          Effect.sync(() => times.push(t - T0)).pipe(Effect.zipRight(Effect.fail("down"))))
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("2 hours"), history("broken")), {
-        defaultTimeout: Option.none()
-      })
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("2 hours"), history("broken")),
+        {
+          defaultTimeout: Option.none()
+        }
+      )
       expect(times.slice(0, 4)).toEqual([3_600_000, 3_610_000, 3_640_000, 3_670_000])
       expect(records[0]!).toMatchObject({ status: "failed", attempt: 4 })
     }))
@@ -293,12 +336,15 @@ describe("Scheduler", () => {
         schedule: "@monthly",
         run: Effect.flatMap(Job.CurrentRun, (run) => Effect.sync(() => fired.push(run.nominalAt.toISOString())))
       })
-      const { result } = yield* withWorker([job], Effect.gen(function*() {
-        yield* TestClock.adjust("1 hour")
-        const sleeps = yield* TestClock.sleeps()
-        yield* TestClock.adjust(Duration.days(31))
-        return sleeps
-      }))
+      const { result } = yield* withWorker(
+        [job],
+        Effect.gen(function*() {
+          yield* TestClock.adjust("1 hour")
+          const sleeps = yield* TestClock.sleeps()
+          yield* TestClock.adjust(Duration.days(31))
+          return sleeps
+        })
+      )
       expect(fired).toEqual(["2026-02-01T00:00:00.000Z"])
       // Pending sleeps are wake-up instants: none lies more than an hour ahead.
       Chunk.forEach(result, (wake) => expect(wake - (T0 + 3_600_000)).toBeLessThanOrEqual(3_600_000))
@@ -334,7 +380,10 @@ describe("Scheduler", () => {
         jitter: "20 seconds",
         run: Effect.flatMap(TestClock.currentTimeMillis, (t) => Effect.sync(() => starts.push(t - T0)))
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("5 minutes"), history("jittered")))
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("5 minutes"), history("jittered"))
+      )
       expect(records.map((r) => r.nominalAt.toISOString())).toEqual([at(60), at(120), at(180), at(240), at(300)])
       expect(starts.length).toBeGreaterThanOrEqual(4)
       starts.forEach((start, i) => {
@@ -360,10 +409,23 @@ describe("Scheduler", () => {
 
   it.effect("logs the Go worker's start-up lines with their fields", () =>
     Effect.gen(function*() {
-      const { logs } = yield* withWorker([sleepJob("one", "0 2 * * *", 1), sleepJob("two", "0 8 * * 1", 1)], Effect.void)
+      const { logs } = yield* withWorker(
+        [sleepJob("one", "0 2 * * *", 1), sleepJob("two", "0 8 * * 1", 1)],
+        Effect.void
+      )
       const messages = logs.entries.map((e) => e.msg)
-      expect(messages.slice(0, 4)).toEqual(["job registered: one", "job registered: two", "starting scheduler", "worker started successfully"])
-      expect(logs.entries[0]!.fields).toMatchObject({ job: "one", schedule: "0 2 * * *", timezone: "UTC", next_run: "2026-01-01T02:00:00.000Z" })
+      expect(messages.slice(0, 4)).toEqual([
+        "job registered: one",
+        "job registered: two",
+        "starting scheduler",
+        "worker started successfully"
+      ])
+      expect(logs.entries[0]!.fields).toMatchObject({
+        job: "one",
+        schedule: "0 2 * * *",
+        timezone: "UTC",
+        next_run: "2026-01-01T02:00:00.000Z"
+      })
       expect(logs.entries[2]!.fields).toMatchObject({ jobs_count: 2, default_timeout_seconds: 300 })
       expect(logs.entries[3]!.fields).toMatchObject({ jobs_registered: 2 })
     }))
@@ -371,7 +433,10 @@ describe("Scheduler", () => {
   it.effect("run log lines carry job, run_id and nominal_at; the job's own lines too", () =>
     Effect.gen(function*() {
       const job = Job.make({ name: "chatty", schedule: "*/10 * * * * *", run: Effect.logInfo("inside the job") })
-      const { logs, result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("10 seconds"), history("chatty")))
+      const { logs, result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("10 seconds"), history("chatty"))
+      )
       const runId = records[0]!.runId
       for (const msg of ["job started", "inside the job", "job completed successfully"]) {
         expect(logs.withMessage(msg)[0]!.fields).toMatchObject({ job: "chatty", run_id: runId, nominal_at: at(10) })
@@ -383,47 +448,58 @@ describe("Scheduler", () => {
 
 describe("Scheduler shutdown", () => {
   it.effect("waits for a running job within the grace period, then closes", () =>
-    withLogs((logs) => Effect.gen(function*() {
-      yield* TestClock.setTime(T0)
-      const { close, context } = yield* buildScoped(schedulerLayer({ shutdownTimeout: Duration.seconds(30) }))
-      yield* Worker.start([sleepJob("long", "0 * * * * *", 20)]).pipe(Effect.provide(context))
-      yield* TestClock.adjust("65 seconds") // the run started at 01:00 and ends at 01:20
-      const closing = yield* Effect.fork(close)
-      yield* TestClock.adjust("20 seconds")
-      yield* Fiber.join(closing)
-      const records = yield* history("long").pipe(Effect.provide(context))
-      expect(records.map((r) => r.status)).toEqual(["succeeded"])
-      const messages = logs.entries.map((e) => e.msg)
-      expect(messages.indexOf("shutting down scheduler...")).toBeLessThan(messages.indexOf("job completed successfully"))
-      expect(messages.indexOf("job completed successfully")).toBeLessThan(messages.indexOf("all running jobs completed"))
-    })))
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(T0)
+        const { close, context } = yield* buildScoped(schedulerLayer({ shutdownTimeout: Duration.seconds(30) }))
+        yield* Worker.start([sleepJob("long", "0 * * * * *", 20)]).pipe(Effect.provide(context))
+        yield* TestClock.adjust("65 seconds") // the run started at 01:00 and ends at 01:20
+        const closing = yield* Effect.fork(close)
+        yield* TestClock.adjust("20 seconds")
+        yield* Fiber.join(closing)
+        const records = yield* history("long").pipe(Effect.provide(context))
+        expect(records.map((r) => r.status)).toEqual(["succeeded"])
+        const messages = logs.entries.map((e) => e.msg)
+        expect(messages.indexOf("shutting down scheduler...")).toBeLessThan(
+          messages.indexOf("job completed successfully")
+        )
+        expect(messages.indexOf("job completed successfully")).toBeLessThan(
+          messages.indexOf("all running jobs completed")
+        )
+      })
+    ))
 
   it.effect("interrupts a job still running after the grace period and records it as interrupted", () =>
-    withLogs((logs) => Effect.gen(function*() {
-      yield* TestClock.setTime(T0)
-      const finalized = yield* Ref.make(false)
-      const job = Job.make({
-        name: "endless",
-        schedule: "0 * * * * *",
-        timeout: 0,
-        run: Effect.never.pipe(Effect.ensuring(Ref.set(finalized, true)))
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(T0)
+        const finalized = yield* Ref.make(false)
+        const job = Job.make({
+          name: "endless",
+          schedule: "0 * * * * *",
+          timeout: 0,
+          run: Effect.never.pipe(Effect.ensuring(Ref.set(finalized, true)))
+        })
+        const { close, context } = yield* buildScoped(schedulerLayer({ shutdownTimeout: Duration.seconds(30) }))
+        yield* Worker.start([job]).pipe(Effect.provide(context))
+        yield* TestClock.adjust("61 seconds")
+        const closing = yield* Effect.fork(close)
+        yield* TestClock.adjust("29 seconds")
+        expect(yield* Ref.get(finalized)).toBe(false)
+        yield* TestClock.adjust("2 seconds")
+        yield* Fiber.join(closing)
+        expect(yield* Ref.get(finalized)).toBe(true)
+        const records = yield* history("endless").pipe(Effect.provide(context))
+        expect(records.map((r) => [r.status, r.error])).toEqual([[
+          "interrupted",
+          "interrupted at shutdown (grace period expired)"
+        ]])
+        const messages = logs.entries.map((e) => e.msg)
+        expect(messages).toContain("shutdown timeout reached, interrupting running jobs")
+        expect(messages.indexOf("job interrupted")).toBeLessThan(messages.indexOf("running jobs interrupted"))
+        expect(messages).not.toContain("all running jobs completed")
       })
-      const { close, context } = yield* buildScoped(schedulerLayer({ shutdownTimeout: Duration.seconds(30) }))
-      yield* Worker.start([job]).pipe(Effect.provide(context))
-      yield* TestClock.adjust("61 seconds")
-      const closing = yield* Effect.fork(close)
-      yield* TestClock.adjust("29 seconds")
-      expect(yield* Ref.get(finalized)).toBe(false)
-      yield* TestClock.adjust("2 seconds")
-      yield* Fiber.join(closing)
-      expect(yield* Ref.get(finalized)).toBe(true)
-      const records = yield* history("endless").pipe(Effect.provide(context))
-      expect(records.map((r) => [r.status, r.error])).toEqual([["interrupted", "interrupted at shutdown (grace period expired)"]])
-      const messages = logs.entries.map((e) => e.msg)
-      expect(messages).toContain("shutdown timeout reached, interrupting running jobs")
-      expect(messages.indexOf("job interrupted")).toBeLessThan(messages.indexOf("running jobs interrupted"))
-      expect(messages).not.toContain("all running jobs completed")
-    })))
+    ))
 
   it.effect("starts no run after shutdown began", () =>
     Effect.gen(function*() {
@@ -453,32 +529,41 @@ describe("registration", () => {
 
   it.effect("an unknown time zone is a registration error", () =>
     Effect.gen(function*() {
-      const error = yield* register([Job.make({ name: "tz", schedule: "0 9 * * *", timezone: "Mars/Olympus", run: Effect.void })])
+      const error = yield* register([
+        Job.make({ name: "tz", schedule: "0 9 * * *", timezone: "Mars/Olympus", run: Effect.void })
+      ])
       expect(error.lines[0]).toContain(`job "tz"`)
       expect(error.lines[0]).toContain(`unknown time zone "Mars/Olympus"`)
     }))
 
   it.effect("duplicate names and bad options are all reported, and no job is registered", () =>
-    withLogs((logs) => Effect.gen(function*() {
-      const error = yield* Worker.start([
-        Job.make({ name: "same", schedule: "* * * * *", run: Effect.void }),
-        Job.make({ name: "same", schedule: "* * * * *", run: Effect.void }),
-        Job.make({ name: "retry", schedule: "* * * * *", retry: { attempts: 0 }, run: Effect.void })
-      ]).pipe(Effect.provide(schedulerLayer()), Effect.flip)
-      expect(error.lines).toEqual([
-        `job "same" is registered twice: job names must be unique`,
-        `job "retry": invalid option retry.attempts: must be a whole number from 1 to 1000, got 0`
-      ])
-      expect(logs.entries.filter((e) => e.msg.startsWith("job registered"))).toEqual([])
-      expect(logs.entries.map((e) => e.msg)).toEqual(["shutting down scheduler...", "all running jobs completed"])
-    })))
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const error = yield* Worker.start([
+          Job.make({ name: "same", schedule: "* * * * *", run: Effect.void }),
+          Job.make({ name: "same", schedule: "* * * * *", run: Effect.void }),
+          Job.make({ name: "retry", schedule: "* * * * *", retry: { attempts: 0 }, run: Effect.void })
+        ]).pipe(Effect.provide(schedulerLayer()), Effect.flip)
+        expect(error.lines).toEqual([
+          `job "same" is registered twice: job names must be unique`,
+          `job "retry": invalid option retry.attempts: must be a whole number from 1 to 1000, got 0`
+        ])
+        expect(logs.entries.filter((e) => e.msg.startsWith("job registered"))).toEqual([])
+        expect(logs.entries.map((e) => e.msg)).toEqual(["shutting down scheduler...", "all running jobs completed"])
+      })
+    ))
 
   it.effect("the job's zone applies to its schedule; CRON_TZ= wins over it", () =>
     Effect.gen(function*() {
       const { result: jobs } = yield* withWorker(
         [
           Job.make({ name: "ny", schedule: "0 9 * * *", timezone: "America/New_York", run: Effect.void }),
-          Job.make({ name: "prefixed", schedule: "CRON_TZ=Asia/Tokyo 0 9 * * *", timezone: "America/New_York", run: Effect.void }),
+          Job.make({
+            name: "prefixed",
+            schedule: "CRON_TZ=Asia/Tokyo 0 9 * * *",
+            timezone: "America/New_York",
+            run: Effect.void
+          }),
           Job.make({ name: "default", schedule: "0 9 * * *", run: Effect.void })
         ],
         Effect.flatMap(Scheduler, (s) => s.jobs),
@@ -510,10 +595,15 @@ describe("overlap replace under a slow stop", () => {
           yield* Effect.never
         }).pipe(Effect.onInterrupt(() =>
           // The first run takes 15 s to stop; later ones stop at once (the test's own teardown interrupts them).
-          Effect.sleep(starts.length === 1 ? "15 seconds" : "0 seconds").pipe(Effect.ensuring(Effect.sync(() => running--)))
+          Effect.sleep(starts.length === 1 ? "15 seconds" : "0 seconds").pipe(
+            Effect.ensuring(Effect.sync(() => running--))
+          )
         ))
       })
-      const { result: records } = yield* withWorker([job], Effect.zipRight(TestClock.adjust("36 seconds"), history("slow-stop")))
+      const { result: records } = yield* withWorker(
+        [job],
+        Effect.zipRight(TestClock.adjust("36 seconds"), history("slow-stop"))
+      )
       expect(most).toBe(1)
       // 00:10 stops from 00:20 to 00:35; 00:20 waits and is superseded by 00:30, which starts at 00:35.
       expect(starts).toEqual([10_000, 35_000])
@@ -564,20 +654,41 @@ describe("job context", () => {
 describe("job options", () => {
   // Options as untyped input (plain JavaScript, values read from a file) would give them.
   const errorOf = (options: Record<string, unknown>) =>
-    Worker.start([Job.make({ name: "opt", schedule: "@daily", run: Effect.void, ...(options as Partial<Job.JobOptions<never, never>>) })]).pipe(
+    Worker.start([
+      Job.make({
+        name: "opt",
+        schedule: "@daily",
+        run: Effect.void,
+        ...(options as Partial<Job.JobOptions<never, never>>)
+      })
+    ]).pipe(
       Effect.provide(schedulerLayer()),
       Effect.flip,
       Effect.map((error) => error.lines)
     )
 
-  it.effect.each([
-    [{ timeout: "5 minuts" }, `job "opt": invalid option timeout: must be a duration such as "30 seconds" or 5000 (ms), got "5 minuts"`],
-    [{ timeout: -5 }, `job "opt": invalid option timeout: must be a duration such as "30 seconds" or 5000 (ms), got -5`],
-    [{ timeout: "30 days" }, `job "opt": invalid option timeout: must be at most 24 days`],
-    [{ jitter: Number.NaN }, `job "opt": invalid option jitter: must be a duration such as "30 seconds" or 5000 (ms), got null`],
-    [{ retry: { attempts: 3, maxDelay: "soon" } }, `job "opt": invalid option retry.maxDelay: must be a duration such as "30 seconds" or 5000 (ms), got "soon"`],
-    [{ retry: { attempts: 3, factor: 0.5 } }, `job "opt": invalid option retry.factor: must be a number ≥ 1, got 0.5`]
-  ] as const)("Job.make never throws; registration reports %j", ([options, line]) =>
+  it.effect.each(
+    [
+      [
+        { timeout: "5 minuts" },
+        `job "opt": invalid option timeout: must be a duration such as "30 seconds" or 5000 (ms), got "5 minuts"`
+      ],
+      [
+        { timeout: -5 },
+        `job "opt": invalid option timeout: must be a duration such as "30 seconds" or 5000 (ms), got -5`
+      ],
+      [{ timeout: "30 days" }, `job "opt": invalid option timeout: must be at most 24 days`],
+      [
+        { jitter: Number.NaN },
+        `job "opt": invalid option jitter: must be a duration such as "30 seconds" or 5000 (ms), got null`
+      ],
+      [
+        { retry: { attempts: 3, maxDelay: "soon" } },
+        `job "opt": invalid option retry.maxDelay: must be a duration such as "30 seconds" or 5000 (ms), got "soon"`
+      ],
+      [{ retry: { attempts: 3, factor: 0.5 } }, `job "opt": invalid option retry.factor: must be a number ≥ 1, got 0.5`]
+    ] as const
+  )("Job.make never throws; registration reports %j", ([options, line]) =>
     Effect.gen(function*() {
       expect(yield* errorOf(options)).toEqual([line])
     }))
@@ -592,7 +703,11 @@ describe("job options", () => {
         ],
         Effect.flatMap(Scheduler, (s) => s.jobs)
       )
-      expect(jobs.map((j) => Option.map(j.timeout, Duration.toSeconds))).toEqual([Option.none(), Option.none(), Option.some(300)])
+      expect(jobs.map((j) => Option.map(j.timeout, Duration.toSeconds))).toEqual([
+        Option.none(),
+        Option.none(),
+        Option.some(300)
+      ])
     }))
 })
 
@@ -615,7 +730,9 @@ describe("pause, catch-up and the history on the memory store", () => {
           return yield* history("pausable")
         }).pipe(Effect.provide(Control.Default))
       )
-      expect(records.filter((r) => r.reason === "scheduled").map((r) => [r.nominalAt.toISOString(), r.status, r.skipReason])).toEqual([
+      expect(
+        records.filter((r) => r.reason === "scheduled").map((r) => [r.nominalAt.toISOString(), r.status, r.skipReason])
+      ).toEqual([
         [at(10), "skipped", "paused"],
         [at(20), "skipped", "paused"],
         [at(30), "succeeded", undefined]
@@ -638,30 +755,36 @@ describe("pause, catch-up and the history on the memory store", () => {
       expect(jobs).toHaveLength(1)
       expect(jobs[0]!.nextRuns.map((d) => d.toISOString())).toEqual([at(120), at(180), at(240)])
       expect(Option.isSome(jobs[0]!.paused)).toBe(true)
-      expect(Option.map(jobs[0]!.lastRun, (r) => [r.nominalAt.toISOString(), r.status])).toEqual(Option.some([at(60), "succeeded"]))
+      expect(Option.map(jobs[0]!.lastRun, (r) => [r.nominalAt.toISOString(), r.status])).toEqual(
+        Option.some([at(60), "succeeded"])
+      )
     }))
 
-  it.effect("on start, slots missed since the newest one in the history are caught up (latest) or recorded as missed", () =>
-    Effect.gen(function*() {
-      const job = sleepJob("resumed", "0 * * * * *", 1)
-      const store = yield* RunStore.makeMemory()
-      const storeLayer = Layer.succeed(RunStore.RunStore, store)
-      const stack = Scheduler.Default.pipe(
-        Layer.provideMerge(storeLayer),
-        Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero }))
-      )
-      yield* TestClock.setTime(T0)
-      yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("61 seconds")), Effect.provide(stack))
-      // Down from 00:01:01 to 00:05:30: 00:02 … 00:05 missed.
-      yield* TestClock.setTime(T0 + 330_000)
-      yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("1 second")), Effect.provide(stack))
-      const records = [...(yield* store.history({ job: "resumed" }))].reverse()
-      expect(records.map((r) => [r.nominalAt.toISOString(), r.reason, r.status, r.skipReason])).toEqual([
-        [at(60), "scheduled", "succeeded", undefined],
-        [at(120), "scheduled", "skipped", "missed"],
-        [at(180), "scheduled", "skipped", "missed"],
-        [at(240), "scheduled", "skipped", "missed"],
-        [at(300), "catch-up", "succeeded", undefined]
-      ])
-    }))
+  it.effect(
+    "on start, slots missed since the newest one in the history " +
+      "are caught up (latest) or recorded as missed",
+    () =>
+      Effect.gen(function*() {
+        const job = sleepJob("resumed", "0 * * * * *", 1)
+        const store = yield* RunStore.makeMemory()
+        const storeLayer = Layer.succeed(RunStore.RunStore, store)
+        const stack = Scheduler.Default.pipe(
+          Layer.provideMerge(storeLayer),
+          Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero }))
+        )
+        yield* TestClock.setTime(T0)
+        yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("61 seconds")), Effect.provide(stack))
+        // Down from 00:01:01 to 00:05:30: 00:02 … 00:05 missed.
+        yield* TestClock.setTime(T0 + 330_000)
+        yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("1 second")), Effect.provide(stack))
+        const records = [...(yield* store.history({ job: "resumed" }))].reverse()
+        expect(records.map((r) => [r.nominalAt.toISOString(), r.reason, r.status, r.skipReason])).toEqual([
+          [at(60), "scheduled", "succeeded", undefined],
+          [at(120), "scheduled", "skipped", "missed"],
+          [at(180), "scheduled", "skipped", "missed"],
+          [at(240), "scheduled", "skipped", "missed"],
+          [at(300), "catch-up", "succeeded", undefined]
+        ])
+      })
+  )
 })

@@ -30,7 +30,10 @@ describe("Worker", () => {
     expectTypeOf(report).toEqualTypeOf<Job.Job<never, Job.CurrentRun | Mailer>>()
     const worker = Worker.start([cleanup, report])
     expectTypeOf(worker).toEqualTypeOf<Effect.Effect<void, Worker.InvalidJobs, Database | Mailer | Scheduler>>()
-    const partial = worker.pipe(Effect.provide(Layer.succeed(Database, { rows: [] })), Effect.provide(Worker.layerTest()))
+    const partial = worker.pipe(
+      Effect.provide(Layer.succeed(Database, { rows: [] })),
+      Effect.provide(Worker.layerTest())
+    )
     // @ts-expect-error Mailer is left out: the worker does not compile into a runnable effect
     const runnable: Effect.Effect<void, Worker.InvalidJobs, never> = partial
     expect(runnable).toBeDefined()

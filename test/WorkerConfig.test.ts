@@ -12,7 +12,9 @@ describe("WorkerConfig", () => {
   it.effect("defaults: every variable unset (or empty) gives the documented default", () =>
     Effect.gen(function*() {
       expect(yield* read({})).toEqual(Either.right(WorkerConfig.defaults))
-      expect(yield* read({ WORKER_MAX_CONCURRENT_JOBS: "", WORKER_TIMEZONE: " " })).toEqual(Either.right(WorkerConfig.defaults))
+      expect(yield* read({ WORKER_MAX_CONCURRENT_JOBS: "", WORKER_TIMEZONE: " " })).toEqual(
+        Either.right(WorkerConfig.defaults)
+      )
       expect(WorkerConfig.defaults).toMatchObject({
         serviceName: "financial-worker",
         maxConcurrentJobs: 10,
@@ -47,7 +49,9 @@ describe("WorkerConfig", () => {
         WORKER_LEASE_SECONDS: "12",
         WORKER_HISTORY_RETENTION_DAYS: "0"
       }).pipe(Effect.flatMap((result) => result))
-      expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(Option.some("postgres://app:s3cret@db.internal:5433/finance"))
+      expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(
+        Option.some("postgres://app:s3cret@db.internal:5433/finance")
+      )
       expect(Option.map(config.rabbitmqUrl, Redacted.value)).toEqual(Option.some("amqp://app:s3cret@mq.internal:5672"))
       expect(String(config.databaseUrl)).not.toContain("s3cret")
       expect({ ...config, databaseUrl: undefined, rabbitmqUrl: undefined }).toEqual({
@@ -74,29 +78,71 @@ describe("WorkerConfig", () => {
       })
     }))
 
-  it.effect.each([
-    ["WORKER_MAX_CONCURRENT_JOBS", "abc", `WORKER_MAX_CONCURRENT_JOBS="abc": expected a whole number ≥ 0 (0 = no limit)`],
-    ["WORKER_MAX_CONCURRENT_JOBS", "-1", `WORKER_MAX_CONCURRENT_JOBS="-1": expected a whole number ≥ 0 (0 = no limit)`],
-    ["WORKER_DEFAULT_TIMEOUT_SECONDS", "1.5", `WORKER_DEFAULT_TIMEOUT_SECONDS="1.5": expected a whole number of seconds from 0 to 2073600 (0 = no timeout)`],
-    // Longer timers never fire (2^31 - 1 ms): refused rather than silently broken.
-    ["WORKER_DEFAULT_TIMEOUT_SECONDS", "2073601", `WORKER_DEFAULT_TIMEOUT_SECONDS="2073601": expected a whole number of seconds from 0 to 2073600 (0 = no timeout)`],
-    ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "30s", `WORKER_SHUTDOWN_TIMEOUT_SECONDS="30s": expected a whole number of seconds from 0 to 86400`],
-    ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "2200000", `WORKER_SHUTDOWN_TIMEOUT_SECONDS="2200000": expected a whole number of seconds from 0 to 86400`],
-    ["WORKER_TIMEZONE", "Mars/Olympus", `WORKER_TIMEZONE="Mars/Olympus": expected an IANA time zone such as UTC or America/New_York`],
-    ["LOG_LEVEL", "loud", `LOG_LEVEL="loud": expected one of debug, info, warn, error`],
-    ["LOG_FORMAT", "xml", `LOG_FORMAT="xml": expected json or pretty`],
-    // A secret's value is never printed, not even a malformed one.
-    ["DATABASE_URL", "mysql://root:hunter2@db/app", `DATABASE_URL (value hidden): expected a URL such as postgres://user@host:5432/database`],
-    ["RABBITMQ_URL", "amqp//guest:guest@mq", `RABBITMQ_URL (value hidden): expected a URL such as amqp://user@host:5672`],
-    ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
-    ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`],
-    ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`]
-  ] as const)("a bad %s (%s) stops with one line naming the variable, the value and what was expected", ([name, value, line]) =>
-    Effect.gen(function*() {
-      const result = yield* read({ [name]: value })
-      if (Either.isRight(result)) return expect.unreachable(`${name}=${value} was accepted`)
-      expect(WorkerConfig.describeError(result.left)).toEqual([`invalid configuration: ${line}`])
-    }))
+  it.effect.each(
+    [
+      [
+        "WORKER_MAX_CONCURRENT_JOBS",
+        "abc",
+        `WORKER_MAX_CONCURRENT_JOBS="abc": expected a whole number ≥ 0 (0 = no limit)`
+      ],
+      [
+        "WORKER_MAX_CONCURRENT_JOBS",
+        "-1",
+        `WORKER_MAX_CONCURRENT_JOBS="-1": expected a whole number ≥ 0 (0 = no limit)`
+      ],
+      [
+        "WORKER_DEFAULT_TIMEOUT_SECONDS",
+        "1.5",
+        `WORKER_DEFAULT_TIMEOUT_SECONDS="1.5": expected a whole number of seconds from 0 to 2073600 (0 = no timeout)`
+      ],
+      // Longer timers never fire (2^31 - 1 ms): refused rather than silently broken.
+      [
+        "WORKER_DEFAULT_TIMEOUT_SECONDS",
+        "2073601",
+        `WORKER_DEFAULT_TIMEOUT_SECONDS="2073601": ` +
+        `expected a whole number of seconds from 0 to 2073600 (0 = no timeout)`
+      ],
+      [
+        "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
+        "30s",
+        `WORKER_SHUTDOWN_TIMEOUT_SECONDS="30s": expected a whole number of seconds from 0 to 86400`
+      ],
+      [
+        "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
+        "2200000",
+        `WORKER_SHUTDOWN_TIMEOUT_SECONDS="2200000": expected a whole number of seconds from 0 to 86400`
+      ],
+      [
+        "WORKER_TIMEZONE",
+        "Mars/Olympus",
+        `WORKER_TIMEZONE="Mars/Olympus": expected an IANA time zone such as UTC or America/New_York`
+      ],
+      ["LOG_LEVEL", "loud", `LOG_LEVEL="loud": expected one of debug, info, warn, error`],
+      ["LOG_FORMAT", "xml", `LOG_FORMAT="xml": expected json or pretty`],
+      // A secret's value is never printed, not even a malformed one.
+      [
+        "DATABASE_URL",
+        "mysql://root:hunter2@db/app",
+        `DATABASE_URL (value hidden): expected a URL such as postgres://user@host:5432/database`
+      ],
+      [
+        "RABBITMQ_URL",
+        "amqp//guest:guest@mq",
+        `RABBITMQ_URL (value hidden): expected a URL such as amqp://user@host:5672`
+      ],
+      ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
+      ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`],
+      ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`]
+    ] as const
+  )(
+    "a bad %s (%s) stops with one line naming the variable, the value and what was expected",
+    ([name, value, line]) =>
+      Effect.gen(function*() {
+        const result = yield* read({ [name]: value })
+        if (Either.isRight(result)) return expect.unreachable(`${name}=${value} was accepted`)
+        expect(WorkerConfig.describeError(result.left)).toEqual([`invalid configuration: ${line}`])
+      })
+  )
 
   it.effect("two bad variables give two lines", () =>
     Effect.gen(function*() {

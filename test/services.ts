@@ -19,7 +19,8 @@ export const TEST_RABBITMQ_URL = process.env.TEST_RABBITMQ_URL ?? "amqp://guest:
 export const REQUIRE_SERVICES = process.env.REQUIRE_SERVICES === "1"
 
 /** A short random suffix for names of this test run. */
-export const unique = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
+export const unique = (prefix: string): string =>
+  `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
 
 const reachable = (url: string, defaultPort: number): Promise<boolean> =>
   new Promise((resolve) => {
@@ -42,10 +43,16 @@ const reachable = (url: string, defaultPort: number): Promise<boolean> =>
  * when they do not and `REQUIRE_SERVICES` is unset; throws when they do not
  * and it is set.
  */
-export const servicesAvailable = async (which: ReadonlyArray<"postgres" | "rabbitmq"> = ["postgres", "rabbitmq"]): Promise<boolean> => {
+export const servicesAvailable = async (
+  which: ReadonlyArray<"postgres" | "rabbitmq"> = ["postgres", "rabbitmq"]
+): Promise<boolean> => {
   const missing: Array<string> = []
-  if (which.includes("postgres") && !(await reachable(TEST_DATABASE_URL, 5432))) missing.push(`PostgreSQL (${new URL(TEST_DATABASE_URL).host})`)
-  if (which.includes("rabbitmq") && !(await reachable(TEST_RABBITMQ_URL, 5672))) missing.push(`RabbitMQ (${new URL(TEST_RABBITMQ_URL).host})`)
+  if (which.includes("postgres") && !(await reachable(TEST_DATABASE_URL, 5432))) {
+    missing.push(`PostgreSQL (${new URL(TEST_DATABASE_URL).host})`)
+  }
+  if (which.includes("rabbitmq") && !(await reachable(TEST_RABBITMQ_URL, 5672))) {
+    missing.push(`RabbitMQ (${new URL(TEST_RABBITMQ_URL).host})`)
+  }
   if (missing.length === 0) return true
   if (REQUIRE_SERVICES) throw new Error(`REQUIRE_SERVICES=1 but not reachable: ${missing.join(", ")}`)
   return false
@@ -76,7 +83,10 @@ export const createDatabase = async (prefix = "cw_test"): Promise<TestDatabase> 
   return {
     name,
     url: url.toString(),
-    drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)).then(() => undefined)
+    drop: () =>
+      admin((client) => client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)).then(() =>
+        undefined
+      )
   }
 }
 

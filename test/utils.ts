@@ -50,7 +50,9 @@ export const history = (job?: string) =>
 /** `2026-01-01T00:00:10.000Z` for `T0 + 10 s`. */
 export const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
 
-/** A clock that always reads `millis` (sleeps still take real time): runs started under it have that nominal instant. */
+/**
+ * A clock that always reads `millis` (sleeps still take real time): runs started under it have that nominal instant.
+ */
 export const frozenAt = (millis: number): Clock.Clock => {
   const live = Clock.make()
   return {

@@ -10,25 +10,38 @@ import * as RunStore from "../RunStore.js"
 import { CliExit, readConfig, usage } from "./Common.js"
 
 /** `run <job>`: one manual run now; exits with its outcome. */
-export const runCommand = <const Jobs extends ReadonlyArray<Job.Any>, E>(jobs: Jobs, layer: Lifecycle.AppLayer<Jobs, E>) =>
-  Command.make("run", { job: Args.text({ name: "job" }).pipe(Args.withDescription("name of the job")) }, ({ job }) =>
-    Effect.gen(function*() {
-      yield* knownJob(jobs, job)
-      const config = yield* readConfig
-      const record = yield* Lifecycle.runOnce(config, jobs, layer, job)
-      if (Option.isNone(record)) return yield* Effect.fail(new CliExit({ code: 1, lines: [`job "${job}" left no record`] }))
-      const { error, status } = record.value
-      if (status !== "succeeded") {
-        return yield* Effect.fail(new CliExit({ code: 1, lines: [`job "${job}" ${status}${error === undefined ? "" : `: ${error}`}`] }))
-      }
-    })).pipe(Command.withDescription("Run one job now as a manual run, deliver what it published, exit with its outcome"))
+export const runCommand = <const Jobs extends ReadonlyArray<Job.Any>, E>(
+  jobs: Jobs,
+  layer: Lifecycle.AppLayer<Jobs, E>
+) =>
+  Command.make(
+    "run",
+    { job: Args.text({ name: "job" }).pipe(Args.withDescription("name of the job")) },
+    ({ job }) =>
+      Effect.gen(function*() {
+        yield* knownJob(jobs, job)
+        const config = yield* readConfig
+        const record = yield* Lifecycle.runOnce(config, jobs, layer, job)
+        if (Option.isNone(record)) {
+          return yield* Effect.fail(new CliExit({ code: 1, lines: [`job "${job}" left no record`] }))
+        }
+        const { error, status } = record.value
+        if (status !== "succeeded") {
+          return yield* Effect.fail(
+            new CliExit({ code: 1, lines: [`job "${job}" ${status}${error === undefined ? "" : `: ${error}`}`] })
+          )
+        }
+      })
+  ).pipe(Command.withDescription("Run one job now as a manual run, deliver what it published, exit with its outcome"))
 
 export const migrateCommand = Command.make("migrate", {}, () =>
   Effect.gen(function*() {
     const config = yield* readConfig
     const applied = yield* Lifecycle.withDatabase(config, Database.migrate, Database.layerWithoutMigrations)
     yield* Console.log(
-      applied.length === 0 ? "database is up to date" : `applied: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`
+      applied.length === 0
+        ? "database is up to date"
+        : `applied: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`
     )
   })).pipe(Command.withDescription("Apply the database migrations and exit"))
 
@@ -68,7 +81,8 @@ export const outboxCommand = Command.make(
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           if (retryFailed) {
-            const retried = yield* sql`UPDATE cron_worker.outbox SET status = 'pending' WHERE status = 'failed' RETURNING id`
+            const retried =
+              yield* sql`UPDATE cron_worker.outbox SET status = 'pending' WHERE status = 'failed' RETURNING id`
             return yield* Console.log(`${retried.length} failed message(s) put back to pending`)
           }
           const rows = yield* sql<OutboxRow>`
@@ -79,10 +93,22 @@ export const outboxCommand = Command.make(
           if (rows.length === 0) return yield* Console.log(all ? "the outbox is empty" : "nothing pending or failed")
           const table = [
             ["ID", "STATUS", "ATTEMPTS", "EXCHANGE", "ROUTING KEY", "CREATED", "LAST ERROR"],
-            ...rows.map((r) => [r.id, r.status, String(r.attempts), r.exchange, r.routing_key, r.created_at.toISOString(), r.last_error ?? ""])
+            ...rows.map((
+              r
+            ) => [
+              r.id,
+              r.status,
+              String(r.attempts),
+              r.exchange,
+              r.routing_key,
+              r.created_at.toISOString(),
+              r.last_error ?? ""
+            ])
           ]
           const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
-          yield* Console.log(table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n"))
+          yield* Console.log(
+            table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+          )
         })
       )
     })
@@ -95,8 +121,11 @@ const knownJob = (jobs: ReadonlyArray<Job.Any>, job: string) =>
     : Effect.fail(usage(`no job named "${job}"; the jobs are: ${jobs.map((j) => j.name).join(", ")}`))
 
 const onRunStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
-  Effect.flatMap(readConfig, (config) =>
-    Lifecycle.withDatabase(config, Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(RunStore.layerPg))))
+  Effect.flatMap(
+    readConfig,
+    (config) =>
+      Lifecycle.withDatabase(config, Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(RunStore.layerPg)))
+  )
 
 /** `pause <job> [--reason text]`: every instance records the job's slots as skipped (paused) until `resume`. */
 export const pauseCommand = (jobs: ReadonlyArray<Job.Any>) =>
@@ -130,34 +159,41 @@ const seconds = (ms: number | undefined) => (ms === undefined ? "" : `${(ms / 10
  * this worker does not know is shown only if the history has runs of it (a
  * job since removed); otherwise it is a usage error, as for `pause`.
  */
-export const historyCommand = (jobs: ReadonlyArray<Job.Any>) => Command.make(
-  "history",
-  {
-    job: Args.text({ name: "job" }).pipe(Args.optional),
-    limit: Options.integer("limit").pipe(Options.withDefault(20)),
-    json: Options.boolean("json").pipe(Options.withDescription("one JSON object per run"))
-  },
-  ({ job, json, limit }) =>
-    Effect.gen(function*() {
-      if (limit < 1) return yield* Effect.fail(usage(`--limit must be at least 1, got ${limit}`))
-      const runs = yield* onRunStore((store) => store.history({ job: Option.getOrUndefined(job), limit }))
-      if (runs.length === 0 && Option.isSome(job)) yield* knownJob(jobs, job.value)
-      if (json) return runs.length === 0 ? undefined : yield* Console.log(runs.map((run) => JSON.stringify(run)).join("\n"))
-      if (runs.length === 0) return yield* Console.log("no runs recorded")
-      const table = [
-        ["NOMINAL", "JOB", "STATUS", "REASON", "ATTEMPT", "DURATION", "INSTANCE", "DETAIL"],
-        ...runs.map((run) => [
-          run.nominalAt.toISOString(),
-          run.job,
-          run.status,
-          run.reason,
-          String(run.attempt),
-          seconds(run.durationMs),
-          run.instance,
-          run.skipReason ?? run.error ?? ""
-        ])
-      ]
-      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
-      yield* Console.log(table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n"))
-    })
-).pipe(Command.withDescription("The run history, newest first: every slot run, skipped, failed or abandoned"))
+export const historyCommand = (jobs: ReadonlyArray<Job.Any>) =>
+  Command.make(
+    "history",
+    {
+      job: Args.text({ name: "job" }).pipe(Args.optional),
+      limit: Options.integer("limit").pipe(Options.withDefault(20)),
+      json: Options.boolean("json").pipe(Options.withDescription("one JSON object per run"))
+    },
+    ({ job, json, limit }) =>
+      Effect.gen(function*() {
+        if (limit < 1) return yield* Effect.fail(usage(`--limit must be at least 1, got ${limit}`))
+        const runs = yield* onRunStore((store) => store.history({ job: Option.getOrUndefined(job), limit }))
+        if (runs.length === 0 && Option.isSome(job)) yield* knownJob(jobs, job.value)
+        if (json) {
+          return runs.length === 0
+            ? undefined
+            : yield* Console.log(runs.map((run) => JSON.stringify(run)).join("\n"))
+        }
+        if (runs.length === 0) return yield* Console.log("no runs recorded")
+        const table = [
+          ["NOMINAL", "JOB", "STATUS", "REASON", "ATTEMPT", "DURATION", "INSTANCE", "DETAIL"],
+          ...runs.map((run) => [
+            run.nominalAt.toISOString(),
+            run.job,
+            run.status,
+            run.reason,
+            String(run.attempt),
+            seconds(run.durationMs),
+            run.instance,
+            run.skipReason ?? run.error ?? ""
+          ])
+        ]
+        const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
+        yield* Console.log(
+          table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+        )
+      })
+  ).pipe(Command.withDescription("The run history, newest first: every slot run, skipped, failed or abandoned"))

@@ -39,8 +39,18 @@ interface FieldRange {
 
 const MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 const MONTH_TITLES = [
-  "January", "February", "March", "April", "May", "June",
-  "July", "August", "September", "October", "November", "December"
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December"
 ]
 const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
@@ -69,7 +79,9 @@ const parseNumber = (text: string, range: FieldRange, field: string): number | F
   const named = range.names?.get(text.toLowerCase())
   if (named !== undefined) return named
   if (!/^\d+$/.test(text)) {
-    return new FieldError(`${range.label} field "${field}": "${text}" is not a number${range.names ? " or a name" : ""}`)
+    return new FieldError(
+      `${range.label} field "${field}": "${text}" is not a number${range.names ? " or a name" : ""}`
+    )
   }
   return Number(text)
 }
@@ -97,9 +109,15 @@ const parsePart = (part: string, field: string, range: FieldRange, parsed: Parse
     // "N/step" means "N-max/step", as in robfig/cron (7, Sunday, stays 7).
     if (!isStar && bounds.length === 1) end = Math.max(top(range), start)
   }
-  if (start < range.min) return new FieldError(`${range.label} field "${field}": ${start} is below the minimum ${range.min}`)
-  if (end > range.max) return new FieldError(`${range.label} field "${field}": ${end} is above the maximum ${range.max}`)
-  if (start > end) return new FieldError(`${range.label} field "${field}": range start ${start} is beyond its end ${end}`)
+  if (start < range.min) {
+    return new FieldError(`${range.label} field "${field}": ${start} is below the minimum ${range.min}`)
+  }
+  if (end > range.max) {
+    return new FieldError(`${range.label} field "${field}": ${end} is above the maximum ${range.max}`)
+  }
+  if (start > end) {
+    return new FieldError(`${range.label} field "${field}": range start ${start} is beyond its end ${end}`)
+  }
   for (let v = start; v <= end; v += step) parsed.values[v] = true
   return undefined
 }
@@ -113,7 +131,9 @@ const parseField = (field: string, range: FieldRange, allowLast: boolean): Parse
     if (lastMatch) {
       if (!allowLast) return new FieldError(`${range.label} field "${field}": "L" is only allowed in day-of-month`)
       const before = Number(lastMatch[1] ?? 0)
-      if (before > 30) return new FieldError(`${range.label} field "${field}": "${part}" is more than 30 days before the last day`)
+      if (before > 30) {
+        return new FieldError(`${range.label} field "${field}": "${part}" is more than 30 days before the last day`)
+      }
       parsed.last |= 1 << before
       continue
     }

@@ -4,9 +4,9 @@
  * beside the directory (`Lock.ts`) refuses a second worker on the same data.
  */
 import { Deferred, Effect, Exit, Schema, type Scope } from "effect"
-import * as Lock from "./Lock.js"
 import { resolve } from "node:path"
 import { Worker } from "node:worker_threads"
+import * as Lock from "./Lock.js"
 
 /** The embedded database cannot start: its directory is locked by another worker, or PGlite failed. */
 export class EmbeddedDatabaseError extends Schema.TaggedError<EmbeddedDatabaseError>()("EmbeddedDatabaseError", {
@@ -37,12 +37,16 @@ type FromServer = { readonly port: number } | { readonly error: string } | { rea
  * and returns the local port it serves. Closing the scope stops the
  * server and closes the database cleanly.
  */
-export const start = (dataDir: string): Effect.Effect<{ readonly port: number; readonly dataDir: string }, EmbeddedDatabaseError, Scope.Scope> =>
+export const start = (
+  dataDir: string
+): Effect.Effect<{ readonly port: number; readonly dataDir: string }, EmbeddedDatabaseError, Scope.Scope> =>
   Effect.gen(function*() {
     // `memory://`: a throw-away database (tests); nothing to lock.
     const inMemory = dataDir.startsWith("memory://")
     const dir = inMemory ? dataDir : resolve(dataDir)
-    if (!inMemory) yield* Effect.mapError(Lock.hold(`${dir}.lock`), (reason) => new EmbeddedDatabaseError({ dataDir: dir, reason }))
+    if (!inMemory) {
+      yield* Effect.mapError(Lock.hold(`${dir}.lock`), (reason) => new EmbeddedDatabaseError({ dataDir: dir, reason }))
+    }
     const fail = (reason: string) => new EmbeddedDatabaseError({ dataDir: dir, reason })
     const died = yield* Deferred.make<string>()
     let stopping = false
@@ -76,10 +80,13 @@ export const start = (dataDir: string): Effect.Effect<{ readonly port: number; r
     })
     worker.on("error", (error) => Deferred.unsafeDone(died, Exit.succeed(error.message)))
     yield* Effect.forkScoped(
-      Effect.flatMap(Deferred.await(died), (reason) =>
-        Effect.logError("embedded database stopped unexpectedly: queries fail until the worker restarts").pipe(
-          Effect.annotateLogs({ data_dir: dir, error: reason })
-        ))
+      Effect.flatMap(
+        Deferred.await(died),
+        (reason) =>
+          Effect.logError("embedded database stopped unexpectedly: queries fail until the worker restarts").pipe(
+            Effect.annotateLogs({ data_dir: dir, error: reason })
+          )
+      )
     )
     return { port, dataDir: dir }
   })

@@ -7,11 +7,11 @@
  * whole (written, then linked into place), and a takeover renames the stale
  * file away first, so that two starters cannot both win.
  */
+import { Effect, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { dirname } from "node:path"
-import { Effect, type Scope } from "effect"
 
 /** How often the holder refreshes the lock. */
 const REFRESH_MILLIS = 5_000
@@ -40,9 +40,10 @@ const read = (path: string): { readonly holder: Holder | undefined; readonly age
   const age = Date.now() - statSync(path).mtimeMs
   try {
     const parsed: unknown = JSON.parse(readFileSync(path, "utf8"))
-    const holder = typeof parsed === "object" && parsed !== null && "token" in parsed && "pid" in parsed && "host" in parsed
-      ? { token: String(parsed.token), pid: Number(parsed.pid), host: String(parsed.host) }
-      : undefined
+    const holder =
+      typeof parsed === "object" && parsed !== null && "token" in parsed && "pid" in parsed && "host" in parsed
+        ? { token: String(parsed.token), pid: Number(parsed.pid), host: String(parsed.host) }
+        : undefined
     return { holder, age }
   } catch {
     return { holder: undefined, age }

@@ -27,7 +27,10 @@ export interface Connection {
   closed: boolean
 }
 
-/** What became of one message. `retry`: try again later (nacked, broker trouble); `failed`: never will be delivered as is. */
+/**
+ * What became of one message. `retry`: try again later (nacked, broker trouble); `failed`: never will be delivered as
+ * is.
+ */
 export type Outcome =
   | { readonly _tag: "delivered" }
   | { readonly _tag: "failed"; readonly error: string }
@@ -43,7 +46,9 @@ const PERMANENT = new Set([403, 404, 406])
 export const message = (error: unknown) => Redact.scrub(error instanceof Error ? error.message : String(error))
 
 const code = (error: unknown) =>
-  typeof error === "object" && error !== null && "code" in error && typeof error.code === "number" ? error.code : undefined
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "number"
+    ? error.code
+    : undefined
 
 /** `host:port` of an AMQP URL, without credentials. */
 export const describeUrl = (url: string): string => {
@@ -66,7 +71,11 @@ export const open = (url: string, name: string) =>
       channel.on("error", lost)
       channel.on("return", (returned: amqp.Message) => {
         const id = String(returned.properties.messageId)
-        connection.returned.set(id, `unroutable: no queue bound to exchange "${returned.fields.exchange}" with routing key "${returned.fields.routingKey}"`)
+        connection.returned.set(
+          id,
+          `unroutable: no queue bound to exchange "${returned.fields.exchange}" ` +
+            `with routing key "${returned.fields.routingKey}"`
+        )
       })
       return connection
     },
@@ -79,7 +88,10 @@ export const close = (connection: Connection) =>
     connection.closed = true
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_TIMEOUT)))
-    const outcome = await Promise.race([connection.model.close().then(() => "closed" as const, () => "closed" as const), late])
+    const outcome = await Promise.race([
+      connection.model.close().then(() => "closed" as const, () => "closed" as const),
+      late
+    ])
     clearTimeout(timer)
     if (outcome === "late") dropSocket(connection.model.connection)
   })
@@ -144,8 +156,9 @@ export const publishAll = (
             const returned = connection.returned.get(row.id)
             connection.returned.delete(row.id)
             if (returned !== undefined) resolve({ _tag: "failed", error: returned })
-            else if (error !== null && error !== undefined) resolve({ _tag: "retry", error: `nacked by the broker: ${message(error)}` })
-            else resolve({ _tag: "delivered" })
+            else if (error !== null && error !== undefined) {
+              resolve({ _tag: "retry", error: `nacked by the broker: ${message(error)}` })
+            } else resolve({ _tag: "delivered" })
           })
         })
       )),

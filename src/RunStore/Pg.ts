@@ -87,7 +87,8 @@ const guard = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A> =>
     Effect.interruptible,
     Effect.timeoutFail({
       duration: OPERATION_TIMEOUT,
-      onTimeout: () => new Error(`the run store got no answer from PostgreSQL within ${Duration.format(OPERATION_TIMEOUT)}`)
+      onTimeout: () =>
+        new Error(`the run store got no answer from PostgreSQL within ${Duration.format(OPERATION_TIMEOUT)}`)
     }),
     Effect.orDie
   )
@@ -130,7 +131,8 @@ export const make = Effect.gen(function*() {
           FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
         ), inserted AS (
           INSERT INTO cron_worker.runs
-            (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at, duration_ms, lease_until)
+            (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
+              started_at, finished_at, duration_ms, lease_until)
           SELECT d.run_id, d.job, d.nominal_at, d.reason,
                  CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
                  d.skip,
@@ -144,9 +146,11 @@ export const make = Effect.gen(function*() {
         )
         SELECT ins.run_id, ins.status, ins.skip_reason, j.paused_reason,
           (SELECT count(*) FROM cron_worker.runs r
-            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'running' AND r.lease_until > now())::int AS running,
+            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'running'
+              AND r.lease_until > now())::int AS running,
           (SELECT count(*) FROM cron_worker.runs r
-            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'queued' AND r.lease_until > now())::int AS queued
+            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'queued'
+              AND r.lease_until > now())::int AS queued
         FROM inserted ins LEFT JOIN cron_worker.jobs j ON j.job = ins.job`
       const byId = new Map(rows.map((row) => [row.run_id, row]))
       return claims.map((claim): ClaimResult => {
@@ -191,41 +195,50 @@ export const make = Effect.gen(function*() {
   }
   const finished = yield* Batcher.make(finishAll, { maxSize: MAX_BATCH, minWaitMillis: 0, maxWaitMillis: 50 })
 
-  return RunStore.of({
-    shared: true,
-    // Scheduled slots (and missed ones) fall due together and share a statement; catch-up and manual runs come one at a time.
-    claim: (claim) =>
-      claim.reason === "scheduled"
-        ? batched(claim)
-        : Effect.map(claimAll([claim]), (results) => results[0]!),
-    finish: (runId, outcome) => finished({ runId, outcome }),
-    enqueue: (runId, job) =>
-      // The advisory lock makes "at most one queued run per job" hold between instances.
-      sql.withTransaction(Effect.gen(function*() {
-        yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`cron_worker.queue:${job}`}))`
-        const rows = yield* sql<{ run_id: string }>`
+  return RunStore.of(
+    {
+      shared: true,
+      // Scheduled slots (and missed ones) fall due together and share a statement; catch-up and manual runs come one
+      // at a time.
+      claim: (claim) =>
+        claim.reason === "scheduled"
+          ? batched(claim)
+          : Effect.map(claimAll([claim]), (results) => results[0]!),
+      finish: (runId, outcome) => finished({ runId, outcome }),
+      enqueue: (runId, job) =>
+        // The advisory lock makes "at most one queued run per job" hold between instances.
+        sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`cron_worker.queue:${job}`}))`
+          const rows = yield* sql<{ run_id: string }>`
           UPDATE cron_worker.runs SET status = 'queued'
           WHERE run_id = ${runId} AND status = 'running'
-            AND NOT EXISTS (SELECT 1 FROM cron_worker.runs q WHERE q.job = ${job} AND q.status = 'queued' AND q.lease_until > now())
+            AND NOT EXISTS (SELECT 1 FROM cron_worker.runs q WHERE q.job = ${job} AND q.status = 'queued'
+              AND q.lease_until > now())
           RETURNING run_id`
-        return rows.length > 0
-      })).pipe(guard),
-    dequeue: (runId) => sql`UPDATE cron_worker.runs SET status = 'running' WHERE run_id = ${runId} AND status = 'queued'`.pipe(Effect.asVoid, guard),
-    others: (job, instance) =>
-      sql<{ running: number; queued: number }>`
-        SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*) FILTER (WHERE status = 'queued')::int AS queued
+          return rows.length > 0
+        })).pipe(guard),
+      dequeue: (runId) =>
+        sql`UPDATE cron_worker.runs SET status = 'running' WHERE run_id = ${runId} AND status = 'queued'`.pipe(
+          Effect.asVoid,
+          guard
+        ),
+      others: (job, instance) =>
+        sql<{ running: number; queued: number }>`
+        SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*)
+          FILTER (WHERE status = 'queued')::int AS queued
         FROM cron_worker.runs WHERE job = ${job} AND instance <> ${instance} AND ${live}`.pipe(
-        Effect.map((rows) => rows[0] ?? { running: 0, queued: 0 }),
-        guard
-      ),
-    requestCancel: (job, instance, error) =>
-      sql`UPDATE cron_worker.runs SET cancel_requested = ${error}
-          WHERE job = ${job} AND instance <> ${instance} AND status = 'running' AND lease_until > now() AND cancel_requested IS NULL
+          Effect.map((rows) => rows[0] ?? { running: 0, queued: 0 }),
+          guard
+        ),
+      requestCancel: (job, instance, error) =>
+        sql`UPDATE cron_worker.runs SET cancel_requested = ${error}
+          WHERE job = ${job} AND instance <> ${instance} AND status = 'running' AND lease_until > now()
+            AND cancel_requested IS NULL
           RETURNING run_id`.pipe(Effect.map((rows) => rows.length), guard),
-    renew: (runIds, leaseSeconds) =>
-      runIds.length === 0
-        ? Effect.succeed([])
-        : sql<{ run_id: string; cancel_requested: string | null }>`
+      renew: (runIds, leaseSeconds) =>
+        runIds.length === 0
+          ? Effect.succeed([])
+          : sql<{ run_id: string; cancel_requested: string | null }>`
             UPDATE cron_worker.runs SET lease_until = now() + make_interval(secs => ${leaseSeconds})
             WHERE run_id = ANY(${runIds}::uuid[]) AND status IN ('running', 'queued')
             RETURNING run_id, cancel_requested`.pipe(
@@ -240,22 +253,22 @@ export const make = Effect.gen(function*() {
             }),
             guard
           ),
-    reap: sql<Row>`
+      reap: sql<Row>`
       UPDATE cron_worker.runs
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
           duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
           error = 'abandoned: instance ' || instance || ' stopped renewing its lease'
       WHERE status IN ('running', 'queued') AND lease_until < now()
       RETURNING ${columns}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
-    anchor: (job, proposed) =>
-      sql<{ anchor: Date }>`
+      anchor: (job, proposed) =>
+        sql<{ anchor: Date }>`
         INSERT INTO cron_worker.jobs (job, anchor) VALUES (${job}, ${proposed})
         ON CONFLICT (job) DO UPDATE SET anchor = COALESCE(cron_worker.jobs.anchor, excluded.anchor)
         RETURNING anchor`.pipe(Effect.map((rows) => rows[0]?.anchor ?? proposed), guard),
-    lastSlots: (jobs) =>
-      jobs.length === 0
-        ? Effect.succeed(new Map())
-        : sql<{ job: string; last: Date }>`
+      lastSlots: (jobs) =>
+        jobs.length === 0
+          ? Effect.succeed(new Map())
+          : sql<{ job: string; last: Date }>`
             SELECT j.job, last.nominal_at AS last
             FROM unnest(${jobs}::text[]) AS j (job)
             CROSS JOIN LATERAL (
@@ -265,44 +278,53 @@ export const make = Effect.gen(function*() {
             Effect.map((rows) => new Map(rows.map((row) => [row.job, row.last]))),
             guard
           ),
-    get: (runId) =>
-      sql<Row>`SELECT ${columns} FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
-        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
-        guard
-      ),
-    history: (query = {}) =>
-      sql<Row>`
+      get: (runId) =>
+        sql<Row>`SELECT ${columns} FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
+          guard
+        ),
+      history: (query = {}) =>
+        sql<Row>`
         SELECT ${columns} FROM cron_worker.runs
         ${query.job === undefined ? sql`` : sql`WHERE job = ${query.job}`}
         ORDER BY started_at DESC, nominal_at DESC
         LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
-    pause: (job, reason, at) =>
-      sql`INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at) VALUES (${job}, true, ${reason ?? null}, ${at})
-          ON CONFLICT (job) DO UPDATE SET paused = true, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`.pipe(
-        Effect.asVoid,
+      pause: (job, reason, at) =>
+        sql`INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at) VALUES (${job}, true, ${
+          reason ?? null
+        }, ${at})
+          ON CONFLICT (job) DO UPDATE
+            SET paused = true, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`
+          .pipe(
+            Effect.asVoid,
+            guard
+          ),
+      resume: (job) =>
+        sql`UPDATE cron_worker.jobs SET paused = false, paused_reason = NULL, paused_at = NULL WHERE job = ${job}
+          AND paused
+          RETURNING job`.pipe(Effect.map((rows) => rows.length > 0), guard),
+      pauses: sql<{ job: string; paused_reason: string | null; paused_at: Date }>`
+      SELECT job, paused_reason, paused_at FROM cron_worker.jobs WHERE paused ORDER BY job`.pipe(
+        Effect.map((rows) =>
+          rows.map((row) => ({ job: row.job, reason: row.paused_reason ?? undefined, at: row.paused_at }))
+        ),
         guard
       ),
-    resume: (job) =>
-      sql`UPDATE cron_worker.jobs SET paused = false, paused_reason = NULL, paused_at = NULL WHERE job = ${job} AND paused
-          RETURNING job`.pipe(Effect.map((rows) => rows.length > 0), guard),
-    pauses: sql<{ job: string; paused_reason: string | null; paused_at: Date }>`
-      SELECT job, paused_reason, paused_at FROM cron_worker.jobs WHERE paused ORDER BY job`.pipe(
-      Effect.map((rows) => rows.map((row) => ({ job: row.job, reason: row.paused_reason ?? undefined, at: row.paused_at }))),
-      guard
-    ),
-    prune: (before) =>
-      sql<{ deleted: number }>`
+      prune: (before) =>
+        sql<{ deleted: number }>`
         WITH gone AS (
           DELETE FROM cron_worker.runs WHERE run_id IN (
             SELECT run_id FROM cron_worker.runs r
             WHERE r.started_at < ${before} AND r.status NOT IN ('running', 'queued')
               -- A job's newest slot stays, however old: catch-up after downtime counts from it.
               AND (r.reason = 'manual' OR EXISTS (
-                SELECT 1 FROM cron_worker.runs n WHERE n.job = r.job AND n.reason <> 'manual' AND n.nominal_at > r.nominal_at))
+                SELECT 1 FROM cron_worker.runs n WHERE n.job = r.job AND n.reason <> 'manual'
+                  AND n.nominal_at > r.nominal_at))
             LIMIT ${PRUNE_BATCH}
           ) RETURNING 1
         ) SELECT count(*)::int AS deleted FROM gone`.pipe(Effect.map((rows) => rows[0]?.deleted ?? 0), guard)
-  } satisfies RunStoreShape)
+    } satisfies RunStoreShape
+  )
 })
 
 /** {@link make} as a layer. */

@@ -6,8 +6,8 @@
  * publishes the same message id, which the outbox keeps once.
  */
 import { SqlClient } from "@effect/sql"
-import { createHash } from "node:crypto"
 import { Clock, Effect, Schema } from "effect"
+import { createHash } from "node:crypto"
 import * as Job from "../Job.js"
 import { Publisher } from "../Publisher.js"
 import { WorkerConfig } from "../WorkerConfig.js"

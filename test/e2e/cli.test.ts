@@ -13,9 +13,9 @@ import pg from "pg"
 import { bindQueue, servicesAvailable, TEST_RABBITMQ_URL, unique } from "../services.js"
 import {
   type Completed,
+  expectToolStreams,
   fixture,
   killAll,
-  expectToolStreams,
   logsOf,
   MAIN,
   nonEmptyLines,
@@ -28,7 +28,8 @@ import {
 const postgres = await servicesAvailable(["postgres"])
 const postgresAndRabbitmq = postgres && (await servicesAvailable(["rabbitmq"]))
 
-const cli = (args: ReadonlyArray<string>, options: SpawnOptions = {}): Promise<Completed> => runNode(MAIN, args, options)
+const cli = (args: ReadonlyArray<string>, options: SpawnOptions = {}): Promise<Completed> =>
+  runNode(MAIN, args, options)
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -201,50 +202,68 @@ const tablesOf = async (url: string, schema: string): Promise<Array<string>> => 
 }
 
 describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeout: 60_000 }, () => {
-  test("migrate lists the migrations it applied, then says the database is up to date", { timeout: 60_000 }, async ({ database }) => {
-    const db = await database()
-    const first = await cli(["migrate"], { database: db })
-    expect(first.code, first.output).toBe(0)
-    expectToolStreams(first)
-    expect(printed(first), first.output).toHaveLength(1)
-    expect(printed(first)[0]).toMatch(/^applied: \d+_\w+(, \d+_\w+)*$/)
-    expect(await tablesOf(db.url, "cron_worker")).toEqual(expect.arrayContaining(["outbox", "runs"]))
+  test(
+    "migrate lists the migrations it applied, then says the database is up to date",
+    { timeout: 60_000 },
+    async ({ database }) => {
+      const db = await database()
+      const first = await cli(["migrate"], { database: db })
+      expect(first.code, first.output).toBe(0)
+      expectToolStreams(first)
+      expect(printed(first), first.output).toHaveLength(1)
+      expect(printed(first)[0]).toMatch(/^applied: \d+_\w+(, \d+_\w+)*$/)
+      expect(await tablesOf(db.url, "cron_worker")).toEqual(expect.arrayContaining(["outbox", "runs"]))
 
-    const second = await cli(["migrate"], { database: db })
-    expect(second.code, second.output).toBe(0)
-    expect(printed(second)).toEqual(["database is up to date"])
-    expect(logsOf(second).filter((l) => l.msg === "database migrated")).toEqual([])
-  })
+      const second = await cli(["migrate"], { database: db })
+      expect(second.code, second.output).toBe(0)
+      expect(printed(second)).toEqual(["database is up to date"])
+      expect(logsOf(second).filter((l) => l.msg === "database migrated")).toEqual([])
+    }
+  )
 
-  test("seed-demo, then run database_cleanup: a manual run deletes 3 expired categories and keeps 3 referenced ones, exit 0", { timeout: 60_000 }, async ({ database }) => {
-    const db = await database()
-    const seeded = await cli(["seed-demo"], { database: db })
-    expect(seeded.code, seeded.output).toBe(0)
-    expectToolStreams(seeded)
+  test(
+    "seed-demo, then run database_cleanup: a manual run deletes 3 " +
+      "expired categories and keeps 3 referenced ones, exit 0",
+    { timeout: 60_000 },
+    async ({ database }) => {
+      const db = await database()
+      const seeded = await cli(["seed-demo"], { database: db })
+      expect(seeded.code, seeded.output).toBe(0)
+      expectToolStreams(seeded)
 
-    const run = await cli(["run", "database_cleanup"], { database: db })
-    expect(run.code, run.output).toBe(0)
-    expect(run.stderr).toBe("")
-    const logs = logsOf(run)
-    expect(logs.find((l) => l.msg === "job started"), run.output).toMatchObject({ job: "database_cleanup", reason: "manual" })
-    expect(logs.find((l) => l.msg === "database cleanup completed"), run.output).toMatchObject({
-      level: "INFO",
-      job: "database_cleanup",
-      categories_deleted: 3,
-      categories_kept_referenced: 3
-    })
-    expect(logs.filter((l) => l.msg === "worker started successfully"), "no scheduler loops").toEqual([])
-  })
+      const run = await cli(["run", "database_cleanup"], { database: db })
+      expect(run.code, run.output).toBe(0)
+      expect(run.stderr).toBe("")
+      const logs = logsOf(run)
+      expect(logs.find((l) => l.msg === "job started"), run.output).toMatchObject({
+        job: "database_cleanup",
+        reason: "manual"
+      })
+      expect(logs.find((l) => l.msg === "database cleanup completed"), run.output).toMatchObject({
+        level: "INFO",
+        job: "database_cleanup",
+        categories_deleted: 3,
+        categories_kept_referenced: 3
+      })
+      expect(logs.filter((l) => l.msg === "worker started successfully"), "no scheduler loops").toEqual([])
+    }
+  )
 
-  test("run <job> whose run fails exits 1 with one stderr line naming the job and the error (a user's worker)", { timeout: 60_000 }, async () => {
+  test("run <job> whose run fails exits 1 with one stderr line naming the job and the error (a user's worker)", {
+    timeout: 60_000
+  }, async () => {
     const result = await runNode(fixture("panic-worker.mjs"), ["run", "failing"])
     expect(result.code, result.output).toBe(1)
     const lines = nonEmptyLines(result.stderr)
     expect(lines, result.output).toHaveLength(1)
     expect(lines[0]).toContain("failing")
     expect(lines[0]).toContain("fixture typed failure")
-    expect(logsOf(result).find((l) => l.msg === "job failed"), result.output).toMatchObject({ job: "failing", reason: "manual" })
-    expect(logsOf(result).filter((l) => l.msg === "job started").map((l) => l.job), "only the job asked for runs").toEqual(["failing"])
+    expect(logsOf(result).find((l) => l.msg === "job failed"), result.output).toMatchObject({
+      job: "failing",
+      reason: "manual"
+    })
+    expect(logsOf(result).filter((l) => l.msg === "job started").map((l) => l.job), "only the job asked for runs")
+      .toEqual(["failing"])
   })
 
   test("run <unknown job> exits 2 with one stderr line naming it", { timeout: 60_000 }, async () => {
@@ -256,33 +275,43 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
     expect(result.stdout).not.toContain("job started")
   })
 
-  test("without RabbitMQ, what run report_generator published waits in the outbox: outbox lists it, --json as JSON lines", { timeout: 60_000 }, async ({ database }) => {
-    const db = await database()
-    const run = await cli(["run", "report_generator"], { database: db })
-    expect(run.code, run.output).toBe(0)
-    expect(logsOf(run).find((l) => l.msg === "rabbitmq not configured: published messages wait in the outbox"), run.output)
-      .toMatchObject({ level: "WARN" })
+  test(
+    "without RabbitMQ, what run report_generator published waits in the outbox: outbox lists it, --json as JSON lines",
+    { timeout: 60_000 },
+    async ({ database }) => {
+      const db = await database()
+      const run = await cli(["run", "report_generator"], { database: db })
+      expect(run.code, run.output).toBe(0)
+      expect(
+        logsOf(run).find((l) => l.msg === "rabbitmq not configured: published messages wait in the outbox"),
+        run.output
+      )
+        .toMatchObject({ level: "WARN" })
 
-    const [table, json] = await Promise.all([cli(["outbox"], { database: db }), cli(["outbox", "--json"], { database: db })])
-    expect(table.code, table.output).toBe(0)
-    const [header, ...rows] = printed(table)
-    expect(header?.split(/\s{2,}/).slice(0, 2), table.output).toEqual(["ID", "STATUS"])
-    expect(rows, table.output).toHaveLength(1)
-    expect(rows[0]).toMatch(/^[0-9a-f-]{36}\s+pending\s/)
-    expect(rows[0]).toContain(ROUTING_KEY)
-    expect(rows[0]).toContain("financial.events")
+      const [table, json] = await Promise.all([
+        cli(["outbox"], { database: db }),
+        cli(["outbox", "--json"], { database: db })
+      ])
+      expect(table.code, table.output).toBe(0)
+      const [header, ...rows] = printed(table)
+      expect(header?.split(/\s{2,}/).slice(0, 2), table.output).toEqual(["ID", "STATUS"])
+      expect(rows, table.output).toHaveLength(1)
+      expect(rows[0]).toMatch(/^[0-9a-f-]{36}\s+pending\s/)
+      expect(rows[0]).toContain(ROUTING_KEY)
+      expect(rows[0]).toContain("financial.events")
 
-    expect(json.code, json.output).toBe(0)
-    const parsed = nonEmptyLines(json.stdout).map((line): unknown => JSON.parse(line))
-    const messages = parsed.filter((value) => typeof value === "object" && value !== null && !("msg" in value))
-    expect(messages, json.output).toHaveLength(1)
-    expect(messages[0]).toMatchObject({
-      id: rows[0]?.split(/\s+/)[0],
-      status: "pending",
-      exchange: "financial.events",
-      routing_key: ROUTING_KEY
-    })
-  })
+      expect(json.code, json.output).toBe(0)
+      const parsed = nonEmptyLines(json.stdout).map((line): unknown => JSON.parse(line))
+      const messages = parsed.filter((value) => typeof value === "object" && value !== null && !("msg" in value))
+      expect(messages, json.output).toHaveLength(1)
+      expect(messages[0]).toMatchObject({
+        id: rows[0]?.split(/\s+/)[0],
+        status: "pending",
+        exchange: "financial.events",
+        routing_key: ROUTING_KEY
+      })
+    }
+  )
 })
 
 describe.skipIf(!postgresAndRabbitmq).concurrent("run with RabbitMQ", { timeout: 60_000 }, () => {
@@ -309,6 +338,8 @@ describe.skipIf(!postgresAndRabbitmq).concurrent("run with RabbitMQ", { timeout:
       active_budgets: 0,
       total_invoices: 0
     })
-    expect(String(message?.properties.messageId)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    expect(String(message?.properties.messageId)).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+    )
   })
 })

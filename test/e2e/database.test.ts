@@ -19,8 +19,8 @@ import { deleteExchange, servicesAvailable, TEST_RABBITMQ_URL, unique } from "..
 import {
   closedPort,
   type Completed,
-  killAll,
   expectToolStreams,
+  killAll,
   logsOf,
   MAIN,
   nonEmptyLines,
@@ -60,7 +60,11 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
   let seeded: Completed | undefined
 
   beforeAll(async () => {
-    seeded = await runNode(MAIN, ["seed-demo"], { database: "none", env: { PGLITE_DATA_DIR: template }, timeoutMs: 80_000 })
+    seeded = await runNode(MAIN, ["seed-demo"], {
+      database: "none",
+      env: { PGLITE_DATA_DIR: template },
+      timeoutMs: 80_000
+    })
   }, 90_000)
 
   afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -79,47 +83,60 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
     })
   })
 
-  test("node dist/main.js starts on ./.data/pglite, refuses a second worker on that directory, and stops in order on SIGTERM", { timeout: 90_000 }, async ({ spawn }) => {
-    const proc = await spawn(MAIN, [], {
-      database: "none",
-      prepare: (dir) => cpSync(template, join(dir, ".data/pglite"), { recursive: true })
-    })
-    const dataDir = join(realpathSync(proc.cwd), ".data/pglite")
-    await proc.waitFor(STARTED, undefined, EMBEDDED_WAIT)
+  test(
+    "node dist/main.js starts on ./.data/pglite, refuses a second worker " +
+      "on that directory, and stops in order on SIGTERM",
+    { timeout: 90_000 },
+    async ({ spawn }) => {
+      const proc = await spawn(MAIN, [], {
+        database: "none",
+        prepare: (dir) => cpSync(template, join(dir, ".data/pglite"), { recursive: true })
+      })
+      const dataDir = join(realpathSync(proc.cwd), ".data/pglite")
+      await proc.waitFor(STARTED, undefined, EMBEDDED_WAIT)
 
-    const second = await spawn(MAIN, [], { database: "none", env: { PGLITE_DATA_DIR: dataDir } })
-    const refused = await second.exit(30_000)
-    expect(refused.code, second.output()).not.toBe(0)
-    expect(refused.code, second.output()).not.toBe(null)
-    expect(second.stderr, second.output()).toContain(dataDir)
-    expect(second.lines.filter((l) => l.includes(STARTED))).toEqual([])
+      const second = await spawn(MAIN, [], { database: "none", env: { PGLITE_DATA_DIR: dataDir } })
+      const refused = await second.exit(30_000)
+      expect(refused.code, second.output()).not.toBe(0)
+      expect(refused.code, second.output()).not.toBe(null)
+      expect(second.stderr, second.output()).toContain(dataDir)
+      expect(second.lines.filter((l) => l.includes(STARTED))).toEqual([])
 
-    proc.signal("SIGTERM")
-    const exited = await proc.exit(20_000)
-    expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
-    expect(proc.stderr).toBe("")
-    const logs = proc.logs()
-    const order = [
-      "initializing worker",
-      CONNECTED,
-      NO_RABBITMQ,
-      ...REGISTERED,
-      "starting scheduler",
-      STARTED,
-      SIGNAL_RECEIVED,
-      SHUTTING_DOWN,
-      ALL_COMPLETED,
-      SHUTDOWN_COMPLETED
-    ]
-    expect(sequence(logs, order)).toEqual(order)
-    expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
-    expect(logs.find((l) => l.msg === CONNECTED)).toMatchObject({ database: "embedded (PGlite)", embedded: true, data_dir: dataDir })
-    expect(logs.find((l) => l.msg === NO_RABBITMQ)).toMatchObject({ level: "WARN" })
-    expect(logs.filter((l) => l.msg === MIGRATED), "migrated by an earlier process: nothing left to apply").toEqual([])
-    expect(logs.filter((l) => l.msg === RABBITMQ_CLOSED)).toEqual([])
-  })
+      proc.signal("SIGTERM")
+      const exited = await proc.exit(20_000)
+      expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
+      expect(proc.stderr).toBe("")
+      const logs = proc.logs()
+      const order = [
+        "initializing worker",
+        CONNECTED,
+        NO_RABBITMQ,
+        ...REGISTERED,
+        "starting scheduler",
+        STARTED,
+        SIGNAL_RECEIVED,
+        SHUTTING_DOWN,
+        ALL_COMPLETED,
+        SHUTDOWN_COMPLETED
+      ]
+      expect(sequence(logs, order)).toEqual(order)
+      expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
+      expect(logs.find((l) => l.msg === CONNECTED)).toMatchObject({
+        database: "embedded (PGlite)",
+        embedded: true,
+        data_dir: dataDir
+      })
+      expect(logs.find((l) => l.msg === NO_RABBITMQ)).toMatchObject({ level: "WARN" })
+      expect(logs.filter((l) => l.msg === MIGRATED), "migrated by an earlier process: nothing left to apply").toEqual(
+        []
+      )
+      expect(logs.filter((l) => l.msg === RABBITMQ_CLOSED)).toEqual([])
+    }
+  )
 
-  test("its data survives a restart: run database_cleanup finds what seed-demo wrote in an earlier process", { timeout: 90_000 }, async () => {
+  test("its data survives a restart: run database_cleanup finds what seed-demo wrote in an earlier process", {
+    timeout: 90_000
+  }, async () => {
     const dataDir = join(scratch, "survival")
     cpSync(template, dataDir, { recursive: true })
     const result = await runNode(MAIN, ["run", "database_cleanup"], {
@@ -139,70 +156,87 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
 })
 
 describe.skipIf(!postgresAndRabbitmq).concurrent("the real services", { timeout: 60_000 }, () => {
-  test("node dist/main.js on PostgreSQL (a password in DATABASE_URL) and RabbitMQ: starts, says where it connected without credentials, stops in order on SIGTERM", { timeout: 60_000 }, async ({ onTestFinished, spawn }) => {
-    const exchange = unique("cw_e2e_exchange")
-    onTestFinished(() => deleteExchange(exchange))
-    const proc = await spawn(MAIN, [], { env: { RABBITMQ_URL: TEST_RABBITMQ_URL, RABBITMQ_EXCHANGE: exchange } })
-    expect(proc.databaseUrl, "the URL carries the password").toContain(`:${PG_PASSWORD}@`)
-    await proc.waitFor(STARTED)
-    proc.signal("SIGTERM")
-    const exited = await proc.exit(20_000)
-    expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
-    expect(proc.stderr).toBe("")
+  test(
+    "node dist/main.js on PostgreSQL (a password in DATABASE_URL) and RabbitMQ: starts, " +
+      "says where it connected without credentials, stops in order on SIGTERM",
+    { timeout: 60_000 },
+    async ({ onTestFinished, spawn }) => {
+      const exchange = unique("cw_e2e_exchange")
+      onTestFinished(() => deleteExchange(exchange))
+      const proc = await spawn(MAIN, [], { env: { RABBITMQ_URL: TEST_RABBITMQ_URL, RABBITMQ_EXCHANGE: exchange } })
+      expect(proc.databaseUrl, "the URL carries the password").toContain(`:${PG_PASSWORD}@`)
+      await proc.waitFor(STARTED)
+      proc.signal("SIGTERM")
+      const exited = await proc.exit(20_000)
+      expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
+      expect(proc.stderr).toBe("")
 
-    const logs = proc.logs()
-    const order = [
-      "initializing worker",
-      CONNECTED,
-      MIGRATED,
-      RABBITMQ_INITIALIZED,
-      ...REGISTERED,
-      "starting scheduler",
-      STARTED,
-      SIGNAL_RECEIVED,
-      SHUTTING_DOWN,
-      ALL_COMPLETED,
-      RABBITMQ_CLOSED,
-      SHUTDOWN_COMPLETED
-    ]
-    expect(sequence(logs, order)).toEqual(order)
-    expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
-    expect(logs.find((l) => l.msg === SIGNAL_RECEIVED)).toMatchObject({ signal: "SIGTERM" })
-    expect(logs.filter((l) => l.msg === NO_RABBITMQ)).toEqual([])
+      const logs = proc.logs()
+      const order = [
+        "initializing worker",
+        CONNECTED,
+        MIGRATED,
+        RABBITMQ_INITIALIZED,
+        ...REGISTERED,
+        "starting scheduler",
+        STARTED,
+        SIGNAL_RECEIVED,
+        SHUTTING_DOWN,
+        ALL_COMPLETED,
+        RABBITMQ_CLOSED,
+        SHUTDOWN_COMPLETED
+      ]
+      expect(sequence(logs, order)).toEqual(order)
+      expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
+      expect(logs.find((l) => l.msg === SIGNAL_RECEIVED)).toMatchObject({ signal: "SIGTERM" })
+      expect(logs.filter((l) => l.msg === NO_RABBITMQ)).toEqual([])
 
-    const url = new URL(proc.databaseUrl ?? "")
-    expect(logs.find((l) => l.msg === CONNECTED)).toMatchObject({
-      database: `${url.hostname}:${url.port || "5432"}${url.pathname}`,
-      embedded: false
-    })
-    const rabbitmq = logs.find((l) => l.msg === RABBITMQ_INITIALIZED)
-    const rabbitmqHost = new RegExp(`^${new URL(TEST_RABBITMQ_URL).hostname}(:\\d+)?$`)
-    expect(rabbitmq).toMatchObject({ exchange, host: expect.stringMatching(rabbitmqHost) })
-    expect(JSON.stringify(rabbitmq), "no RabbitMQ credentials").not.toMatch(/guest/)
-    expect(logs.find((l) => l.msg === REGISTERED[0])).toMatchObject({ job: "database_cleanup", schedule: "0 2 * * *" })
-    expect(logs.find((l) => l.msg === REGISTERED[1])).toMatchObject({ job: "report_generator", schedule: "0 8 * * 1" })
-    expect(proc.leaks(), "no line contains the PostgreSQL password").toEqual([])
-  })
+      const url = new URL(proc.databaseUrl ?? "")
+      expect(logs.find((l) => l.msg === CONNECTED)).toMatchObject({
+        database: `${url.hostname}:${url.port || "5432"}${url.pathname}`,
+        embedded: false
+      })
+      const rabbitmq = logs.find((l) => l.msg === RABBITMQ_INITIALIZED)
+      const rabbitmqHost = new RegExp(`^${new URL(TEST_RABBITMQ_URL).hostname}(:\\d+)?$`)
+      expect(rabbitmq).toMatchObject({ exchange, host: expect.stringMatching(rabbitmqHost) })
+      expect(JSON.stringify(rabbitmq), "no RabbitMQ credentials").not.toMatch(/guest/)
+      expect(logs.find((l) => l.msg === REGISTERED[0])).toMatchObject({
+        job: "database_cleanup",
+        schedule: "0 2 * * *"
+      })
+      expect(logs.find((l) => l.msg === REGISTERED[1])).toMatchObject({
+        job: "report_generator",
+        schedule: "0 8 * * 1"
+      })
+      expect(proc.leaks(), "no line contains the PostgreSQL password").toEqual([])
+    }
+  )
 })
 
 describe.concurrent("start-up on an unreachable database", () => {
-  test("a DATABASE_URL where nothing listens: exit 1, one stderr line naming host:port/database, never the password", async ({ spawn }) => {
-    const port = await closedPort()
-    const proc = await spawn(MAIN, [], {
-      env: { DATABASE_URL: `postgres://postgres:${PG_PASSWORD}@127.0.0.1:${port}/cw_e2e_nowhere` }
-    })
-    const exited = await proc.exit(20_000)
-    expect(exited.code, proc.output()).toBe(1)
-    const lines = nonEmptyLines(proc.stderr)
-    expect(lines, proc.output()).toHaveLength(1)
-    expect(lines[0]).toContain(`127.0.0.1:${port}/cw_e2e_nowhere`)
-    expect(lines[0]).not.toContain(PG_PASSWORD)
-    expect(proc.lines.filter((l) => l.includes(STARTED) || l.includes("job registered"))).toEqual([])
-    expect(proc.leaks()).toEqual([])
-  })
+  test(
+    "a DATABASE_URL where nothing listens: exit 1, one stderr line " +
+      "naming host:port/database, never the password",
+    async ({ spawn }) => {
+      const port = await closedPort()
+      const proc = await spawn(MAIN, [], {
+        env: { DATABASE_URL: `postgres://postgres:${PG_PASSWORD}@127.0.0.1:${port}/cw_e2e_nowhere` }
+      })
+      const exited = await proc.exit(20_000)
+      expect(exited.code, proc.output()).toBe(1)
+      const lines = nonEmptyLines(proc.stderr)
+      expect(lines, proc.output()).toHaveLength(1)
+      expect(lines[0]).toContain(`127.0.0.1:${port}/cw_e2e_nowhere`)
+      expect(lines[0]).not.toContain(PG_PASSWORD)
+      expect(proc.lines.filter((l) => l.includes(STARTED) || l.includes("job registered"))).toEqual([])
+      expect(proc.leaks()).toEqual([])
+    }
+  )
 
   test("the harness fails a process whose output contains the PostgreSQL password", async () => {
-    const proc = await spawnNode("-e", [`console.log("connecting to postgres://postgres:" + process.env.LEAKED + "@db/app")`], {
+    const proc = await spawnNode("-e", [
+      `console.log("connecting to postgres://postgres:" + process.env.LEAKED + "@db/app")`
+    ], {
       database: "none",
       env: { LEAKED: PG_PASSWORD }
     })

@@ -190,12 +190,18 @@ const tail = (lines: ReadonlyArray<string>, n: number) =>
 export const assertNoLeaks = (proc: Proc): void => {
   const leaks = proc.leaks()
   if (leaks.length > 0) {
-    throw new Error(`the output contains the PostgreSQL password in ${leaks.length} line(s):\n${leaks.join("\n")}\n${proc.output()}`)
+    throw new Error(
+      `the output contains the PostgreSQL password in ${leaks.length} line(s):\n${leaks.join("\n")}\n${proc.output()}`
+    )
   }
 }
 
 /** Starts `node script ...args` in a fresh working directory, with a fresh database unless told otherwise. */
-export const spawnNode = async (script: string, args: ReadonlyArray<string> = [], options: SpawnOptions = {}): Promise<Proc> => {
+export const spawnNode = async (
+  script: string,
+  args: ReadonlyArray<string> = [],
+  options: SpawnOptions = {}
+): Promise<Proc> => {
   const database = options.database ?? "fresh"
   const own = options.env?.DATABASE_URL === undefined && database === "fresh" ? await freshDatabase() : undefined
   const databaseUrl = options.env?.DATABASE_URL ??
@@ -271,8 +277,7 @@ export const spawnNode = async (script: string, args: ReadonlyArray<string> = []
       listener()
     })
 
-  const leaks = () =>
-    [...lines, partial, ...stderr.split("\n")].filter((line) => line.includes(PG_PASSWORD))
+  const leaks = () => [...lines, partial, ...stderr.split("\n")].filter((line) => line.includes(PG_PASSWORD))
 
   const proc: Proc = {
     pid: child.pid ?? -1,
@@ -293,7 +298,9 @@ export const spawnNode = async (script: string, args: ReadonlyArray<string> = []
       lines.map((line, i) => {
         const parsed = parseLogLine(line)
         if (parsed === undefined) {
-          throw new Error(`stdout line ${i + 1} is not a JSON log line with time, level, service and msg: ${line}\n${output()}`)
+          throw new Error(
+            `stdout line ${i + 1} is not a JSON log line with time, level, service and msg: ${line}\n${output()}`
+          )
         }
         return parsed
       }),
@@ -420,7 +427,8 @@ export const expectToolStreams = (result: Completed) => {
 }
 
 /** Resolves after `ms` milliseconds. */
-export const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTimeout(resolveSleep, Math.max(0, ms)))
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolveSleep) => setTimeout(resolveSleep, Math.max(0, ms)))
 
 /** Resolves when the wall clock reads `epochMs`. */
 export const sleepUntil = (epochMs: number): Promise<void> => sleep(epochMs - Date.now())

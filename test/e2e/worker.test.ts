@@ -81,7 +81,9 @@ const isRunEnd = (line: LogLine) =>
 afterAll(killAll)
 
 describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, () => {
-  test("SIGTERM while a job runs: the run finishes within the grace period, then the worker exits 0", { timeout: 60_000 }, async ({ spawn }) => {
+  test("SIGTERM while a job runs: the run finishes within the grace period, then the worker exits 0", {
+    timeout: 60_000
+  }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "1500", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "10" })
     const begins = await proc.waitFor("fixture work begins")
     proc.signal("SIGTERM")
@@ -126,7 +128,9 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     expect(logs.filter((l) => [GRACE_EXPIRED, "job interrupted", RUNS_INTERRUPTED].includes(l.msg))).toEqual([])
   })
 
-  test("SIGTERM with a job longer than the grace period: the run is interrupted and logged, exit 0", { timeout: 60_000 }, async ({ spawn }) => {
+  test("SIGTERM with a job longer than the grace period: the run is interrupted and logged, exit 0", {
+    timeout: 60_000
+  }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" })
     const begins = await proc.waitFor("fixture work begins")
     const sentAt = proc.signal("SIGTERM")
@@ -158,32 +162,42 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     expect(logs.find((l) => l.msg === "fixture work interrupted"), "the job's finalizer ran").toMatchObject({
       run_id: begins.run_id
     })
-    expect(logs.filter((l) => [ALL_COMPLETED, "job completed successfully", "fixture work finished", WATCHDOG].includes(l.msg)))
+    expect(
+      logs.filter((l) =>
+        [ALL_COMPLETED, "job completed successfully", "fixture work finished", WATCHDOG].includes(l.msg)
+      )
+    )
       .toEqual([])
   })
 
-  test.for([
-    ["SIGTERM", 143],
-    ["SIGINT", 130]
-  ] as const)("a second %s during shutdown exits at once with code %i", { timeout: 60_000 }, async ([signal, code], { spawn }) => {
-    const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "30" })
-    await proc.waitFor("fixture work begins")
-    proc.signal(signal)
-    await proc.waitFor(SHUTTING_DOWN)
-    const sentAt = proc.signal(signal)
-    const exited = await proc.exit(5000)
-    expect(exited, proc.output()).toMatchObject({ code, signal: null })
-    expect(exited.at - sentAt, "exits at once").toBeLessThan(2000)
+  test.for(
+    [
+      ["SIGTERM", 143],
+      ["SIGINT", 130]
+    ] as const
+  )(
+    "a second %s during shutdown exits at once with code %i",
+    { timeout: 60_000 },
+    async ([signal, code], { spawn }) => {
+      const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "30" })
+      await proc.waitFor("fixture work begins")
+      proc.signal(signal)
+      await proc.waitFor(SHUTTING_DOWN)
+      const sentAt = proc.signal(signal)
+      const exited = await proc.exit(5000)
+      expect(exited, proc.output()).toMatchObject({ code, signal: null })
+      expect(exited.at - sentAt, "exits at once").toBeLessThan(2000)
 
-    const logs = jsonLogs(proc)
-    expect(sequence(logs, [SIGNAL_RECEIVED, SHUTTING_DOWN, SECOND_SIGNAL])).toEqual([
-      SIGNAL_RECEIVED,
-      SHUTTING_DOWN,
-      SECOND_SIGNAL
-    ])
-    expect(logs.at(-1)).toMatchObject({ msg: SECOND_SIGNAL, level: "WARN", signal })
-    expect(logs.filter((l) => [SHUTDOWN_COMPLETED, "job completed successfully"].includes(l.msg))).toEqual([])
-  })
+      const logs = jsonLogs(proc)
+      expect(sequence(logs, [SIGNAL_RECEIVED, SHUTTING_DOWN, SECOND_SIGNAL])).toEqual([
+        SIGNAL_RECEIVED,
+        SHUTTING_DOWN,
+        SECOND_SIGNAL
+      ])
+      expect(logs.at(-1)).toMatchObject({ msg: SECOND_SIGNAL, level: "WARN", signal })
+      expect(logs.filter((l) => [SHUTDOWN_COMPLETED, "job completed successfully"].includes(l.msg))).toEqual([])
+    }
+  )
 
   test("the watchdog exits 1 when a job is stuck in uninterruptible work", { timeout: 60_000 }, async ({ spawn }) => {
     const proc = await spawn(fixture("stuck-worker.mjs"), [], {
@@ -198,13 +212,21 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     expect(elapsed).toBeLessThan(19_000)
 
     const logs = jsonLogs(proc)
-    expect(sequence(logs, [SIGNAL_RECEIVED, GRACE_EXPIRED, WATCHDOG])).toEqual([SIGNAL_RECEIVED, GRACE_EXPIRED, WATCHDOG])
+    expect(sequence(logs, [SIGNAL_RECEIVED, GRACE_EXPIRED, WATCHDOG])).toEqual([
+      SIGNAL_RECEIVED,
+      GRACE_EXPIRED,
+      WATCHDOG
+    ])
     expect(logs.at(-1)).toMatchObject({ msg: WATCHDOG, level: "ERROR" })
     expect(logs.filter((l) => [SHUTDOWN_COMPLETED, SECOND_SIGNAL].includes(l.msg))).toEqual([])
   })
 
   test("the watchdog exits 1 when closing a service hangs", { timeout: 60_000 }, async ({ spawn }) => {
-    const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "100", FIXTURE_CLOSE_HANGS: "1", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" })
+    const proc = await sleepy(spawn, {
+      FIXTURE_SLEEP_MS: "100",
+      FIXTURE_CLOSE_HANGS: "1",
+      WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1"
+    })
     await proc.waitFor("worker started successfully")
     const sentAt = proc.signal("SIGTERM")
     const exited = await proc.exit(22_000)
@@ -222,7 +244,9 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
 })
 
 describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
-  test("a run past WORKER_DEFAULT_TIMEOUT_SECONDS is interrupted (its finalizers run) and logged as failed", { timeout: 60_000 }, async ({ spawn }) => {
+  test("a run past WORKER_DEFAULT_TIMEOUT_SECONDS is interrupted (its finalizers run) and logged as failed", {
+    timeout: 60_000
+  }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "4000", WORKER_DEFAULT_TIMEOUT_SECONDS: "1" })
     const begins = await proc.waitFor("fixture work begins")
     const failed = await proc.waitFor("job failed", (l) => l.run_id === begins.run_id)
@@ -238,49 +262,59 @@ describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
     expect(ofRun).toEqual(["job started", "fixture work begins", "fixture work interrupted", "job failed"])
   })
 
-  test("a defect is recovered and logged with panic and stack; the job runs again; failures, odd log values and other jobs go on", { timeout: 60_000 }, async ({ spawn }) => {
-    const proc = await spawn(fixture("panic-worker.mjs"), [], { env: { SERVICE_NAME_WORKER: SERVICE } })
-    const odd = await proc.waitFor("job started", (l) => l.job === "odd-logs")
-    await proc.waitForLine("the end of the first odd-logs run", (line) => {
-      const parsed = parseLogLine(line)
-      return parsed !== undefined && parsed.run_id === odd.run_id && isRunEnd(parsed)
-    })
-    const first = await proc.waitFor("job panic recovered")
-    const second = await proc.waitFor("job panic recovered", (l) => l.nominal_at !== first.nominal_at)
-    const steady = await proc.waitFor("job completed successfully", (l) => l.job === "steady" && l.time >= first.time)
-    const failed = await proc.waitFor("job failed", (l) => l.job === "failing")
-    proc.signal("SIGTERM")
-    const exited = await proc.exit(20_000)
-    expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
+  test(
+    "a defect is recovered and logged with panic and stack; the job runs " +
+      "again; failures, odd log values and other jobs go on",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const proc = await spawn(fixture("panic-worker.mjs"), [], { env: { SERVICE_NAME_WORKER: SERVICE } })
+      const odd = await proc.waitFor("job started", (l) => l.job === "odd-logs")
+      await proc.waitForLine("the end of the first odd-logs run", (line) => {
+        const parsed = parseLogLine(line)
+        return parsed !== undefined && parsed.run_id === odd.run_id && isRunEnd(parsed)
+      })
+      const first = await proc.waitFor("job panic recovered")
+      const second = await proc.waitFor("job panic recovered", (l) => l.nominal_at !== first.nominal_at)
+      const steady = await proc.waitFor("job completed successfully", (l) => l.job === "steady" && l.time >= first.time)
+      const failed = await proc.waitFor("job failed", (l) => l.job === "failing")
+      proc.signal("SIGTERM")
+      const exited = await proc.exit(20_000)
+      expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
 
-    for (const panic of [first, second]) {
-      expect(panic).toMatchObject({ level: "ERROR", job: "exploding" })
-      expect(panic.run_id).toEqual(expect.any(String))
-      expect(panic.panic).toEqual(expect.stringContaining("fixture boom"))
-      expect(panic.stack).toEqual(expect.stringContaining("Error: fixture boom"))
-      expect(panic.stack, "the stack points into the job's code").toEqual(expect.stringContaining("panic-worker.mjs"))
+      for (const panic of [first, second]) {
+        expect(panic).toMatchObject({ level: "ERROR", job: "exploding" })
+        expect(panic.run_id).toEqual(expect.any(String))
+        expect(panic.panic).toEqual(expect.stringContaining("fixture boom"))
+        expect(panic.stack).toEqual(expect.stringContaining("Error: fixture boom"))
+        expect(panic.stack, "the stack points into the job's code").toEqual(expect.stringContaining("panic-worker.mjs"))
+      }
+      expect(second.run_id).not.toBe(first.run_id)
+      expect(Date.parse(String(second.nominal_at))).toBeGreaterThan(Date.parse(String(first.nominal_at)))
+      expect(steady.run_id).toEqual(expect.any(String))
+      expect(failed).toMatchObject({ level: "ERROR", error: expect.stringContaining("fixture typed failure") })
+
+      // Lines with a multi-line stack, or values JSON cannot encode as they are, are still one JSON object per line.
+      const logs = jsonLogs(proc)
+      const jobs = startup("exploding", "failing", "steady", "odd-logs")
+      expect(sequence(logs, jobs)).toEqual(jobs)
+      const ofOddRun = logs.filter((l) => l.run_id === odd.run_id)
+      expect(ofOddRun.map((l) => l.msg), "logging odd values does not fail the run").toEqual([
+        "job started",
+        "fixture odd values\nsecond line",
+        "job completed successfully"
+      ])
+      expect(
+        logs.filter((l) => l.msg === "job panic recovered" && l.job !== "exploding"),
+        "a typed failure is no panic"
+      )
+        .toEqual([])
+      expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
     }
-    expect(second.run_id).not.toBe(first.run_id)
-    expect(Date.parse(String(second.nominal_at))).toBeGreaterThan(Date.parse(String(first.nominal_at)))
-    expect(steady.run_id).toEqual(expect.any(String))
-    expect(failed).toMatchObject({ level: "ERROR", error: expect.stringContaining("fixture typed failure") })
+  )
 
-    // Lines with a multi-line stack, or values JSON cannot encode as they are, are still one JSON object per line.
-    const logs = jsonLogs(proc)
-    const jobs = startup("exploding", "failing", "steady", "odd-logs")
-    expect(sequence(logs, jobs)).toEqual(jobs)
-    const ofOddRun = logs.filter((l) => l.run_id === odd.run_id)
-    expect(ofOddRun.map((l) => l.msg), "logging odd values does not fail the run").toEqual([
-      "job started",
-      "fixture odd values\nsecond line",
-      "job completed successfully"
-    ])
-    expect(logs.filter((l) => l.msg === "job panic recovered" && l.job !== "exploding"), "a typed failure is no panic")
-      .toEqual([])
-    expect(logs.at(-1)?.msg).toBe(SHUTDOWN_COMPLETED)
-  })
-
-  test("WORKER_MAX_CONCURRENT_JOBS=1 holds across jobs: slots are skipped with a WARN naming the limit", { timeout: 60_000 }, async ({ spawn }) => {
+  test("WORKER_MAX_CONCURRENT_JOBS=1 holds across jobs: slots are skipped with a WARN naming the limit", {
+    timeout: 60_000
+  }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_JOBS: "2", FIXTURE_SLEEP_MS: "1500", WORKER_MAX_CONCURRENT_JOBS: "1" })
     const skipped = await proc.waitFor(MAX_CONCURRENT_SKIP)
     await proc.waitFor("job completed successfully")
@@ -303,54 +337,68 @@ describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
     expect(most, "never more than one run in flight").toBe(1)
   })
 
-  test("WORKER_MAX_CONCURRENT_JOBS=0 sets no limit: two jobs run the same slot together", { timeout: 60_000 }, async ({ spawn }) => {
-    const proc = await sleepy(spawn, { FIXTURE_JOBS: "2", FIXTURE_SLEEP_MS: "1500", WORKER_MAX_CONCURRENT_JOBS: "0" })
-    const startedOf = (job: string) => (line: LogLine) => line.msg === "job started" && line.job === job
-    const second = await proc.waitFor("job started", (l) =>
-      l.job === "sleepy-2" &&
-      proc.lines.some((raw) => {
-        const other = parseLogLine(raw)
-        return other !== undefined && startedOf("sleepy-1")(other) && other.nominal_at === l.nominal_at
-      }))
-    await proc.waitFor("job completed successfully", (l) => l.nominal_at === second.nominal_at)
-    proc.signal("SIGTERM")
-    const exited = await proc.exit(20_000)
-    expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
+  test(
+    "WORKER_MAX_CONCURRENT_JOBS=0 sets no limit: two jobs run the same slot together",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const proc = await sleepy(spawn, { FIXTURE_JOBS: "2", FIXTURE_SLEEP_MS: "1500", WORKER_MAX_CONCURRENT_JOBS: "0" })
+      const startedOf = (job: string) => (line: LogLine) => line.msg === "job started" && line.job === job
+      const second = await proc.waitFor("job started", (l) =>
+        l.job === "sleepy-2" &&
+        proc.lines.some((raw) => {
+          const other = parseLogLine(raw)
+          return other !== undefined && startedOf("sleepy-1")(other) && other.nominal_at === l.nominal_at
+        }))
+      await proc.waitFor("job completed successfully", (l) => l.nominal_at === second.nominal_at)
+      proc.signal("SIGTERM")
+      const exited = await proc.exit(20_000)
+      expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
 
-    const logs = jsonLogs(proc)
-    const slot = logs.filter((l) => l.msg === "job started" && l.nominal_at === second.nominal_at).map((l) => l.job)
-    expect(slot.sort()).toEqual(["sleepy-1", "sleepy-2"])
-    expect(logs.filter((l) => l.msg === MAX_CONCURRENT_SKIP)).toEqual([])
-  })
+      const logs = jsonLogs(proc)
+      const slot = logs.filter((l) => l.msg === "job started" && l.nominal_at === second.nominal_at).map((l) => l.job)
+      expect(slot.sort()).toEqual(["sleepy-1", "sleepy-2"])
+      expect(logs.filter((l) => l.msg === MAX_CONCURRENT_SKIP)).toEqual([])
+    }
+  )
 })
 
 describe.skipIf(!postgres).concurrent("start-up", { timeout: 60_000 }, () => {
-  test("bad configuration values stop start-up: exit 1, one stderr line per variable naming it and the value (a secret's hidden), no job started", { timeout: 60_000 }, async ({ spawn }) => {
-    const bad = [
-      ["WORKER_MAX_CONCURRENT_JOBS", "lots"],
-      ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "-5"],
-      ["WORKER_TIMEZONE", "Mars/Olympus"]
-    ] as const
-    const proc = await spawn(fixture("sleepy-worker.mjs"), [], {
-      env: {
-        SERVICE_NAME_WORKER: SERVICE,
-        ...Object.fromEntries(bad),
-        DATABASE_URL: `mysql://postgres:${PG_PASSWORD}@127.0.0.1:3306/finance`
+  test(
+    "bad configuration values stop start-up: exit 1, one stderr line per variable " +
+      "naming it and the value (a secret's hidden), no job started",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const bad = [
+        ["WORKER_MAX_CONCURRENT_JOBS", "lots"],
+        ["WORKER_SHUTDOWN_TIMEOUT_SECONDS", "-5"],
+        ["WORKER_TIMEZONE", "Mars/Olympus"]
+      ] as const
+      const proc = await spawn(fixture("sleepy-worker.mjs"), [], {
+        env: {
+          SERVICE_NAME_WORKER: SERVICE,
+          ...Object.fromEntries(bad),
+          DATABASE_URL: `mysql://postgres:${PG_PASSWORD}@127.0.0.1:3306/finance`
+        }
+      })
+      const exited = await proc.exit(20_000)
+      expect(exited.code, proc.output()).toBe(1)
+      const lines = nonEmptyLines(proc.stderr)
+      expect(lines, proc.output()).toHaveLength(bad.length + 1)
+      for (const [name, value] of bad) {
+        expect(lines.filter((line) => line.includes(name) && line.includes(value) && line.includes("expected")), name)
+          .toHaveLength(1)
       }
-    })
-    const exited = await proc.exit(20_000)
-    expect(exited.code, proc.output()).toBe(1)
-    const lines = nonEmptyLines(proc.stderr)
-    expect(lines, proc.output()).toHaveLength(bad.length + 1)
-    for (const [name, value] of bad) {
-      expect(lines.filter((line) => line.includes(name) && line.includes(value) && line.includes("expected")), name).toHaveLength(1)
+      expect(lines.filter((line) => line.includes("DATABASE_URL") && line.includes("expected"))).toHaveLength(1)
+      expect(lines.filter((line) => line.includes(PG_PASSWORD)), "the URL's password is never shown").toEqual([])
+      expect(proc.lines.filter((l) => l.includes("job started") || l.includes("worker started successfully"))).toEqual(
+        []
+      )
     }
-    expect(lines.filter((line) => line.includes("DATABASE_URL") && line.includes("expected"))).toHaveLength(1)
-    expect(lines.filter((line) => line.includes(PG_PASSWORD)), "the URL's password is never shown").toEqual([])
-    expect(proc.lines.filter((l) => l.includes("job started") || l.includes("worker started successfully"))).toEqual([])
-  })
+  )
 
-  test("a job with a bad schedule stops start-up: exit 1 naming the job and the expression, no job runs", { timeout: 60_000 }, async ({ spawn }) => {
+  test("a job with a bad schedule stops start-up: exit 1 naming the job and the expression, no job runs", {
+    timeout: 60_000
+  }, async ({ spawn }) => {
     const proc = await spawn(fixture("bad-schedule-worker.mjs"), [], { env: { SERVICE_NAME_WORKER: SERVICE } })
     const exited = await proc.exit(20_000)
     expect(exited.code, proc.output()).toBe(1)
@@ -359,25 +407,31 @@ describe.skipIf(!postgres).concurrent("start-up", { timeout: 60_000 }, () => {
     expect(lines[0]).toContain("broken")
     expect(lines[0]).toContain("0 0 25 * * *")
     const logs = jsonLogs(proc)
-    expect(logs.filter((l) => ["job started", "fixture good job ran", "fixture broken job ran"].includes(l.msg))).toEqual([])
+    expect(logs.filter((l) => ["job started", "fixture good job ran", "fixture broken job ran"].includes(l.msg)))
+      .toEqual([])
     expect(logs.filter((l) => l.msg === "worker started successfully")).toEqual([])
   })
 
-  test("reads .env from the working directory; the real environment wins over it", { timeout: 60_000 }, async ({ spawn }) => {
-    const proc = await spawn(fixture("sleepy-worker.mjs"), [], {
-      env: { WORKER_MAX_CONCURRENT_JOBS: "2", FIXTURE_SLEEP_MS: "100" },
-      dotEnv: "SERVICE_NAME_WORKER=from-dotenv\nWORKER_MAX_CONCURRENT_JOBS=not-a-number\nWORKER_SHUTDOWN_TIMEOUT_SECONDS=3\n"
-    })
-    await proc.waitFor("worker started successfully")
-    proc.signal("SIGTERM")
-    const exited = await proc.exit(20_000)
-    expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
-    const logs = jsonLogs(proc, "from-dotenv")
-    expect(logs.find((l) => l.msg === "initializing worker")).toMatchObject({
-      max_concurrent_jobs: 2,
-      shutdown_timeout_seconds: 3
-    })
-  })
+  test(
+    "reads .env from the working directory; the real environment wins over it",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const proc = await spawn(fixture("sleepy-worker.mjs"), [], {
+        env: { WORKER_MAX_CONCURRENT_JOBS: "2", FIXTURE_SLEEP_MS: "100" },
+        dotEnv: "SERVICE_NAME_WORKER=from-dotenv\nWORKER_MAX_CONCURRENT_JOBS=not-a-number\n" +
+          "WORKER_SHUTDOWN_TIMEOUT_SECONDS=3\n"
+      })
+      await proc.waitFor("worker started successfully")
+      proc.signal("SIGTERM")
+      const exited = await proc.exit(20_000)
+      expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
+      const logs = jsonLogs(proc, "from-dotenv")
+      expect(logs.find((l) => l.msg === "initializing worker")).toMatchObject({
+        max_concurrent_jobs: 2,
+        shutdown_timeout_seconds: 3
+      })
+    }
+  )
 })
 
 describe.skipIf(!postgres).concurrent("log format", { timeout: 60_000 }, () => {
@@ -392,21 +446,28 @@ describe.skipIf(!postgres).concurrent("log format", { timeout: 60_000 }, () => {
     expect(logs.filter((l) => l.level !== "WARN" && l.level !== "ERROR").map((l) => `${l.level} ${l.msg}`)).toEqual([])
   })
 
-  test("LOG_FORMAT=pretty writes readable lines, not JSON (and SIGINT shuts down gracefully too)", { timeout: 60_000 }, async ({ spawn }) => {
-    const proc = await sleepy(spawn, { LOG_FORMAT: "pretty", FIXTURE_SLEEP_MS: "100" })
-    await proc.waitForLine("a pretty 'job completed successfully' line", (l) => l.includes("job completed successfully"))
-    proc.signal("SIGINT")
-    const exited = await proc.exit(20_000)
-    expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
+  test(
+    "LOG_FORMAT=pretty writes readable lines, not JSON (and SIGINT shuts down gracefully too)",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const proc = await sleepy(spawn, { LOG_FORMAT: "pretty", FIXTURE_SLEEP_MS: "100" })
+      await proc.waitForLine(
+        "a pretty 'job completed successfully' line",
+        (l) => l.includes("job completed successfully")
+      )
+      proc.signal("SIGINT")
+      const exited = await proc.exit(20_000)
+      expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
 
-    const lines = proc.lines.filter((l) => l !== "")
-    expect(lines.length).toBeGreaterThan(5)
-    for (const line of lines) {
-      expect(line.startsWith("{"), line).toBe(false)
-      expect(line).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (DEBUG|INFO|WARN|ERROR) +\S/)
+      const lines = proc.lines.filter((l) => l !== "")
+      expect(lines.length).toBeGreaterThan(5)
+      for (const line of lines) {
+        expect(line.startsWith("{"), line).toBe(false)
+        expect(line).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (DEBUG|INFO|WARN|ERROR) +\S/)
+      }
+      expect(lines.find((l) => l.includes("job started"))).toContain("job=sleepy-1")
+      expect(lines.some((l) => l.includes("shutdown signal received") && l.includes("signal=SIGINT"))).toBe(true)
+      expect(lines.at(-1)).toContain(SHUTDOWN_COMPLETED)
     }
-    expect(lines.find((l) => l.includes("job started"))).toContain("job=sleepy-1")
-    expect(lines.some((l) => l.includes("shutdown signal received") && l.includes("signal=SIGINT"))).toBe(true)
-    expect(lines.at(-1)).toContain(SHUTDOWN_COMPLETED)
-  })
+  )
 })

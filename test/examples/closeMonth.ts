@@ -1,7 +1,7 @@
 // The README's "Writing a job" example on the database and the publisher, verbatim (type-checked by npm test).
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
 import { Job, Publisher } from "cron-worker"
+import { Effect } from "effect"
 
 export const closeMonth = Job.make({
   name: "close_month",

@@ -1,7 +1,7 @@
 // The README's "Testing a job" example, verbatim.
 import { expect, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
 import { Worker } from "cron-worker"
+import { Effect, Layer, TestClock } from "effect"
 import { dailyDigest, Mailer } from "./digest.js"
 
 it.effect("sends the digest at 08:00 London time on weekdays only", () =>

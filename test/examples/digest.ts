@@ -1,6 +1,6 @@
 // The README's "Writing a job" example, verbatim.
-import { Context, Effect } from "effect"
 import { Job } from "cron-worker"
+import { Context, Effect } from "effect"
 
 export class Mailer extends Context.Tag("app/Mailer")<Mailer, {
   readonly send: (to: string, subject: string) => Effect.Effect<void>

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import * as Demo from "../../src/Demo.js"
 import { databaseCleanup } from "../../src/jobs/databaseCleanup.js"

@@ -3,8 +3,8 @@
  * RabbitMQ): the report arrives on a queue bound to its routing key with the
  * right body and properties, and a slot run again publishes nothing new.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Option, Redacted, Schema } from "effect"
 import * as Demo from "../../src/Demo.js"
 import * as Infrastructure from "../../src/Infrastructure.js"
@@ -12,7 +12,14 @@ import { reportGenerator, ROUTING_KEY, WeeklyReport } from "../../src/jobs/repor
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import { bindQueue, createDatabase, servicesAvailable, TEST_RABBITMQ_URL, type TestDatabase, unique } from "../services.js"
+import {
+  bindQueue,
+  createDatabase,
+  servicesAvailable,
+  TEST_RABBITMQ_URL,
+  type TestDatabase,
+  unique
+} from "../services.js"
 import { captureLogs, frozenAt } from "../utils.js"
 
 const available = await servicesAvailable()
@@ -51,7 +58,10 @@ describe.skipIf(!available)("report_generator on PostgreSQL and RabbitMQ", () =>
     )
 
   const queueOn = (exchange: string) =>
-    Effect.acquireRelease(Effect.promise(() => bindQueue(exchange, ROUTING_KEY)), (queue) => Effect.promise(queue.close))
+    Effect.acquireRelease(
+      Effect.promise(() => bindQueue(exchange, ROUTING_KEY)),
+      (queue) => Effect.promise(queue.close)
+    )
 
   it.live("publishes the weekly report: counts of the live rows, JSON body, persistent, message_id = report_id", () => {
     const exchange = unique("cw_test_ex")
@@ -99,7 +109,10 @@ describe.skipIf(!available)("report_generator on PostgreSQL and RabbitMQ", () =>
       yield* Effect.gen(function*() {
         const scheduler = yield* Scheduler
         const runAt = (millis: number) =>
-          scheduler.trigger(reportGenerator.name).pipe(Effect.withClock(frozenAt(millis)), Effect.map(Option.getOrThrow))
+          scheduler.trigger(reportGenerator.name).pipe(
+            Effect.withClock(frozenAt(millis)),
+            Effect.map(Option.getOrThrow)
+          )
         const first = yield* runAt(MONDAY)
         const again = yield* runAt(MONDAY)
         const nextWeek = yield* runAt(MONDAY + WEEK)

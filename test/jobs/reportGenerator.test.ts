@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Ref, Schema, TestClock } from "effect"
 import * as Demo from "../../src/Demo.js"
 import * as Job from "../../src/Job.js"
@@ -13,7 +13,8 @@ import { eventually, jobsLayer } from "./fixtures.js"
 const SUNDAY = Date.parse("2026-06-07T12:00:00Z")
 const MONDAY_0800 = new Date("2026-06-08T08:00:00Z")
 
-const decode = (payload: Uint8Array) => Schema.decodeUnknownSync(WeeklyReport)(JSON.parse(new TextDecoder().decode(payload)))
+const decode = (payload: Uint8Array) =>
+  Schema.decodeUnknownSync(WeeklyReport)(JSON.parse(new TextDecoder().decode(payload)))
 
 describe("report_generator", () => {
   const logs = captureLogs()
@@ -26,10 +27,19 @@ describe("report_generator", () => {
         yield* Worker.start([reportGenerator])
         // To 08:00 exactly: the run does real I/O, and moving the clock further would fire its timeout.
         yield* TestClock.adjust("20 hours")
-        const [record] = yield* eventually(Effect.map(store.history({ job: "report_generator" }), (h) => (h[0] !== undefined && h[0].status !== "running" ? h : undefined)))
+        const [record] = yield* eventually(
+          Effect.map(
+            store.history({ job: "report_generator" }),
+            (h) => (h[0] !== undefined && h[0].status !== "running" ? h : undefined)
+          )
+        )
         expect(record).toMatchObject({ status: "succeeded", error: undefined })
         const [message] = yield* Ref.get(yield* Published)
-        expect(message).toMatchObject({ exchange: "finance.test", routingKey: ROUTING_KEY, contentType: "application/json" })
+        expect(message).toMatchObject({
+          exchange: "finance.test",
+          routingKey: ROUTING_KEY,
+          contentType: "application/json"
+        })
         const report = decode(message!.payload)
         expect(report).toMatchObject({
           report_id: uuidFromName(`report_generator/${MONDAY_0800.toISOString()}`),
@@ -49,7 +59,13 @@ describe("report_generator", () => {
         const published = yield* Published
         yield* Ref.set(published, [])
         const sql = yield* SqlClient.SqlClient
-        const slot = { job: "report_generator", runId: "r", nominalAt: new Date("2026-06-15T08:00:00Z"), attempt: 1, reason: "scheduled" as const }
+        const slot = {
+          job: "report_generator",
+          runId: "r",
+          nominalAt: new Date("2026-06-15T08:00:00Z"),
+          attempt: 1,
+          reason: "scheduled" as const
+        }
         const runSlot = reportGenerator.run.pipe(Effect.provideService(Job.CurrentRun, slot))
         yield* runSlot
         yield* sql`UPDATE finance.users SET deleted_at = now() WHERE deleted_at IS NULL`
