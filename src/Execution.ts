@@ -23,6 +23,7 @@ import {
 import type { Deadlines } from "./Deadlines.js"
 import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
 import * as Redact from "./Redact.js"
+import * as RunContext from "./RunContext.js"
 import type { Outcome, RunStoreShape } from "./RunStore.js"
 
 /** The job ran past its timeout. */
@@ -159,7 +160,7 @@ export const execute = (
         onNone: () => retried,
         onSome: (after) => deadlines.within(retried, Duration.toMillis(after))
       })
-      const exit = yield* Effect.exit(restore(bounded))
+      const exit = yield* Effect.exit(restore(RunContext.within(info, bounded)))
       const finished = yield* Clock.currentTimeMillis
       // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
       const result = classify(exit, (cause) =>

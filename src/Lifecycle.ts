@@ -1,11 +1,11 @@
 /**
  * The worker process from start to exit: build the services, register and
- * start the jobs, wait for SIGINT or SIGTERM, shut down in order. A second
- * signal exits at once; a watchdog exits non-zero when shutdown hangs.
+ * start the jobs, wait for SIGINT or SIGTERM (or an uncaught exception), shut
+ * down in order. `ProcessGuard` handles the signals and the watchdog.
  */
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
-import { Cause, Deferred, Duration, Effect, Exit, Layer, LogLevel, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { Control } from "./Control.js"
 import * as Database from "./Database.js"
 import { describe } from "./Execution.js"
@@ -13,58 +13,10 @@ import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import * as Log from "./Log.js"
 import * as OutboxRelay from "./OutboxRelay.js"
+import * as ProcessGuard from "./ProcessGuard.js"
 import { JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
 import * as Worker from "./Worker.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
-
-/**
- * Time the watchdog allows past the shutdown grace period for interrupting
- * jobs and closing services: more than their bounded close times together
- * (AMQP 2 s, the pool 1 s, the embedded database 5 s, telemetry 5 s).
- */
-export const WATCHDOG_MARGIN = Duration.seconds(15)
-
-/** Exit code of a second signal: 128 + the signal's number, as shells report it. */
-const signalExitCode = (signal: NodeJS.Signals) => (signal === "SIGINT" ? 130 : 143)
-
-/**
- * Installs SIGINT/SIGTERM handlers for the scope's lifetime. The first signal
- * logs and completes `received`; a second one exits at once; the watchdog
- * exits with code 1 if the process is still alive `shutdownTimeout +
- * WATCHDOG_MARGIN` after the first.
- */
-const handleSignals = (config: WorkerConfigShape, received: Deferred.Deferred<void>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const write = Log.writer({ service: config.serviceName, format: config.logFormat, level: config.logLevel })
-      let watchdog: NodeJS.Timeout | undefined
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (watchdog !== undefined) {
-          write(LogLevel.Warning, "second signal received, exiting immediately", { signal })
-          process.exit(signalExitCode(signal))
-        }
-        write(LogLevel.Info, "shutdown signal received, initiating graceful shutdown...", { signal })
-        const deadline = Duration.sum(config.shutdownTimeout, WATCHDOG_MARGIN)
-        watchdog = setTimeout(() => {
-          write(LogLevel.Error, "shutdown did not finish in time, forcing exit", {
-            waited_seconds: Duration.toSeconds(deadline)
-          })
-          process.exit(1)
-        }, Duration.toMillis(deadline))
-        watchdog.unref()
-        Deferred.unsafeDone(received, Exit.void)
-      }
-      process.on("SIGINT", onSignal)
-      process.on("SIGTERM", onSignal)
-      return { onSignal, stop: () => clearTimeout(watchdog) }
-    }),
-    ({ onSignal, stop }) =>
-      Effect.sync(() => {
-        process.off("SIGINT", onSignal)
-        process.off("SIGTERM", onSignal)
-        stop()
-      })
-  )
 
 /** A worker's own services: provides what its jobs need beyond what the worker gives them. */
 export type AppLayer<Jobs extends ReadonlyArray<Job.Any>, E> = Layer.Layer<
@@ -99,7 +51,8 @@ const withLogs = (config: WorkerConfigShape, stream: "stdout" | "stderr" = "stdo
  * Runs the worker made of `jobs` until a signal, then shuts it down: the
  * scheduler first (running jobs get the grace period), then the services of
  * `layer`, the outbox relay and AMQP, the database, telemetry. Fails only if
- * start-up fails.
+ * start-up fails. After an uncaught exception the same shutdown runs, then the
+ * process exits with code 1, so that its supervisor restarts it.
  */
 export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
@@ -117,12 +70,12 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     )
     const invalid = Worker.validate(jobs, config.timezone)
     if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
-    const received = yield* Deferred.make<void>()
-    yield* handleSignals(config, received)
-    yield* Effect.gen(function*() {
+    const shutdown = yield* Deferred.make<ProcessGuard.Trigger>()
+    yield* ProcessGuard.install({ config, shutdown, signals: true })
+    return yield* Effect.gen(function*() {
       // Each job requires part of what the stack provides; the checker has lost which part.
       yield* (Worker.start(jobs) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
-      yield* Deferred.await(received)
+      return yield* Deferred.await(shutdown)
     }).pipe(Effect.provide(services(config, layer)))
   }).pipe(
     Effect.scoped,
@@ -130,7 +83,10 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       Exit.isSuccess(exit) || Exit.isInterrupted(exit) ? Effect.logInfo("worker shutdown completed") : Effect.void
     ),
     logStartFailure,
-    withLogs(config)
+    withLogs(config),
+    // Node's state after an uncaught exception cannot be trusted: exit now that the shutdown is done.
+    Effect.tap((trigger) => trigger._tag === "Fatal" ? Effect.sync(() => process.exit(1)) : Effect.void),
+    Effect.asVoid
   )
 
 /**
@@ -149,10 +105,17 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     if (job === undefined) return yield* Effect.fail(new JobNotFound({ job: name }))
     const invalid = Worker.validate([job], config.timezone)
     if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
+    const shutdown = yield* Deferred.make<ProcessGuard.Trigger>()
+    yield* ProcessGuard.install({ config, shutdown, signals: false })
+    // An uncaught exception (logged by the guard) interrupts the run, which is recorded as interrupted.
+    const aborted = Effect.flatMap(
+      Deferred.await(shutdown),
+      () => Effect.dieMessage("an uncaught exception interrupted the run")
+    )
     return yield* Effect.gen(function*() {
       const scheduler = yield* Scheduler
       yield* (scheduler.register(job) as Effect.Effect<void, RegistrationError, Scheduler>)
-      const record = yield* scheduler.trigger(name)
+      const record = yield* Effect.raceFirst(scheduler.trigger(name), aborted)
       const relay = yield* OutboxRelay.OutboxRelay
       if (relay.enabled) {
         const left = yield* relay.flush(DELIVERY_TIMEOUT)

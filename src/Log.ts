@@ -160,6 +160,8 @@ export const writer = (options: {
   readonly service: string
   readonly format: LogFormat
   readonly level: LogLevel.LogLevel
+  /** Where lines go. Default stdout. */
+  readonly stream?: "stdout" | "stderr" | undefined
 }) =>
 (level: LogLevel.LogLevel, msg: string, fields: Record<string, unknown> = {}): void => {
   if (LogLevel.lessThan(level, options.level)) return
@@ -170,5 +172,6 @@ export const writer = (options: {
     msg,
     fields
   }
-  process.stdout.write((options.format === "json" ? formatJson(entry) : formatPretty(entry)) + "\n")
+  const line = (options.format === "json" ? formatJson(entry) : formatPretty(entry)) + "\n"
+  ;(options.stream === "stderr" ? process.stderr : process.stdout).write(line)
 }
