@@ -6,13 +6,15 @@
  * README "Semantics".
  */
 import { Either, Schema } from "effect"
-import { FieldError, type Fields, nextWall, parseFields } from "./CronSpec/Fields.js"
+import { type Fields, nextWall, parseFields } from "./CronSpec/Fields.js"
+import { FieldError, quote } from "./CronSpec/Syntax.js"
 import * as TimeZone from "./TimeZone.js"
 
 /**
  * An expression that cannot be parsed, names an unknown time zone, or can
  * never fire (`0 0 30 2 *`). `job` is set when the expression belongs to a job
- * being registered.
+ * being registered. The message shows the job and the expression quoted, with
+ * control characters escaped (`\u001b`), so that no input reaches a terminal raw.
  */
 export class InvalidCronExpression extends Schema.TaggedError<InvalidCronExpression>()("InvalidCronExpression", {
   expression: Schema.String,
@@ -20,8 +22,8 @@ export class InvalidCronExpression extends Schema.TaggedError<InvalidCronExpress
   job: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    const job = this.job === undefined ? "" : `job "${this.job}": `
-    return `${job}invalid cron expression "${this.expression}": ${this.reason}`
+    const job = this.job === undefined ? "" : `job ${quote(this.job)}: `
+    return `${job}invalid cron expression ${quote(this.expression)}: ${this.reason}`
   }
 }
 
@@ -146,19 +148,21 @@ const parseUncached = (expression: string, zoneName: string): Either.Either<Cron
   if (prefix) {
     zoneName = prefix[1]!
     rest = rest.slice(prefix[0].length)
-    if (zoneName === "") return fail(expression, "the time zone after \"CRON_TZ=\" is empty")
+    if (zoneName === "") return fail(expression, `the time zone after "${prefix[0].split("=")[0]}=" is empty`)
   }
   const zone = TimeZone.make(zoneName)
-  if (zone === undefined) return fail(expression, `unknown time zone "${zoneName}"`)
+  if (zone === undefined) return fail(expression, `unknown time zone ${quote(zoneName)}`)
   if (rest === "") return fail(expression, "the expression is empty")
-  const every = /^@every(?=\s|$)\s*(.*)$/i.exec(rest)
+  const every = /^@every(?=\s|$)\s*(.*)$/is.exec(rest)
   if (every) {
     const text = every[1]!
     if (text === "") return fail(expression, "@every needs a duration, such as \"@every 1h30m\" or \"@every 500ms\"")
-    const millis = parseDuration(text)
-    if (millis === undefined) return fail(expression, `"${text}" is not a duration (examples: 1h30m, 90s, 500ms)`)
-    if (millis < 1) return fail(expression, `@every needs a period of at least 1ms, got "${text}"`)
-    if (millis > MAX_EVERY) return fail(expression, `@every needs a period of at most 100 years, got "${text}"`)
+    const sign = /^[+-]/.test(text) ? text.slice(0, 1) : ""
+    const millis = parseDuration(text.slice(sign.length))
+    if (millis === undefined) return fail(expression, `${quote(text)} is not a duration (examples: 1h30m, 90s, 500ms)`)
+    if (sign === "+") return fail(expression, `"+" is not allowed: write @every ${text.slice(1)}`)
+    if (millis < 1 || sign === "-") return fail(expression, `@every needs a period of at least 1ms, got ${quote(text)}`)
+    if (millis > MAX_EVERY) return fail(expression, `@every needs a period of at most 100 years, got ${quote(text)}`)
     return Either.right(new CronSpec(expression.trim(), zone, undefined, millis))
   }
   if (rest.startsWith("@")) {
@@ -166,7 +170,7 @@ const parseUncached = (expression: string, zoneName: string): Either.Either<Cron
     if (fields === undefined) {
       return fail(
         expression,
-        `unknown descriptor "${rest}" (known: ${Object.keys(DESCRIPTORS).join(" ")} @every <duration>)`
+        `unknown descriptor ${quote(rest)} (known: ${Object.keys(DESCRIPTORS).join(" ")} @every <duration>)`
       )
     }
     rest = fields

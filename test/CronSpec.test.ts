@@ -728,8 +728,8 @@ describe("invalid expressions are rejected with a specific reason", () => {
     ["0 0 2-x * *", "failed to parse int", [DOM, /2-x/]],
     ["*/-12 * * * *", "negative number", [/minute/i, /-12/]],
     ["*//2 * * * *", "too many slashes", [/minute/i, /\*\/\/2/]],
-    ["0 0 0 * *", "below minimum", [DOM, /\b0\b/, /min/i]],
-    ["0 0 * 13 *", "above maximum", [/month/i, /13/, /max/i]],
+    ["0 0 0 * *", "below minimum", [DOM, /\b0 is not in 1-31$/]],
+    ["0 0 * 13 *", "above maximum", [/month/i, /\b13 is not in 1-12$/]],
     ["5-3 * * * *", "beyond end of range", [/minute/i, /5-3/]],
     ["*/0 * * * *", "should be a positive number", [/minute/i, /step|increment|positive/i]],
     // robfig parser_test.go TestParseScheduleErrors / TestStandardSpecSchedule
@@ -747,16 +747,16 @@ describe("invalid expressions are rejected with a specific reason", () => {
     ["TZ=Bogus * * * * *", "unknown zone", [/Bogus/]],
     ["0-0-0 * * * *", "too many hyphens", [/minute/i, /0-0-0/]],
     ["*/5/5 * * * *", "too many slashes", [/minute/i, /\*\/5\/5/]],
-    ["* * * 0-5 * *", "day-of-month below minimum", [DOM, /min/i]],
+    ["* * * 0-5 * *", "day-of-month below minimum", [DOM, /\b0 is not in 1-31$/]],
     ["59-2 * * * *", "reversed range", [/minute/i, /59-2/]],
     ["TZ=America/New_York 15/0 * * * *", "robfig #144: zero step", [/minute/i, /step|increment|positive/i]],
     // out of range, every field
-    ["60 * * * * *", "second above maximum", [/second/i, /60/, /max/i]],
-    ["0 24 * * *", "hour above maximum", [/hour/i, /24/, /max/i]],
-    ["* * 32 * *", "day-of-month above maximum", [DOM, /32/, /max/i]],
-    ["* * * 0 *", "month below minimum", [/month/i, /min/i]],
-    ["* * * * 8", "day-of-week above maximum (7 is Sunday)", [DOW, /\b8\b/, /max/i]],
-    ["-1 * * * *", "negative value", [/minute/i]],
+    ["60 * * * * *", "second above maximum", [/second/i, /\b60 is not in 0-59$/]],
+    ["0 24 * * *", "hour above maximum", [/hour/i, /\b24 is not in 0-23$/]],
+    ["* * 32 * *", "day-of-month above maximum", [DOM, /\b32 is not in 1-31$/]],
+    ["* * * 0 *", "month below minimum", [/month/i, /\b0 is not in 1-12$/]],
+    ["* * * * 8", "day-of-week above maximum (7 is Sunday)", [DOW, /\b8 is not in 0-7$/]],
+    ["-1 * * * *", "negative value", [/minute/i, /-1 is not in 0-59$/]],
     // reversed ranges, also with names
     ["* 5-3 * * *", "reversed range", [/hour/i, /5-3/]],
     ["0 0 * * SAT-SUN", "reversed named range (6-0)", [DOW, /SAT-SUN/]],
@@ -879,5 +879,215 @@ describe("review findings", () => {
     Effect.sync(() => {
       const spec = parsed("0 0 * * *", { timezone: "America/New_York" })
       expect(new Date(spec.next(at("0050-01-01T00:00:00Z"))).getUTCFullYear()).toBe(50)
+    }))
+})
+
+describe("errors name the problem: values, bounds and steps out of range (issue 10)", () => {
+  // One wording for every field: "<value as written> is not in <min>-<max>".
+  const FIELDS: ReadonlyArray<readonly [FieldName, string, number, number]> = [
+    ["second", "second", 0, 59],
+    ["minute", "minute", 0, 59],
+    ["hour", "hour", 0, 23],
+    ["dom", "day-of-month", 1, 31],
+    ["month", "month", 1, 12],
+    ["dow", "day-of-week", 0, 7]
+  ]
+  const outOfRange = FIELDS.flatMap(([field, label, min, max]) =>
+    [
+      [`${min - 1}`, `${min - 1}`],
+      [`${max + 1}`, `${max + 1}`],
+      [`${min}-${max + 1}`, `${max + 1}`],
+      [`${min - 1}-${max}`, `${min - 1}`],
+      [`${max + 1}/2`, `${max + 1}`],
+      ["99999999999999999999", "99999999999999999999"]
+    ].map(([text = "", value = ""]) =>
+      [CYCLES[field].build(text), `${label} field "${text}": ${value} is not in ${min}-${max}`] as const
+    )
+  )
+
+  it.effect.each(outOfRange)("%j: %s", ([expression, reason]) =>
+    Effect.sync(() => {
+      expect(rejected(expression).reason).toBe(reason)
+    }))
+
+  // A step is a whole number from 1 to the number of values the field has (day-of-week: 7, as 7 is Sunday).
+  const STEPS: ReadonlyArray<readonly [FieldName, string, number]> = [
+    ["second", "second", 60],
+    ["minute", "minute", 60],
+    ["hour", "hour", 24],
+    ["dom", "day-of-month", 31],
+    ["month", "month", 12],
+    ["dow", "day-of-week", 7]
+  ]
+  const badSteps = STEPS.flatMap(([field, label, size]) =>
+    [
+      [`*/${size + 1}`, `step ${size + 1} is not in 1-${size}`],
+      ["*/99999999999999999999", `step 99999999999999999999 is not in 1-${size}`],
+      [`1-2/${size + 1}`, `step ${size + 1} is not in 1-${size}`],
+      ["*/0", `step 0 is not in 1-${size}`],
+      ["*/-1", `step -1 is not in 1-${size}`],
+      ["*/1.5", `step "1.5" is not a whole number in 1-${size}`]
+    ].map(([text = "", reason = ""]) => [CYCLES[field].build(text), `${label} field "${text}": ${reason}`] as const)
+  )
+
+  it.effect.each(badSteps)("%j: %s", ([expression, reason]) =>
+    Effect.sync(() => {
+      expect(rejected(expression).reason).toBe(reason)
+    }))
+
+  it.effect.each(STEPS)(
+    "%s: the largest step, %s/%i, is accepted and means the first value",
+    ([field, , size]) =>
+      Effect.sync(() => {
+        expect(valuesOf(field, `*/${size}`)).toEqual([field === "dom" || field === "month" ? 1 : 0])
+      })
+  )
+
+  const malformed: ReadonlyArray<readonly [string, string]> = [
+    ["-5 * * * *", "minute field \"-5\": -5 is not in 0-59"],
+    ["5--5 * * * *", "minute field \"5--5\": -5 is not in 0-59"],
+    [
+      "0 0 L-31 * *",
+      "day-of-month field \"L-31\": 31 is not in 0-30 (L-n counts days back from the last day of the month)"
+    ],
+    [
+      "0 0 L-99999999999999999999 * *",
+      "day-of-month field \"L-99999999999999999999\": 99999999999999999999 is not in 0-30 " +
+      "(L-n counts days back from the last day of the month)"
+    ],
+    ["5- * * * *", "minute field \"5-\": range \"5-\" has no end"],
+    ["0 0 * * -mon", "day-of-week field \"-mon\": range \"-mon\" has no start"],
+    ["- * * * *", "minute field \"-\": range \"-\" has no start"],
+    ["0 0 L- * *", "day-of-month field \"L-\": \"L-\" needs a number of days after \"-\" (L-2)"],
+    ["/5 * * * *", "minute field \"/5\": a value is missing before \"/\""],
+    ["5/ * * * *", "minute field \"5/\": the step after \"/\" is missing"],
+    ["1,5/ * * * *", "minute field \"1,5/\": the step after \"/\" is missing in \"5/\""],
+    ["0-0-0 * * * *", "minute field \"0-0-0\": too many \"-\""],
+    ["1,*/5/5 * * * *", "minute field \"1,*/5/5\": too many \"/\" in \"*/5/5\""],
+    ["5-3 * * * *", "minute field \"5-3\": range \"5-3\" ends before it starts"],
+    ["0 0 1-L * *", "day-of-month field \"1-L\": \"L\" stands alone or as L-n (L-2), never in a range or a step"],
+    ["0 0 * JANUARY *", "month field \"JANUARY\": \"JANUARY\" is not a whole number or a name (JAN-DEC)"]
+  ]
+
+  it.effect.each(malformed)("%j: %s", ([expression, reason]) =>
+    Effect.sync(() => {
+      expect(rejected(expression).reason).toBe(reason)
+    }))
+
+  it.effect("the message keeps its shape: invalid cron expression \"<expr>\": <reason>", () =>
+    Effect.sync(() => {
+      expect(rejected("-1 * * * *").message).toBe(
+        "invalid cron expression \"-1 * * * *\": minute field \"-1\": -1 is not in 0-59"
+      )
+      const withJob = new CronSpec.InvalidCronExpression({ expression: "0 0 0 * *", reason: "r", job: "nightly" })
+      expect(withJob.message).toBe("job \"nightly\": invalid cron expression \"0 0 0 * *\": r")
+    }))
+
+  it.effect("control and bidi characters in the expression and the job are escaped, never printed raw", () =>
+    Effect.sync(() => {
+      const error = rejected("\u001b[31m * * * *")
+      expect(error.expression).toBe("\u001b[31m * * * *")
+      expect(error.message).toBe(
+        "invalid cron expression \"\\u001b[31m * * * *\": minute field \"\\u001b[31m\": " +
+          "\"\\u001b[31m\" is not a whole number"
+      )
+      const named = new CronSpec.InvalidCronExpression({ ...error, job: "a\u001b]0;x\u0007b\u202e" })
+      expect(named.message).toMatch(/^job "a\\u001b\]0;x\\u0007b\\u202e": invalid cron expression "\\u001b\[31m/)
+      for (
+        const expression of [
+          "CRON_TZ=\u001b 0 * * * *",
+          "@every 1\u001bh",
+          "@dai\u202ely",
+          "0 0 * \u0085 *",
+          "0 0 \u2028 * *",
+          "0 0 1\u200b * *"
+        ]
+      ) {
+        const { message } = rejected(expression)
+        expect(message).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u)
+        expect(message).toMatch(/\\u(001b|202e|0085|2028|200b)/)
+      }
+    }))
+})
+
+describe("differences from robfig/cron (README \"Schedules\")", () => {
+  // [rejected here, how robfig reads it (parses here), our reason]
+  const rejectedHere: ReadonlyArray<readonly [string, string, string]> = [
+    ["1,,2 * * * *", "1,2 * * * *", "minute field \"1,,2\": nothing between two \",\""],
+    [",1 * * * *", "1 * * * *", "minute field \",1\": nothing before the first \",\""],
+    ["1, * * * *", "1 * * * *", "minute field \"1,\": nothing after the last \",\""],
+    ["*, * * * *", "* * * * *", "minute field \"*,\": nothing after the last \",\""],
+    ["*-5 * * * *", "* * * * *", "minute field \"*-5\": a range cannot start with \"*\": write \"*\" alone"],
+    ["+5 * * * *", "5 * * * *", "minute field \"+5\": \"+\" is not allowed: write 5"],
+    ["*/+5 * * * *", "*/5 * * * *", "minute field \"*/+5\": \"+\" is not allowed: write 5"],
+    ["-0 * * * *", "0 * * * *", "minute field \"-0\": -0 is not in 0-59"],
+    ["*/61 * * * *", "0 * * * *", "minute field \"*/61\": step 61 is not in 1-60"],
+    ["@every 0s", "@every 1s", "@every needs a period of at least 1ms, got \"0s\""],
+    ["@every -5m", "@every 1s", "@every needs a period of at least 1ms, got \"-5m\""],
+    ["@every +5m", "@every 5m", "\"+\" is not allowed: write @every 5m"],
+    ["CRON_TZ= 0 0 * * *", "CRON_TZ=UTC 0 0 * * *", "the time zone after \"CRON_TZ=\" is empty"],
+    ["CRON_TZ=Local 0 0 * * *", "0 0 * * *", "unknown time zone \"Local\""]
+  ]
+
+  it.effect.each(rejectedHere)(
+    "%j is rejected; robfig's reading of it, %j, parses",
+    ([expression, reading, reason]) =>
+      Effect.sync(() => {
+        expect(rejected(expression).reason).toBe(reason)
+        expect(parsed(reading).expression).toBe(reading)
+      })
+  )
+
+  // [accepted here (robfig rejects it), the robfig spelling it means]
+  const acceptedHere: ReadonlyArray<readonly [string, string]> = [
+    ["@DAILY", "@daily"],
+    ["@Hourly", "@hourly"],
+    ["@EVERY 1h", "@every 1h"],
+    ["@every \t 90m", "@every 90m"],
+    ["  @daily  ", "@daily"],
+    [" CRON_TZ=UTC 0 0 * * *\t", "CRON_TZ=UTC 0 0 * * *"],
+    ["\t0 0 * * *\n", "0 0 * * *"],
+    ["CRON_TZ=utc 0 0 * * *", "CRON_TZ=UTC 0 0 * * *"],
+    ["CRON_TZ=america/new_york 0 9 * * *", "CRON_TZ=America/New_York 0 9 * * *"],
+    ["CRON_TZ=EUROPE/LONDON 30 1 * * *", "CRON_TZ=Europe/London 30 1 * * *"],
+    ["0 0 * * 7", "0 0 * * 0"],
+    ["0 0 * * 5-7", "0 0 * * 5,6,0"]
+  ]
+
+  it.effect.each(acceptedHere)("%j is accepted and means %j", ([expression, meaning]) =>
+    Effect.sync(() => {
+      const spec = parsed(expression)
+      const reference = parsed(meaning)
+      expect(spec.expression).toBe(expression.trim())
+      expect(spec.timezone).toBe(reference.timezone)
+      expect(spec.kind).toBe(reference.kind)
+      const from = at("2026-03-01T00:00:00Z")
+      expect(CronSpec.nextN(spec, from, 5).map(iso)).toEqual(CronSpec.nextN(reference, from, 5).map(iso))
+    }))
+
+  it.effect("zone names in any case print as the zone's own spelling", () =>
+    Effect.sync(() => {
+      expect(parsed("CRON_TZ=utc 0 0 * * *").timezone).toBe("UTC")
+      expect(parsed("CRON_TZ=america/new_york 0 9 * * *").timezone).toBe("America/New_York")
+      expect(parsed("0 9 * * *", { timezone: "europe/london" }).timezone).toBe("Europe/London")
+      expect(fires("CRON_TZ=america/new_york 0 9 * * *", "2026-01-01T00:00:00Z", 1)).toEqual(
+        isos(["2026-01-01T14:00:00Z"])
+      )
+    }))
+
+  it.effect("near misses of the accepted forms stay rejected", () =>
+    Effect.sync(() => {
+      expect(rejected("@DAILYX").reason).toMatch(/^unknown descriptor "@DAILYX"/)
+      expect(rejected("CRON_TZ=america/new_yorkx 0 9 * * *").reason).toBe(
+        "unknown time zone \"america/new_yorkx\""
+      )
+    }))
+
+  it.effect("*/01 is *, as in robfig: with day-of-month */01, day-of-week alone decides (AND, not OR)", () =>
+    Effect.sync(() => {
+      // 2026-01-01 is a Thursday; the next two Mondays are the 5th and the 12th.
+      expect(fires("0 0 */01 * MON", "2026-01-01T00:00:00Z", 2)).toEqual(
+        isos(["2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z"])
+      )
     }))
 })

@@ -1,9 +1,11 @@
 /**
- * The six time fields of a cron expression, parsed into look-up tables, and the
- * search for the first matching wall time. Wall times are epoch-style
- * milliseconds of the local calendar (see `TimeZone`), so this file knows
- * nothing about zones or DST.
+ * The six time fields of a cron expression as look-up tables (`Syntax` reads
+ * each field's text), and the search for the first matching wall time. Wall
+ * times are epoch-style milliseconds of the local calendar (see `TimeZone`), so
+ * this file knows nothing about zones or DST.
  */
+
+import { FieldError, parseField, quote, RANGES } from "./Syntax.js"
 
 const DAY = 86_400_000
 
@@ -30,14 +32,6 @@ export interface Fields {
   readonly interval: boolean
 }
 
-interface FieldRange {
-  readonly label: string
-  readonly min: number
-  readonly max: number
-  readonly names?: ReadonlyMap<string, number>
-}
-
-const MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 const MONTH_TITLES = [
   "January",
   "February",
@@ -52,97 +46,6 @@ const MONTH_TITLES = [
   "November",
   "December"
 ]
-const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-
-const RANGES = {
-  second: { label: "second", min: 0, max: 59 },
-  minute: { label: "minute", min: 0, max: 59 },
-  hour: { label: "hour", min: 0, max: 23 },
-  dom: { label: "day-of-month", min: 1, max: 31 },
-  month: { label: "month", min: 1, max: 12, names: new Map(MONTH_NAMES.map((n, i) => [n, i + 1])) },
-  // 7 is accepted as Sunday, as Vixie cron and most schedulers do.
-  dow: { label: "day-of-week", min: 0, max: 7, names: new Map(DAY_NAMES.map((n, i) => [n, i])) }
-} satisfies Record<string, FieldRange>
-
-/** A field that could not be parsed; `reason` is shown to the user. */
-export class FieldError {
-  constructor(readonly reason: string) {}
-}
-
-interface Parsed {
-  readonly values: Array<boolean>
-  readonly star: boolean
-  readonly last: number
-}
-
-const parseNumber = (text: string, range: FieldRange, field: string): number | FieldError => {
-  const named = range.names?.get(text.toLowerCase())
-  if (named !== undefined) return named
-  if (!/^\d+$/.test(text)) {
-    return new FieldError(
-      `${range.label} field "${field}": "${text}" is not a number${range.names ? " or a name" : ""}`
-    )
-  }
-  return Number(text)
-}
-
-/** The highest value `*` and `N/step` reach: 6 for day-of-week, where 7 is only an alias of Sunday. */
-const top = (range: FieldRange) => (range === RANGES.dow ? 6 : range.max)
-
-const parsePart = (part: string, field: string, range: FieldRange, parsed: Parsed): FieldError | undefined => {
-  const slashes = part.split("/")
-  if (slashes.length > 2) return new FieldError(`${range.label} field "${field}": too many "/" in "${part}"`)
-  const [span = "", stepText] = slashes
-  const bounds = span.split("-")
-  if (bounds.length > 2) return new FieldError(`${range.label} field "${field}": too many "-" in "${part}"`)
-  const isStar = span === "*" || span === "?"
-  const start = isStar ? range.min : parseNumber(bounds[0] ?? "", range, field)
-  if (start instanceof FieldError) return start
-  let end = isStar ? top(range) : bounds.length === 2 ? parseNumber(bounds[1] ?? "", range, field) : start
-  if (end instanceof FieldError) return end
-  let step = 1
-  if (stepText !== undefined) {
-    if (!/^\d+$/.test(stepText) || Number(stepText) === 0) {
-      return new FieldError(`${range.label} field "${field}": step "${stepText}" must be a positive whole number`)
-    }
-    step = Number(stepText)
-    // "N/step" means "N-max/step", as in robfig/cron (7, Sunday, stays 7).
-    if (!isStar && bounds.length === 1) end = Math.max(top(range), start)
-  }
-  if (start < range.min) {
-    return new FieldError(`${range.label} field "${field}": ${start} is below the minimum ${range.min}`)
-  }
-  if (end > range.max) {
-    return new FieldError(`${range.label} field "${field}": ${end} is above the maximum ${range.max}`)
-  }
-  if (start > end) {
-    return new FieldError(`${range.label} field "${field}": range start ${start} is beyond its end ${end}`)
-  }
-  for (let v = start; v <= end; v += step) parsed.values[v] = true
-  return undefined
-}
-
-const parseField = (field: string, range: FieldRange, allowLast: boolean): Parsed | FieldError => {
-  if (field === "") return new FieldError(`${range.label} field is empty`)
-  const parsed = { values: new Array<boolean>(range.max + 1).fill(false), star: false, last: 0 }
-  for (const part of field.split(",")) {
-    if (part === "") return new FieldError(`${range.label} field "${field}" has an empty list element`)
-    const lastMatch = /^L(?:-(\d+))?$/i.exec(part)
-    if (lastMatch) {
-      if (!allowLast) return new FieldError(`${range.label} field "${field}": "L" is only allowed in day-of-month`)
-      const before = Number(lastMatch[1] ?? 0)
-      if (before > 30) {
-        return new FieldError(`${range.label} field "${field}": "${part}" is more than 30 days before the last day`)
-      }
-      parsed.last |= 1 << before
-      continue
-    }
-    const error = parsePart(part, field, range, parsed)
-    if (error) return error
-    if (part === "*" || part === "?" || part === "*/1" || part === "?/1") parsed.star = true
-  }
-  return parsed
-}
 
 const nextTable = (values: ReadonlyArray<boolean>, size: number): Int8Array => {
   const table = new Int8Array(size + 1).fill(-1)
@@ -208,7 +111,7 @@ export const parseFields = (
   }
   if (!canFire(fields, month.values)) {
     const names = month.values.flatMap((on, m) => (on ? [MONTH_TITLES[m - 1]!] : []))
-    return new FieldError(`it can never fire: day-of-month "${domText}" never occurs in ${names.join(", ")}`)
+    return new FieldError(`it can never fire: day-of-month ${quote(domText)} never occurs in ${names.join(", ")}`)
   }
   return fields
 }
