@@ -6,6 +6,8 @@ export default defineConfig({
     // Integration and end-to-end tests spawn processes and talk to real services.
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    pool: "forks"
+    pool: "forks",
+    // Says once per run which services are unreachable, when suites skip for that reason.
+    globalSetup: ["test/globalSetup.ts"]
   }
 })

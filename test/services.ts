@@ -7,7 +7,8 @@
  * is the admin connection used to create and drop databases;
  * `TEST_RABBITMQ_URL` (default `amqp://guest:guest@127.0.0.1:5672`).
  * Unreachable services skip the suites that need them, unless
- * `REQUIRE_SERVICES=1`, which makes them fail instead.
+ * `REQUIRE_SERVICES=1`, which makes them fail instead; the run says once
+ * which services and why (`test/globalSetup.ts`).
  */
 import amqp from "amqplib"
 import { randomBytes } from "node:crypto"
@@ -22,21 +23,73 @@ export const REQUIRE_SERVICES = process.env.REQUIRE_SERVICES === "1"
 export const unique = (prefix: string): string =>
   `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
 
-const reachable = (url: string, defaultPort: number): Promise<boolean> =>
+/** The services integration tests use, and where each is configured. */
+export const SERVICES = {
+  postgres: { name: "PostgreSQL", variable: "TEST_DATABASE_URL", url: TEST_DATABASE_URL, defaultPort: 5432 },
+  rabbitmq: { name: "RabbitMQ", variable: "TEST_RABBITMQ_URL", url: TEST_RABBITMQ_URL, defaultPort: 5672 }
+} as const
+export type Service = keyof typeof SERVICES
+
+/** How long a probe waits for a TCP connection before calling the service unreachable. */
+const PROBE_TIMEOUT_MS = 2000
+
+/** What one probe found: `reason` is why the service is unreachable, `undefined` when it answered. */
+export interface Probe {
+  readonly service: Service
+  /** `host:port`, never the credentials of the URL. */
+  readonly address: string
+  readonly reason: string | undefined
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "connection timed out"
+}
+
+const reasonOf = (error: NodeJS.ErrnoException): string => {
+  const words = error.code === undefined ? undefined : REASONS[error.code]
+  return words === undefined ? (error.code ?? error.message) : `${words} (${error.code})`
+}
+
+/**
+ * Whether `service` accepts a TCP connection at `url` (default: its `TEST_*` URL), and if not, why
+ * (refused, unknown host, no answer within 2 s, ...). Only the socket is tried: no login.
+ */
+export const probe = (service: Service, url: string = SERVICES[service].url): Promise<Probe> =>
   new Promise((resolve) => {
-    const { hostname, port } = new URL(url)
-    const socket = net.connect({ host: hostname, port: Number(port || defaultPort) })
-    socket.setTimeout(2000)
-    socket.once("connect", () => {
+    const parsed = new URL(url)
+    const port = Number(parsed.port || SERVICES[service].defaultPort)
+    const address = `${parsed.hostname}:${port}`
+    const socket = net.connect({ host: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port })
+    const done = (reason: string | undefined) => {
       socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-    socket.once("timeout", () => {
-      socket.destroy()
-      resolve(false)
-    })
+      resolve({ service, address, reason })
+    }
+    socket.setTimeout(PROBE_TIMEOUT_MS)
+    socket.once("connect", () => done(undefined))
+    socket.once("error", (error) => done(reasonOf(error)))
+    socket.once("timeout", () => done(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`))
   })
+
+const describeProbe = (probe: Probe): string => `${SERVICES[probe.service].name} (${probe.address}): ${probe.reason}`
+
+/**
+ * The one line a test run prints when services are unreachable (`test/globalSetup.ts`), naming each
+ * unreachable service, its address, why, and the variable that points elsewhere; `undefined` when
+ * every probed service answered.
+ */
+export const skipNotice = (probes: ReadonlyArray<Probe>): string | undefined => {
+  const unreachable = probes.filter((probe) => probe.reason !== undefined)
+  if (unreachable.length === 0) return undefined
+  const variables = unreachable.map((probe) => SERVICES[probe.service].variable).join(" and ")
+  return `skipping the integration and end-to-end tests that need ${unreachable.map(describeProbe).join(", or ")}; ` +
+    `set ${variables} or start ${unreachable.length === 1 ? "it" : "them"} (REQUIRE_SERVICES=1 fails them instead)`
+}
 
 /**
  * Whether the suite can run: `true` when the services answer; `false` (skip)
@@ -44,17 +97,14 @@ const reachable = (url: string, defaultPort: number): Promise<boolean> =>
  * and it is set.
  */
 export const servicesAvailable = async (
-  which: ReadonlyArray<"postgres" | "rabbitmq"> = ["postgres", "rabbitmq"]
+  which: ReadonlyArray<Service> = ["postgres", "rabbitmq"]
 ): Promise<boolean> => {
-  const missing: Array<string> = []
-  if (which.includes("postgres") && !(await reachable(TEST_DATABASE_URL, 5432))) {
-    missing.push(`PostgreSQL (${new URL(TEST_DATABASE_URL).host})`)
+  const unreachable = (await Promise.all(which.map((service) => probe(service))))
+    .filter((probe) => probe.reason !== undefined)
+  if (unreachable.length === 0) return true
+  if (REQUIRE_SERVICES) {
+    throw new Error(`REQUIRE_SERVICES=1 but not reachable: ${unreachable.map(describeProbe).join(", ")}`)
   }
-  if (which.includes("rabbitmq") && !(await reachable(TEST_RABBITMQ_URL, 5672))) {
-    missing.push(`RabbitMQ (${new URL(TEST_RABBITMQ_URL).host})`)
-  }
-  if (missing.length === 0) return true
-  if (REQUIRE_SERVICES) throw new Error(`REQUIRE_SERVICES=1 but not reachable: ${missing.join(", ")}`)
   return false
 }
 
