@@ -27,9 +27,10 @@ export interface Plan {
 
 /**
  * The slots of `spec` in (`last`, `now`], and what `policy` does with them:
- * `latest` runs the newest if it is within `window`, `skip` runs none, `all`
- * runs those within `window` (the newest `RUN_LIMIT`). The others are missed;
- * those older than the window are only counted.
+ * `latest` runs the newest if it is within `window`, `skip` runs none but the
+ * newest when it is less than `late` old (late, not missed), `all` runs those
+ * within `window` (the newest `RUN_LIMIT`). The others are missed; those older
+ * than the window are only counted.
  */
 export const plan = (
   spec: CronSpec.CronSpec,
@@ -37,7 +38,8 @@ export const plan = (
   last: number,
   now: number,
   policy: CatchUp,
-  window: Duration.Duration
+  window: Duration.Duration,
+  late = 0
 ): Plan => {
   const windowStart = Math.max(last, now - Duration.toMillis(window))
   let older = 0
@@ -52,7 +54,12 @@ export const plan = (
   ) {
     recent.push(slot)
   }
-  const run = policy === "skip" ? [] : policy === "latest" ? recent.slice(-1) : recent.slice(-RUN_LIMIT)
+  const newest = recent.slice(-1)
+  const run = policy === "skip"
+    ? newest.filter((slot) => slot > now - late)
+    : policy === "latest"
+    ? newest
+    : recent.slice(-RUN_LIMIT)
   const ran = new Set(run)
   const record = recent.filter((slot) => !ran.has(slot)).slice(-RECORD_LIMIT)
   return { run, record, missed: older + recent.length }

@@ -61,10 +61,13 @@ export class SchedulerStopped extends Schema.TaggedError<SchedulerStopped>()("Sc
 const MAX_SLEEP = Duration.toMillis(Duration.hours(1))
 /** How often shutdown checks whether running jobs have ended. */
 const SHUTDOWN_POLL = 50
-/** Missed slots recorded one by one after a gap (a suspended process); the rest are counted. */
-const MISSED_RECORD_LIMIT = 1000
-/** Slots due this recently at start-up are not catch-up's: the job's loop fires them, late. */
-const CATCH_UP_MARGIN = 1000
+/** A slot less than this old when the scheduler gets to it is late, not missed: it runs as scheduled. */
+export const LATE_MILLIS = 1000
+/**
+ * Slots passed over are recorded as missed only once they are this old: an instance whose clock is behind may
+ * still run them (clocks up to 10 s apart, ±5 s each, are tolerated with room to spare).
+ */
+export const MISSED_RECORD_DELAY = 20_000
 
 export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Scheduler", {
   scoped: Effect.gen(function*() {
@@ -74,6 +77,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const limit = config.maxConcurrentJobs > 0 ? yield* Effect.makeSemaphore(config.maxConcurrentJobs) : undefined
     const loops = yield* FiberSet.make()
     const runs = yield* FiberSet.make()
+    /** Missed slots waiting to be recorded until they are `MISSED_RECORD_DELAY` old. */
+    const recorders = yield* FiberSet.make()
     const stopping = yield* Deferred.make<void>()
     const entries = new Map<string, Entry>()
     const interruptReasons = new Map<string, string>()
@@ -88,23 +93,77 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         (stop) => (stop ? Effect.void : FiberSet.run(runs, slot(entry, nominalAt, "scheduled", randomUUID())))
       )
 
-    /** Dispatches the slot due at `due` (the newest one, if the process woke late), then returns it. */
-    const fire = (entry: Entry, due: number) =>
+    /** Records `slots` as missed once they are `MISSED_RECORD_DELAY` old (or when shutdown begins). */
+    const recordLater = (entry: Entry, slots: ReadonlyArray<number>) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        let missed = 0
-        for (let next = entry.spec.next(due, entry.anchor); next <= now; next = entry.spec.next(next, entry.anchor)) {
-          if (++missed <= MISSED_RECORD_LIMIT) yield* recordMissed(entry, due)
-          due = next
-        }
-        if (missed > 0) {
-          yield* Effect.logWarning("job missed slots").pipe(
-            Effect.annotateLogs({ job: entry.name, missed, resumed_at: new Date(due).toISOString() })
-          )
-        }
-        yield* dispatch(entry, new Date(due))
-        return due
+        const wait = slots[slots.length - 1]! + MISSED_RECORD_DELAY - (yield* Clock.currentTimeMillis)
+        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(stopping))
+        yield* Effect.forEach(slots, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
       })
+
+    /**
+     * Runs `slots` one after another as catch-up runs; returns once the first has been decided (claimed and past
+     * the local overlap check), so that it takes its place before the job's next slot can. Stopped at a slot
+     * another instance has claimed (that instance runs the rest) or interrupted (replaced, cancelled, shutdown).
+     * Each slot on a fiber of its own, which its timeout interrupts: after a timeout the sequence goes on.
+     */
+    const runSerially = (entry: Entry, slots: ReadonlyArray<number>) =>
+      Effect.gen(function*() {
+        const decided = yield* Deferred.make<void>()
+        const runFrom = (i: number): Effect.Effect<void> =>
+          i >= slots.length ?
+            Effect.void :
+            FiberSet.run(runs, catchUpRun(entry, new Date(slots[i]!), i === 0 ? decided : undefined)).pipe(
+              Effect.flatMap(Fiber.await),
+              Effect.flatMap((exit) =>
+                (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause)) ? runFrom(i + 1) : Effect.void
+              )
+            )
+        yield* FiberSet.run(runs, runFrom(0))
+        yield* Deferred.await(decided)
+      })
+
+    /**
+     * The slots of `entry` in (`after`, `now`] that no run took: the process was down (`downtime`), or it woke
+     * past more than one slot (suspended, overloaded, or the wall clock stepped forward). The job's `catchUp`
+     * policy decides which run (see `CatchUp.plan`): a slot less than `LATE_MILLIS` old as scheduled, older ones
+     * one after another as catch-up runs. The others are recorded as missed, those younger than
+     * `MISSED_RECORD_DELAY` once they reach it.
+     */
+    const catchUp = (entry: Entry, after: number, now: number, downtime: boolean) =>
+      Effect.gen(function*() {
+        const plan = CatchUp.plan(entry.spec, entry.anchor, after, now, entry.catchUp, entry.catchUpWindow, LATE_MILLIS)
+        // One slot to run, and young: a late run of the schedule, neither missed nor a catch-up.
+        const late = plan.run.length === 1 && plan.run[0]! > now - LATE_MILLIS
+        if (late) yield* dispatch(entry, new Date(plan.run[0]!))
+        const missed = plan.missed - (late ? 1 : 0)
+        if (missed === 0) return
+        const fields = { job: entry.name, missed, catch_up: entry.catchUp, running: late ? 0 : plan.run.length }
+        yield* (downtime
+          ? Effect.logWarning("job missed slots while no worker ran").pipe(Effect.annotateLogs(fields))
+          : Effect.logWarning("job missed slots").pipe(
+            Effect.annotateLogs({ ...fields, resumed_at: new Date(now).toISOString() })
+          ))
+        const young = plan.record.findIndex((slot) => slot > now - MISSED_RECORD_DELAY)
+        const old = young === -1 ? plan.record : plan.record.slice(0, young)
+        yield* Effect.forEach(old, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+        if (young !== -1) yield* FiberSet.run(recorders, recordLater(entry, plan.record.slice(young)))
+        if (!late && plan.run.length > 0) yield* runSerially(entry, plan.run)
+      })
+
+    /**
+     * Fires the slot due at `due` (the first after `after`); returns the instant the job's next slot follows.
+     * The slot the job waited for, alone, runs (late, if the process was slow to get to it); when the process
+     * woke past more than one slot, `catchUp` decides.
+     */
+    const fire = (entry: Entry, after: number, due: number) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          entry.spec.next(due, entry.anchor) > now
+            ? Effect.as(dispatch(entry, new Date(due)), due)
+            : Effect.as(catchUp(entry, after, now, false), now)
+      )
 
     /**
      * The job's fiber: sleep towards each slot (in steps of at most an hour),
@@ -112,14 +171,14 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
      * what every idle job holds in memory.
      */
     const loop = (entry: Entry, start: number): Effect.Effect<void> => {
-      const waitFor = (due: number): Effect.Effect<void> =>
+      const waitFor = (after: number, due: number): Effect.Effect<void> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           now >= due
-            ? Effect.flatMap(fire(entry, due), from)
-            : Effect.flatMap(Effect.sleep(Math.min(due - now, MAX_SLEEP)), () => waitFor(due)))
+            ? Effect.flatMap(fire(entry, after, due), from)
+            : Effect.flatMap(Effect.sleep(Math.min(due - now, MAX_SLEEP)), () => waitFor(after, due)))
       const from = (after: number): Effect.Effect<void> => {
         const due = entry.spec.next(after, entry.anchor)
-        return due === Infinity ? Effect.void : waitFor(due)
+        return due === Infinity ? Effect.void : waitFor(after, due)
       }
       return from(start)
     }
@@ -130,50 +189,13 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     /**
      * Starts a job: first what its `catchUp` policy does with the slots missed
      * since `last` (the newest slot in the history) while no worker ran, then
-     * its fiber.
+     * its fiber, from `now` as it was before the catch-up work (a slot falling
+     * due meanwhile is not lost).
      */
     const launch = (entry: Entry, last: Option.Option<Date>) =>
       Effect.gen(function*() {
-        // With history on a shared store, the slots of the last second are left to the job's loop (late):
-        // an instance already running may be claiming them now, and catch-up must not mark them missed first.
-        const now = (yield* Clock.currentTimeMillis) - (store.shared && Option.isSome(last) ? CATCH_UP_MARGIN : 0)
-        const plan = Option.match(last, {
-          onNone: () => undefined,
-          onSome: (at) => CatchUp.plan(entry.spec, entry.anchor, at.getTime(), now, entry.catchUp, entry.catchUpWindow)
-        })
-        if (plan !== undefined && plan.missed > 0) {
-          yield* Effect.logWarning("job missed slots while no worker ran").pipe(
-            Effect.annotateLogs({
-              job: entry.name,
-              missed: plan.missed,
-              catch_up: entry.catchUp,
-              running: plan.run.length
-            })
-          )
-          yield* Effect.forEach(plan.record, (slot) => recordMissed(entry, slot), {
-            concurrency: "unbounded",
-            discard: true
-          })
-          if (plan.run.length > 0) {
-            // The first catch-up run takes its place before the job's next slot can.
-            const decided = yield* Deferred.make<void>()
-            // Serial; stopped at a slot another instance has claimed (that instance runs the rest) or
-            // interrupted (replaced, cancelled, shutdown). Each slot on a fiber of its own, which its
-            // timeout interrupts: after a timeout the sequence goes on.
-            const runFrom = (i: number): Effect.Effect<void> =>
-              i >= plan.run.length ?
-                Effect.void :
-                FiberSet.run(runs, catchUpRun(entry, new Date(plan.run[i]!), i === 0 ? decided : undefined)).pipe(
-                  Effect.flatMap(Fiber.await),
-                  Effect.flatMap((exit) =>
-                    (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause)) ? runFrom(i + 1) : Effect.void
-                  )
-                )
-            yield* FiberSet.run(runs, runFrom(0))
-            yield* Deferred.await(decided)
-          }
-        }
-        // From `now` as it was before the catch-up work: a slot falling due meanwhile is not lost.
+        const now = yield* Clock.currentTimeMillis
+        if (Option.isSome(last)) yield* catchUp(entry, last.value.getTime(), now, true)
         forkLoop(loop(entry, now))
       })
 
@@ -283,10 +305,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
      */
     const waitForRuns = (grace: Duration.Duration) =>
       Effect.gen(function*() {
-        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+        // The monotonic clock: a wall clock stepped meanwhile must not cut the grace short, nor stretch it.
+        const monotonic = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+        const deadline = (yield* monotonic) + Duration.toMillis(grace)
         for (;;) {
           if ((yield* FiberSet.size(runs)) === 0) return true
-          const now = yield* Clock.currentTimeMillis
+          const now = yield* monotonic
           if (now >= deadline) return false
           yield* Effect.sleep(Math.min(SHUTDOWN_POLL, deadline - now))
         }
@@ -297,6 +321,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         yield* Deferred.succeed(stopping, undefined)
         yield* Effect.logInfo("shutting down scheduler...")
         yield* FiberSet.clear(loops)
+        // Missed slots still waiting to be recorded are recorded now, while the store is open.
+        yield* FiberSet.awaitEmpty(recorders)
         const running = yield* FiberSet.size(runs)
         if (running > 0) {
           yield* Effect.logInfo("waiting for running jobs").pipe(

@@ -36,6 +36,15 @@ describe("CatchUp.plan", () => {
     expect(plan.record).toHaveLength(5)
   })
 
+  it("skip still runs the newest slot when it is younger than `late`: late, not missed", () => {
+    const young = CatchUp.plan(hourly, 0, last, at("2026-01-01T05:00:00.400Z"), "skip", Duration.hours(24), 1000)
+    expect(young.run.map(iso)).toEqual(["2026-01-01T05:00:00.000Z"])
+    expect(young.record).toHaveLength(4)
+    const older = CatchUp.plan(hourly, 0, last, at("2026-01-01T05:00:01.000Z"), "skip", Duration.hours(24), 1000)
+    expect(older.run).toEqual([])
+    expect(older.record).toHaveLength(5)
+  })
+
   it("all runs every slot within the window, oldest first, and records the older ones", () => {
     const plan = CatchUp.plan(hourly, 0, last, now, "all", Duration.hours(3))
     expect(plan.run.map(iso)).toEqual([

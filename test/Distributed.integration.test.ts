@@ -773,14 +773,22 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         // Early in a second: a and b, launched together, must find the same newest missed slot. Launched either
         // side of a second (plus its margin), each would run a different one, both rightly.
         yield* sleepUntil(secondAhead(0) + 100)
-        const last = Math.floor(Date.now() / SECOND) * SECOND - 10 * SECOND
+        const now = Math.floor(Date.now() / SECOND) * SECOND
+        const last = now - 40 * SECOND
         for (const job of ["raced", "paused"]) {
           yield* pastRun(a, job, last)
         }
+        // Missed: the ten seconds after `last`, the newest 30 s old (older than LATE_MILLIS: a catch-up run);
+        // then every second from 2 s ahead, for the loops.
+        const seconds = [
+          ...Array.from({ length: 10 }, (_, i) => last + (i + 1) * SECOND),
+          ...Array.from({ length: 10 }, (_, i) => now + (i + 2) * SECOND)
+        ].map((t) => new Date(t).getUTCSeconds())
+        const schedule = `${seconds.join(",")} * * * * *`
         const spans: Array<Span> = []
         // Registration launches the job (start-up does the same for each job in turn): it must return.
         const launched = (instance: Instance, job: string) =>
-          register(instance, probe(spans, instance.id, job, "* * * * * *", 50)).pipe(
+          register(instance, probe(spans, instance.id, job, schedule, 50)).pipe(
             Effect.timeoutFail({
               duration: "5 seconds",
               onTimeout: () => `launching "${job}" on ${instance.id} did not return within 5 s`

@@ -8,7 +8,7 @@
  * short transaction, behind the per-job advisory locks).
  */
 import { SqlClient } from "@effect/sql"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import * as Batcher from "../Batcher.js"
 import type { RunReason } from "../Job.js"
 import {
@@ -94,8 +94,30 @@ const guard = <A, E>(operation: Effect.Effect<A, E>): Effect.Effect<A> =>
   )
 
 /** The store on the `SqlClient` in context. Database failures are defects: the scheduler logs them. */
+/** A host clock this far from the database's is worth a warning: see `checkClock`. */
+const CLOCK_SKEW_WARNING_MILLIS = 1000
+
+/**
+ * Compares this host's clock with the database's (half a round trip allowed) and warns when they differ by more
+ * than a second: instances claim slots by their own clocks, so clocks apart make one instance run slots early,
+ * another late, and both at the same moment for a while (overlap `skip` then skips some). Never fails.
+ */
+const checkClock = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    const before = yield* Clock.currentTimeMillis
+    const [row] = yield* sql<{ now: Date }>`SELECT now() AS now`
+    const after = yield* Clock.currentTimeMillis
+    if (row === undefined) return
+    const offset = Math.round((before + after) / 2 - row.now.getTime())
+    if (Math.abs(offset) - (after - before) / 2 <= CLOCK_SKEW_WARNING_MILLIS) return
+    yield* Effect.logWarning("this host's clock differs from the database's").pipe(
+      Effect.annotateLogs({ offset_ms: offset, database_time: row.now.toISOString() })
+    )
+  }).pipe(Effect.catchAll(() => Effect.void))
+
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  yield* checkClock(sql)
   const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
     duration_ms::float8 AS duration_ms, error`
   const live = sql`status IN ('running', 'queued') AND lease_until > now()`
