@@ -36,8 +36,6 @@ export type Outcome =
   | { readonly _tag: "failed"; readonly error: string }
   | { readonly _tag: "retry"; readonly error: string }
 
-/** Longest wait for the broker's confirms of one batch. */
-const CONFIRM_TIMEOUT = Duration.seconds(30)
 /** Longest wait for the broker to acknowledge a close; then the socket is dropped. */
 const CLOSE_TIMEOUT = 2_000
 /** AMQP reply codes that no retry will change: access refused, not found, precondition failed. */
@@ -129,14 +127,15 @@ export const declare = (connection: Connection, exchange: string) =>
 
 /**
  * Publishes `messages` in order (persistent, mandatory, with `message_id`,
- * `timestamp`, `app_id` and their headers) and waits for the broker's
- * confirms; messages to a refused exchange are not sent.
+ * `timestamp`, `app_id` and their headers) and waits up to `confirmTimeout`
+ * for the broker's confirms; messages to a refused exchange are not sent.
  */
 export const publishAll = (
   connection: Connection,
   messages: ReadonlyArray<Message>,
   refused: ReadonlyMap<string, string>,
-  appId: string
+  appId: string,
+  confirmTimeout: Duration.Duration
 ) =>
   Effect.tryPromise({
     try: () =>
@@ -164,5 +163,8 @@ export const publishAll = (
       )),
     catch: message
   }).pipe(
-    Effect.timeoutFail({ duration: CONFIRM_TIMEOUT, onTimeout: () => "the broker did not confirm within 30 seconds" })
+    Effect.timeoutFail({
+      duration: confirmTimeout,
+      onTimeout: () => `the broker did not confirm within ${Duration.format(confirmTimeout)}`
+    })
   )
