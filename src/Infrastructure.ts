@@ -1,9 +1,9 @@
 /**
  * What the worker provides to its jobs and to the scheduler, built in the
  * order shutdown must undo: telemetry, the database (migrated), then the run
- * store, the publisher and the outbox relay on it, and the HTTP endpoint.
- * Closing it closes the HTTP endpoint, the relay and AMQP, then the database,
- * then telemetry (flushing spans).
+ * store, the publisher and the outbox relay on it, and the HTTP endpoint,
+ * which reports the relay's status. Closing it closes the HTTP endpoint, the
+ * relay and AMQP, then the database, then telemetry (flushing spans).
  */
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { SqlClient } from "@effect/sql"

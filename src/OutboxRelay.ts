@@ -4,14 +4,17 @@
  * `traceparent` header) and are marked delivered only after the broker
  * confirms. A returned (unroutable) message, or one whose exchange the broker
  * refuses, marks its row failed and is logged; a broker that is down or
- * restarts is reconnected with backoff and the rows wait. Batches are
+ * restarts is reconnected with backoff and the rows wait; a broker that
+ * refuses the credentials or the vhost is a configuration problem, logged
+ * once as an error and shown by {@link OutboxRelayShape.status}. Batches are
  * claimed per process (`OutboxRelay/Claims.ts`), and one relay sends at a
  * time across every instance, so that order holds.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Duration, Effect, Layer, Option, Redacted, Ref, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { hostname } from "node:os"
 import * as Amqp from "./OutboxRelay/Amqp.js"
+import * as Broker from "./OutboxRelay/Broker.js"
 import * as Claims from "./OutboxRelay/Claims.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
@@ -33,11 +36,17 @@ export interface FlushResult {
   readonly failed: number
 }
 
+/** Where the relay stands with the broker; see {@link Broker.RelayState}. */
+export type RelayStatus = Broker.RelayStatus
+export type RelayState = Broker.RelayState
+
 export interface OutboxRelayShape {
   /** False when `RABBITMQ_URL` is unset: messages wait in the outbox. */
   readonly enabled: boolean
-  /** Delivers pending messages now, for up to `timeout`; says what is left. */
+  /** Delivers pending messages now, for up to `timeout`; says what is left. Gives up at once when `refused`. */
   readonly flush: (timeout: Duration.DurationInput) => Effect.Effect<FlushResult>
+  /** Where the relay stands with the broker now (for `/health`). */
+  readonly status: Effect.Effect<RelayStatus>
 }
 
 export class OutboxRelay extends Context.Tag("cron-worker/OutboxRelay")<OutboxRelay, OutboxRelayShape>() {}
@@ -63,11 +72,11 @@ export interface Options {
 }
 
 /**
- * Why a delivery attempt stopped: the broker (the connection is dropped and reopened) or the database. `sent`: the
- * batch was published, maybe without confirms.
+ * Why a delivery attempt stopped: the broker (the connection is dropped and reopened), the broker's refusal of the
+ * credentials or vhost, or the database. `sent`: the batch was published, maybe without confirms.
  */
 class DeliveryFailed {
-  constructor(readonly origin: "broker" | "database", readonly error: string, readonly sent = false) {}
+  constructor(readonly origin: "broker" | "refused" | "database", readonly error: string, readonly sent = false) {}
 }
 
 /** The relay on the worker's configuration and database, for the scope; `options` default to the worker's. */
@@ -84,11 +93,15 @@ export const make = (options: Options = {}) =>
             Effect.map((c) => ({ delivered: 0, ...c })),
             Effect.orDie,
             Effect.provideService(SqlClient.SqlClient, sql)
-          )
+          ),
+        status: Effect.succeed({ status: "disabled" })
       })
     }
-    const url = Redacted.value(config.rabbitmqUrl.value)
-    const host = Amqp.describeUrl(url)
+    const broker = yield* Broker.make(config.rabbitmqUrl.value, {
+      name: config.serviceName,
+      exchange: config.rabbitmqExchange
+    })
+    const { host } = broker.target
     const confirmTimeout = Duration.decode(options.confirmTimeout ?? "30 seconds")
     const instance = Option.getOrElse(config.instanceId, () => `${hostname()}:${process.pid}`)
     const claims = yield* Claims.make({
@@ -96,38 +109,12 @@ export const make = (options: Options = {}) =>
       sendLease: Duration.decode(options.sendLease ?? "120 seconds"),
       batch: BATCH
     })
-    const current = yield* Ref.make(Option.none<Amqp.Connection>())
-    const dropConnection = Effect.flatMap(
-      Ref.getAndSet(current, Option.none()),
-      Option.match({ onNone: () => Effect.void, onSome: Amqp.close })
-    )
-    yield* Effect.addFinalizer(() =>
-      Effect.flatMap(
-        Ref.get(current),
-        Option.match({
-          onNone: () => Effect.void,
-          onSome: (connection) =>
-            Amqp.close(connection).pipe(Effect.zipRight(Effect.logInfo("rabbitmq connection closed")))
-        })
-      )
-    )
-
-    const connecting = yield* Effect.makeSemaphore(1)
     /** One delivery at a time in this process: the background relay and `flush` take turns. */
     const delivering = yield* Effect.makeSemaphore(1)
-
-    /** The open connection, or a new one; fails with the reason. */
-    const connected = connecting.withPermits(1)(Effect.gen(function*() {
-      const existing = yield* Ref.get(current)
-      if (Option.isSome(existing) && !existing.value.closed) return existing.value
-      if (Option.isSome(existing)) yield* Amqp.close(existing.value)
-      const connection = yield* Amqp.open(url, config.serviceName)
-      yield* Ref.set(current, Option.some(connection))
-      yield* Effect.logInfo("rabbitmq initialized").pipe(
-        Effect.annotateLogs({ exchange: config.rabbitmqExchange, host })
-      )
-      return connection
-    })).pipe(Effect.mapError((error) => new DeliveryFailed("broker", error)))
+    const connected = Effect.mapError(
+      broker.connected,
+      (failure) => new DeliveryFailed(failure.refused ? "refused" : "broker", failure.reason)
+    )
 
     const onDatabase = <A, E>(effect: Effect.Effect<A, E>) =>
       Effect.mapError(effect, (error) => new DeliveryFailed("database", Amqp.message(error)))
@@ -171,7 +158,7 @@ export const make = (options: Options = {}) =>
         const batch = yield* deliverBatch.pipe(
           Effect.tapError((failure) =>
             failure.origin === "broker"
-              ? Effect.zipRight(dropConnection, giveBack(failure))
+              ? Effect.zipRight(broker.drop(failure.error), giveBack(failure))
               : Effect.void
           )
         )
@@ -180,15 +167,16 @@ export const make = (options: Options = {}) =>
       }
     })).pipe(
       Effect.tapError((failure) =>
-        Effect.logWarning("outbox delivery failed: messages wait in the outbox, retrying").pipe(
-          Effect.annotateLogs({ host, origin: failure.origin, error: failure.error })
-        )
+        // A refusal was logged once, when the relay entered that state.
+        failure.origin === "refused" ? Effect.void : Effect.logWarning(
+          "outbox delivery failed: messages wait in the outbox, retrying"
+        ).pipe(Effect.annotateLogs({ host, origin: failure.origin, error: failure.error }))
       )
     )
 
     const flush = (timeout: Duration.DurationInput) =>
       drain.pipe(
-        Effect.retry(RECONNECT),
+        Effect.retry({ schedule: RECONNECT, while: (failure) => failure.origin !== "refused" }),
         // Logged above; what is left is counted below.
         Effect.orElseSucceed(() => 0),
         Effect.timeoutOption(timeout),
@@ -198,7 +186,7 @@ export const make = (options: Options = {}) =>
       )
 
     if (options.mode === "flush") {
-      return OutboxRelay.of({ enabled: true, flush })
+      return OutboxRelay.of({ enabled: true, flush, status: broker.status })
     }
 
     // Connect now, so that a reachable broker is ready before the first job runs; if it is not, the relay retries.
@@ -215,14 +203,16 @@ export const make = (options: Options = {}) =>
       ),
       Effect.timeout(STARTUP_CONNECT),
       Effect.catchAll((error) =>
-        Effect.logWarning("rabbitmq unavailable at start-up: messages wait in the outbox, retrying").pipe(
-          Effect.annotateLogs({ host, error: error instanceof DeliveryFailed ? error.error : String(error) })
-        )
+        error instanceof DeliveryFailed && error.origin === "refused"
+          ? Effect.void // logged as an error when the relay entered that state
+          : Effect.logWarning("rabbitmq unavailable at start-up: messages wait in the outbox, retrying").pipe(
+            Effect.annotateLogs({ host, error: error instanceof DeliveryFailed ? error.error : String(error) })
+          )
       )
     )
     yield* Effect.forkScoped(drain.pipe(Effect.retry(RECONNECT), Effect.zipRight(Effect.sleep(POLL)), Effect.forever))
 
-    return OutboxRelay.of({ enabled: true, flush })
+    return OutboxRelay.of({ enabled: true, flush, status: broker.status })
   })
 
 /** The worker's relay: a background fiber when `RABBITMQ_URL` is set, a no-op that says so otherwise. */

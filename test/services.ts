@@ -220,3 +220,15 @@ export const queryDatabase = async <Row extends Record<string, unknown>>(
     await client.end()
   }
 }
+
+/** A TCP port nothing listens on now (for a server the test starts). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
