@@ -1,8 +1,8 @@
 /**
  * The operations endpoint on `HTTP_PORT`: `GET /health` (200 when the
- * database answers, 503 otherwise, as JSON) and `GET /metrics` (every Effect
- * metric in the Prometheus text format). Without `HTTP_PORT` there is no
- * server.
+ * database answers and RabbitMQ has not refused the connection, 503
+ * otherwise, as JSON) and `GET /metrics` (every Effect metric in the
+ * Prometheus text format). Without `HTTP_PORT` there is no server.
  */
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -10,6 +10,7 @@ import { ServeError } from "@effect/platform/HttpServerError"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Metric, MetricState, Option } from "effect"
 import { createServer } from "node:http"
+import * as OutboxRelay from "./OutboxRelay.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
@@ -59,14 +60,23 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
     .join("\n") + "\n"
 })
 
-/** `/health`: the database answers a query within two seconds. */
-const health = Effect.gen(function*() {
+/**
+ * `/health`: the database answers a query within two seconds, and RabbitMQ
+ * has not refused the worker's credentials or vhost (a configuration problem
+ * that needs an operator; a broker that is down is retried, messages wait, so
+ * it does not make the worker unhealthy). The body says where each stands.
+ */
+export const health = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  return yield* sql`SELECT 1`.pipe(
+  const relay = yield* OutboxRelay.OutboxRelay
+  const database = yield* sql`SELECT 1`.pipe(
     Effect.timeout("2 seconds"),
-    Effect.as({ status: 200, body: { status: "ok", database: "ok" } }),
-    Effect.catchAll(() => Effect.succeed({ status: 503, body: { status: "unavailable", database: "unreachable" } }))
+    Effect.as("ok" as const),
+    Effect.orElseSucceed(() => "unreachable" as const)
   )
+  const rabbitmq = yield* relay.status
+  const healthy = database === "ok" && rabbitmq.status !== "refused"
+  return { status: healthy ? 200 : 503, body: { status: healthy ? "ok" : "unavailable", database, rabbitmq } }
 })
 
 const router = HttpRouter.empty.pipe(
@@ -77,8 +87,11 @@ const router = HttpRouter.empty.pipe(
   )
 )
 
+/** What the endpoint reads: the configuration, the database and the relay's status. */
+type Requirements = WorkerConfig | SqlClient.SqlClient | OutboxRelay.OutboxRelay
+
 /** The server, for the scope, when `HTTP_PORT` is set. A port in use stops start-up. */
-export const layer: Layer.Layer<never, ServeError, WorkerConfig | SqlClient.SqlClient> = Layer.unwrapEffect(
+export const layer: Layer.Layer<never, ServeError, Requirements> = Layer.unwrapEffect(
   Effect.map(WorkerConfig, (config) =>
     Option.match(config.httpPort, {
       onNone: () => Layer.empty,

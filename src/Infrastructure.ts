@@ -1,9 +1,9 @@
 /**
  * What the worker provides to its jobs and to the scheduler, built in the
  * order shutdown must undo: telemetry, the database (migrated), then the run
- * store, the publisher and the outbox relay on it. Closing it closes the
- * relay and AMQP (and the HTTP endpoint), then the database, then telemetry
- * (flushing spans).
+ * store, the publisher and the outbox relay on it, and the HTTP endpoint,
+ * which reports the relay's status. Closing it closes the HTTP endpoint, the
+ * relay and AMQP, then the database, then telemetry (flushing spans).
  */
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { SqlClient } from "@effect/sql"
@@ -24,17 +24,29 @@ export type Provided = WorkerConfig | SqlClient.SqlClient | PgClient.PgClient | 
 /** Start-up failures of the infrastructure. */
 export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | ServeError
 
-/** Everything but the configuration, on `WorkerConfig`; `http: false` leaves out the HTTP endpoint (for `run`). */
-export const make = (options: { readonly http: boolean } = { http: true }): Layer.Layer<
+/** What {@link make} builds; every option has the worker's default. */
+export interface Options {
+  /** Serve `HTTP_PORT` (default `true`); `run` leaves it out: the running worker may hold the port. */
+  readonly http?: boolean
+  /**
+   * `background` (default, the worker): the outbox relay connects at start-up
+   * and delivers as messages come. `flush` (`run <job>`): it delivers only
+   * when `flush` is called, so a CLI process never relays unless asked.
+   */
+  readonly relay?: "background" | "flush"
+}
+
+/** Everything but the configuration, on `WorkerConfig`. */
+export const make = (options: Options = {}): Layer.Layer<
   Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay,
   StartError,
   WorkerConfig
 > =>
-  Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, OutboxRelay.layer, options.http ? Http.layer : Layer.empty)
-    .pipe(
-      Layer.provideMerge(Database.layer),
-      Layer.provideMerge(Telemetry.layer)
-    )
+  Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, options.http === false ? Layer.empty : Http.layer).pipe(
+    Layer.provideMerge(options.relay === "flush" ? OutboxRelay.layerFlush : OutboxRelay.layer),
+    Layer.provideMerge(Database.layer),
+    Layer.provideMerge(Telemetry.layer)
+  )
 
 /** {@link make} with every part. */
 export const layer = make()

@@ -29,7 +29,7 @@ export type AppLayer<Jobs extends ReadonlyArray<Job.Any>, E> = Layer.Layer<
 const services = <Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   layer: AppLayer<Jobs, E>,
-  options: { readonly http: boolean } = { http: true }
+  options: Infrastructure.Options = {}
 ) =>
   Control.Default.pipe(
     Layer.provideMerge(Scheduler.Default),
@@ -90,15 +90,17 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   )
 
 /**
- * Runs one job now as a manual run on the full stack (its loops not started),
- * then, when RabbitMQ is configured, delivers what it published before
- * returning. Returns the run's record.
+ * Runs one job now as a manual run on the full stack (its loops not started,
+ * the outbox relay in flush-only mode), then, when RabbitMQ is configured and
+ * `deliver` is not `false`, delivers what is pending before returning.
+ * Returns the run's record.
  */
 export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   jobs: Jobs,
   layer: AppLayer<Jobs, E>,
-  name: string
+  name: string,
+  options: { readonly deliver?: boolean } = {}
 ) =>
   Effect.gen(function*() {
     const job = jobs.find((j) => j.name === name)
@@ -117,7 +119,7 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       yield* (scheduler.register(job) as Effect.Effect<void, RegistrationError, Scheduler>)
       const record = yield* Effect.raceFirst(scheduler.trigger(name), aborted)
       const relay = yield* OutboxRelay.OutboxRelay
-      if (relay.enabled) {
+      if (relay.enabled && options.deliver !== false) {
         const left = yield* relay.flush(DELIVERY_TIMEOUT)
         yield* (left.pending > 0
           ? Effect.logWarning("outbox not delivered before exit: messages wait for the worker")
@@ -125,8 +127,8 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
           .pipe(Effect.annotateLogs({ ...left }))
       }
       return record
-      // No HTTP endpoint: the running worker may hold HTTP_PORT.
-    }).pipe(Effect.provide(services(config, layer, { http: false })))
+      // No HTTP endpoint: the running worker may hold HTTP_PORT. No background relay: only the flush above.
+    }).pipe(Effect.provide(services(config, layer, { http: false, relay: "flush" })))
   }).pipe(Effect.scoped, logStartFailure, withLogs(config))
 
 /** How long `run <job>` waits for the broker to take what the job published. */

@@ -6,15 +6,19 @@
 import { SqlClient } from "@effect/sql"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import amqp from "amqplib"
-import { Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
+import * as Database from "../src/Database.js"
 import * as Infrastructure from "../src/Infrastructure.js"
+import * as OutboxRelayModule from "../src/OutboxRelay.js"
 import { OutboxRelay } from "../src/OutboxRelay.js"
+import * as Publishers from "../src/Publisher.js"
 import { Publisher } from "../src/Publisher.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
 import {
   bindQueue,
   createDatabase,
+  freePort,
   servicesAvailable,
   tcpProxy,
   TEST_RABBITMQ_URL,
@@ -302,7 +306,12 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
         const first = yield* publisher.publish(exchange, "cut.before", { n: 0 })
         expect(idsOf(yield* take(queue, 1))).toEqual([first])
 
+        const relay = yield* OutboxRelay
+        expect(yield* relay.status).toEqual({ status: "connected" })
+
         proxy.cut()
+        const down = yield* eventually(relay.status, (status) => status.status === "unavailable")
+        expect(down.error).toEqual(expect.any(String))
         const ids: Array<string> = []
         for (let n = 1; n <= 5; n++) ids.push(yield* publisher.publish(exchange, `cut.during.${n}`, { n }))
         yield* Effect.sleep("1500 millis")
@@ -320,6 +329,7 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
         expect(idsOf(arrived)).toEqual(ids)
         expect(arrived.map((m) => JSON.parse(m.content.toString("utf8")))).toEqual([1, 2, 3, 4, 5].map((n) => ({ n })))
         yield* eventually(rowsOf(ids), (rows) => rows.every((r) => r.status === "delivered"))
+        expect(yield* relay.status).toEqual({ status: "connected" })
         // Nothing more comes: each message id once.
         yield* Effect.sleep("1200 millis")
         expect(yield* take(queue, 0, 200)).toEqual([])
@@ -421,4 +431,226 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
         }).pipe(Effect.ensuring(forget(ids)), Effect.provide(stack(TEST_RABBITMQ_URL, exchange, logs)))
       }).pipe(Effect.scoped)
   )
+})
+
+describe.skipIf(!available)("OutboxRelay: claims per process, refused connections, status", () => {
+  /** A database of the test's own, for the scope: no other test's rows in its outbox. */
+  const ownDatabase = Effect.acquireRelease(Effect.promise(() => createDatabase()), (db) => Effect.promise(db.drop))
+
+  const config = (databaseUrl: string, overrides: Partial<WorkerConfig.WorkerConfigShape>) =>
+    WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(databaseUrl)), databasePoolSize: 4, ...overrides })
+
+  /** One process's outbox and relay, with `options`; `instanceId` as both relays of a test share it. */
+  const relayProcess = (
+    databaseUrl: string,
+    rabbitmqUrl: string,
+    exchange: string,
+    options: OutboxRelayModule.Options,
+    logs: CapturedLogs
+  ) =>
+    Layer.merge(Publishers.layerOutbox, OutboxRelayModule.layerWith(options)).pipe(
+      Layer.provideMerge(Database.layer),
+      Layer.provideMerge(config(databaseUrl, {
+        rabbitmqUrl: Option.some(Redacted.make(rabbitmqUrl)),
+        rabbitmqExchange: exchange,
+        instanceId: Option.some("shared-instance")
+      })),
+      Layer.provide(Layer.merge(Logger.remove(Logger.defaultLogger), logs.layer))
+    )
+
+  /** The worker's infrastructure (background relay, `/health` on `port`) on its own database. */
+  const worker = (databaseUrl: string, rabbitmqUrl: string | undefined, port: number, logs: CapturedLogs) =>
+    Infrastructure.layer.pipe(
+      Layer.provideMerge(config(databaseUrl, {
+        rabbitmqUrl: Option.map(Option.fromNullable(rabbitmqUrl), Redacted.make),
+        rabbitmqExchange: unique("cw_test_ex"),
+        httpPort: Option.some(port)
+      })),
+      Layer.provide(Layer.merge(Logger.remove(Logger.defaultLogger), logs.layer))
+    )
+
+  const health = (port: number) =>
+    Effect.promise(async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/health`)
+      const text = await response.text()
+      return { code: response.status, text, body: JSON.parse(text) as unknown }
+    })
+
+  interface Held {
+    readonly id: string
+    readonly sender: string | null
+  }
+  const sending = Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql<Held>`SELECT id, sender FROM cron_worker.outbox WHERE status = 'sending' ORDER BY seq`
+  ).pipe(Effect.orDie)
+
+  it.live(
+    "two relays with one instance id, one through a half-open broker: at most one duplicate per lost confirm, " +
+      "with the same message_id, and each routing key's first arrivals in publish order",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* ownDatabase
+        const exchange = unique("cw_test_ex")
+        const queue = yield* queueOn(exchange, "seq.#")
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
+          (p) => Effect.promise(p.close)
+        )
+        const options = { confirmTimeout: "5 seconds", sendLease: "60 seconds" } as const
+        // A: the worker's relay, connected through the proxy before it turns half-open.
+        const logsA = captureLogs()
+        const a = yield* Layer.build(relayProcess(db.url, via(TEST_RABBITMQ_URL, proxy.port), exchange, options, logsA))
+        const relayA = Context.get(a, OutboxRelay)
+        expect(yield* relayA.status).toEqual({ status: "connected" })
+        proxy.halfOpen()
+
+        const keys = ["seq.a", "seq.b", "seq.c"]
+        // In one transaction, so that A takes the first batch of 100 at once.
+        const published = yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const publisher = yield* Publisher
+          const published: Array<{ readonly id: string; readonly key: string; readonly n: number }> = []
+          yield* sql.withTransaction(Effect.gen(function*() {
+            for (let n = 1; n <= 150; n++) {
+              const key = keys[n % keys.length]!
+              published.push({ id: yield* publisher.publish(exchange, key, { key, n }), key, n })
+            }
+          }))
+          return published
+        }).pipe(Effect.provide(a))
+        const ids = published.map((p) => p.id)
+
+        // A takes the first batch and publishes it: the broker has it, its confirms never come back.
+        const held = yield* eventually(sending.pipe(Effect.provide(a)), (rows) => rows.length > 0)
+        expect(held.map((r) => r.id)).toEqual(ids.slice(0, 100))
+        const arrived = yield* take(queue, held.length)
+        expect(idsOf(arrived)).toEqual(ids.slice(0, 100))
+
+        // B: a relay beside it with the same instance id (a `run` in the worker's container), straight to the broker.
+        const logsB = captureLogs()
+        const b = yield* Layer.build(relayProcess(db.url, TEST_RABBITMQ_URL, exchange, options, logsB))
+        const flushed = yield* Context.get(b, OutboxRelay).flush("1 second")
+        expect(flushed).toEqual({ delivered: 0, pending: 150, failed: 0 })
+        // B's background relay looks at the outbox every second: A's batch stays A's while its lease is valid.
+        yield* Effect.sleep("1200 millis")
+        expect(yield* sending.pipe(Effect.provide(a))).toEqual(held)
+        expect(yield* take(queue, 0, 200)).toEqual([])
+
+        // A's confirms time out: it gives its batch back, and B delivers everything.
+        yield* eventually(rowsOf(ids), (rows) => rows.every((r) => r.status === "delivered"), "30 seconds").pipe(
+          Effect.provide(a)
+        )
+        arrived.push(...(yield* take(queue, 150)))
+        yield* Effect.sleep("1200 millis")
+        arrived.push(...(yield* take(queue, 0, 200)))
+
+        const lost = logsA.withMessage("outbox delivery failed: messages wait in the outbox, retrying")
+          .filter((entry) => /did not confirm within 5s/.test(String(entry.fields.error)))
+        expect(lost).toHaveLength(1)
+        expect(yield* relayA.status).toMatchObject({ status: "unavailable" })
+        // Each message arrived as many times as it was sent: once, plus once per lost confirm (the rows count both).
+        const times = new Map<string, number>()
+        for (const id of idsOf(arrived)) times.set(id, (times.get(id) ?? 0) + 1)
+        const rows = yield* rowsOf(ids).pipe(Effect.provide(a))
+        expect(rows.map((r) => [r.id, r.attempts])).toEqual(ids.map((id) => [id, times.get(id)]))
+        const duplicated = ids.filter((id) => (times.get(id) ?? 0) > 1)
+        expect(duplicated).toEqual(held.map((r) => r.id))
+        expect(Math.max(...times.values())).toBe(2)
+        // A duplicate is the same message: same message_id (the outbox id), same body.
+        for (const message of arrived) {
+          const body = JSON.parse(message.content.toString("utf8")) as { key: string; n: number }
+          expect(String(message.properties.messageId)).toBe(published[body.n - 1]?.id)
+          expect(message.fields.routingKey).toBe(body.key)
+        }
+        // Per routing key, the first arrivals are in publish order.
+        for (const key of keys) {
+          const first = [...new Set(idsOf(arrived.filter((m) => m.fields.routingKey === key)))]
+          expect(first).toEqual(published.filter((p) => p.key === key).map((p) => p.id))
+        }
+        if (credentials !== undefined) expect(JSON.stringify(logsA.entries)).not.toContain(credentials)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
+    "wrong password: one ERROR with host, user and vhost, never the password; status refused, /health 503; " +
+      "messages wait and the relay keeps retrying",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* ownDatabase
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
+          (p) => Effect.promise(p.close)
+        )
+        const password = `wrong-${randomUUID()}`
+        const url = new URL(via(TEST_RABBITMQ_URL, proxy.port))
+        url.username = "guest"
+        url.password = password
+        const port = yield* Effect.promise(freePort)
+        const logs = captureLogs()
+        yield* Effect.gen(function*() {
+          const id = yield* Effect.flatMap(Publisher, (p) => p.publish(unique("cw_test_ex"), "refused.one", { n: 1 }))
+          // The start-up attempt, the relay's first and two retries (after 1 s and 2 s of backoff).
+          yield* eventually(Effect.sync(proxy.accepted), (n) => n >= 4, "20 seconds")
+
+          const refused = logs.withMessage("rabbitmq refused the connection: messages wait in the outbox")
+          expect(refused).toHaveLength(1)
+          expect(refused[0]?.level).toBe("ERROR")
+          expect(refused[0]?.fields).toMatchObject({ host: `127.0.0.1:${proxy.port}`, user: "guest", vhost: "/" })
+          expect(String(refused[0]?.fields.error)).toMatch(/ACCESS.REFUSED/)
+          // Not an outage: no retry warnings.
+          expect(logs.entries.filter((e) => e.level === "WARN" && /rabbitmq|outbox/.test(e.msg))).toEqual([])
+
+          const status = yield* Effect.flatMap(OutboxRelay, (relay) => relay.status)
+          expect(status.status).toBe("refused")
+          expect(status.error).toMatch(/ACCESS.REFUSED/)
+          const answer = yield* health(port)
+          expect(answer.code).toBe(503)
+          expect(answer.body).toEqual({
+            status: "unavailable",
+            database: "ok",
+            rabbitmq: { status: "refused", error: status.error }
+          })
+          expect((yield* rowsOf([id]))[0]).toMatchObject({ status: "pending", attempts: 0 })
+          for (const text of [JSON.stringify(logs.entries), JSON.stringify(status), answer.text]) {
+            expect(text).not.toContain(password)
+          }
+        }).pipe(Effect.provide(worker(db.url, url.toString(), port, logs)))
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live("a vhost that does not exist is refused too, naming the vhost", () =>
+    Effect.gen(function*() {
+      const db = yield* ownDatabase
+      const vhost = unique("cw_test_vhost")
+      const url = new URL(TEST_RABBITMQ_URL)
+      url.pathname = `/${vhost}`
+      const port = yield* Effect.promise(freePort)
+      const logs = captureLogs()
+      yield* Effect.gen(function*() {
+        const refused = logs.withMessage("rabbitmq refused the connection: messages wait in the outbox")
+        expect(refused).toHaveLength(1)
+        expect(refused[0]?.fields).toMatchObject({ vhost })
+        const status = yield* Effect.flatMap(OutboxRelay, (relay) => relay.status)
+        expect(status.status).toBe("refused")
+        expect(status.error).toContain(`vhost "${vhost}"`)
+        expect((yield* health(port)).code).toBe(503)
+      }).pipe(Effect.provide(worker(db.url, url.toString(), port, logs)))
+    }).pipe(Effect.scoped))
+
+  it.live("/health shows the relay connected (200), or disabled without RABBITMQ_URL (200)", () =>
+    Effect.gen(function*() {
+      const db = yield* ownDatabase
+      for (const [rabbitmqUrl, rabbitmq] of [[TEST_RABBITMQ_URL, "connected"], [undefined, "disabled"]] as const) {
+        const port = yield* Effect.promise(freePort)
+        const answer = yield* health(port).pipe(Effect.provide(worker(db.url, rabbitmqUrl, port, captureLogs())))
+        expect(answer).toMatchObject({
+          code: 200,
+          body: { status: "ok", database: "ok", rabbitmq: { status: rabbitmq } }
+        })
+        expect(answer.body).not.toHaveProperty("rabbitmq.error")
+      }
+    }).pipe(Effect.scoped))
 })

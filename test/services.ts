@@ -148,11 +148,19 @@ export const via = (url: string, port: number, host = "127.0.0.1"): string => {
   return parsed.toString()
 }
 
-/** A TCP proxy the test owns: `cut()` drops every connection and refuses new ones until `restore()`. */
+/**
+ * A TCP proxy the test owns: `cut()` drops every connection and refuses new
+ * ones until `restore()`; `halfOpen()` keeps connections up but drops what the
+ * target sends (bytes to the target still pass: an AMQP client's publishes
+ * reach the broker, its confirms never come back) until `restore()`.
+ */
 export interface TcpProxy {
   readonly port: number
   readonly cut: () => void
+  readonly halfOpen: () => void
   readonly restore: () => void
+  /** Connections accepted so far. */
+  readonly accepted: () => number
   readonly close: () => Promise<void>
 }
 
@@ -160,8 +168,11 @@ export const tcpProxy = async (targetUrl: string, defaultPort: number): Promise<
   const target = new URL(targetUrl)
   const sockets = new Set<net.Socket>()
   let open = true
+  let oneWay = false
+  let accepted = 0
   const server = net.createServer((client) => {
     if (!open) return client.destroy()
+    accepted++
     const upstream = net.connect({ host: target.hostname, port: Number(target.port || defaultPort) })
     sockets.add(client).add(upstream)
     const drop = () => {
@@ -172,7 +183,11 @@ export const tcpProxy = async (targetUrl: string, defaultPort: number): Promise<
     }
     client.on("error", drop).on("close", drop)
     upstream.on("error", drop).on("close", drop)
-    client.pipe(upstream).pipe(client)
+    client.pipe(upstream)
+    // Read (and, half-open, discard) what the target sends, so that it is never held back.
+    upstream.on("data", (chunk: Buffer) => {
+      if (!oneWay) client.write(chunk)
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const address = server.address()
@@ -184,9 +199,14 @@ export const tcpProxy = async (targetUrl: string, defaultPort: number): Promise<
       for (const socket of sockets) socket.destroy()
       sockets.clear()
     },
+    halfOpen: () => {
+      oneWay = true
+    },
     restore: () => {
       open = true
+      oneWay = false
     },
+    accepted: () => accepted,
     close: () =>
       new Promise((resolve) => {
         open = false
@@ -250,3 +270,15 @@ export const queryDatabase = async <Row extends Record<string, unknown>>(
     await client.end()
   }
 }
+
+/** A TCP port nothing listens on now (for a server the test starts). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })

@@ -16,12 +16,17 @@ export const runCommand = <const Jobs extends ReadonlyArray<Job.Any>, E>(
 ) =>
   Command.make(
     "run",
-    { job: Args.text({ name: "job" }).pipe(Args.withDescription("name of the job")) },
-    ({ job }) =>
+    {
+      job: Args.text({ name: "job" }).pipe(Args.withDescription("name of the job")),
+      noDeliver: Options.boolean("no-deliver").pipe(
+        Options.withDescription("leave what is pending in the outbox for the worker (default: deliver it, up to 30 s)")
+      )
+    },
+    ({ job, noDeliver }) =>
       Effect.gen(function*() {
         yield* knownJob(jobs, job)
         const config = yield* readConfig
-        const record = yield* Lifecycle.runOnce(config, jobs, layer, job)
+        const record = yield* Lifecycle.runOnce(config, jobs, layer, job, { deliver: !noDeliver })
         if (Option.isNone(record)) {
           return yield* Effect.fail(new CliExit({ code: 1, lines: [`job "${job}" left no record`] }))
         }

@@ -4,7 +4,7 @@
  * with its confirms and returns, and a close that cannot hang.
  */
 import amqp from "amqplib"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Schema } from "effect"
 import * as Redact from "../Redact.js"
 
 /** An outbox row on its way to the broker. */
@@ -36,8 +36,6 @@ export type Outcome =
   | { readonly _tag: "failed"; readonly error: string }
   | { readonly _tag: "retry"; readonly error: string }
 
-/** Longest wait for the broker's confirms of one batch. */
-const CONFIRM_TIMEOUT = Duration.seconds(30)
 /** Longest wait for the broker to acknowledge a close; then the socket is dropped. */
 const CLOSE_TIMEOUT = 2_000
 /** AMQP reply codes that no retry will change: access refused, not found, precondition failed. */
@@ -56,11 +54,66 @@ export const describeUrl = (url: string): string => {
   return `${parsed.hostname}:${parsed.port || (parsed.protocol === "amqps:" ? "5671" : "5672")}`
 }
 
+const decode = (text: string) => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** Where an AMQP URL points, as logs may show it: `host:port`, the user and the vhost (never the password). */
+export const describeTarget = (
+  url: string
+): { readonly host: string; readonly user: string; readonly vhost: string } => {
+  const parsed = new URL(url)
+  // amqplib's defaults: user guest, vhost "/".
+  return {
+    host: describeUrl(url),
+    user: decode(parsed.username) || "guest",
+    vhost: decode(parsed.pathname.slice(1)) || "/"
+  }
+}
+
+/**
+ * The connection could not be opened. `refused`: the broker turned the
+ * credentials or the vhost down, which no retry changes until its
+ * configuration does; otherwise it is down, unreachable or did not answer.
+ */
+export class ConnectFailed extends Schema.TaggedError<ConnectFailed>()("ConnectFailed", {
+  refused: Schema.Boolean,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** amqplib's handshake errors for credentials (403 ACCESS_REFUSED), vhosts (530 NOT_ALLOWED), SASL mechanisms. */
+const REFUSED = /ACCESS[-_]REFUSED|NOT[-_]ALLOWED|SASL mechanism/i
+/** amqplib's error when the broker answers `connection.open` (the vhost) with a close, whose reason it drops. */
+const VHOST_CLOSED = /Expected ConnectionOpenOk; got <ConnectionClose/
+
+const connectFailed = (url: string, error: unknown) => {
+  const reason = message(error)
+  if (VHOST_CLOSED.test(reason)) {
+    const { user, vhost } = describeTarget(url)
+    return new ConnectFailed({
+      refused: true,
+      reason: `vhost "${vhost}" refused: it does not exist or user "${user}" may not use it (${reason})`
+    })
+  }
+  return new ConnectFailed({ refused: REFUSED.test(reason), reason })
+}
+
 export const open = (url: string, name: string) =>
   Effect.tryPromise({
     try: async () => {
       const model = await amqp.connect(url, { timeout: 10_000, clientProperties: { connection_name: name } })
-      const channel = await model.createConfirmChannel()
+      const channel = await model.createConfirmChannel().catch((error: unknown) => {
+        model.close().catch(() => undefined)
+        return Promise.reject(error)
+      })
       const connection: Connection = { model, channel, returned: new Map(), declared: new Set(), closed: false }
       const lost = () => {
         connection.closed = true
@@ -79,7 +132,7 @@ export const open = (url: string, name: string) =>
       })
       return connection
     },
-    catch: message
+    catch: (error) => connectFailed(url, error)
   })
 
 /** Closes the connection, dropping the socket if the broker does not answer. */
@@ -129,14 +182,15 @@ export const declare = (connection: Connection, exchange: string) =>
 
 /**
  * Publishes `messages` in order (persistent, mandatory, with `message_id`,
- * `timestamp`, `app_id` and their headers) and waits for the broker's
- * confirms; messages to a refused exchange are not sent.
+ * `timestamp`, `app_id` and their headers) and waits up to `confirmTimeout`
+ * for the broker's confirms; messages to a refused exchange are not sent.
  */
 export const publishAll = (
   connection: Connection,
   messages: ReadonlyArray<Message>,
   refused: ReadonlyMap<string, string>,
-  appId: string
+  appId: string,
+  confirmTimeout: Duration.Duration
 ) =>
   Effect.tryPromise({
     try: () =>
@@ -164,5 +218,8 @@ export const publishAll = (
       )),
     catch: message
   }).pipe(
-    Effect.timeoutFail({ duration: CONFIRM_TIMEOUT, onTimeout: () => "the broker did not confirm within 30 seconds" })
+    Effect.timeoutFail({
+      duration: confirmTimeout,
+      onTimeout: () => `the broker did not confirm within ${Duration.format(confirmTimeout)}`
+    })
   )

@@ -10,7 +10,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import pg from "pg"
-import { bindQueue, servicesAvailable, TEST_RABBITMQ_URL, unique } from "../services.js"
+import { bindQueue, queryDatabase, servicesAvailable, TEST_RABBITMQ_URL, unique } from "../services.js"
 import {
   type Completed,
   expectToolStreams,
@@ -315,6 +315,28 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
 })
 
 describe.skipIf(!postgresAndRabbitmq).concurrent("run with RabbitMQ", { timeout: 60_000 }, () => {
+  test(
+    "run --no-deliver leaves what the job published in the outbox, without connecting to RabbitMQ",
+    { timeout: 60_000 },
+    async ({ database, onTestFinished }) => {
+      const db = await database()
+      const exchange = unique("cw_e2e_exchange")
+      const queue = await bindQueue(exchange, ROUTING_KEY)
+      onTestFinished(() => queue.close())
+      const result = await cli(["run", "--no-deliver", "report_generator"], {
+        database: db,
+        env: { RABBITMQ_URL: TEST_RABBITMQ_URL, RABBITMQ_EXCHANGE: exchange }
+      })
+      expect(result.code, result.output).toBe(0)
+      expect(result.output).toContain("job completed successfully")
+      expect(result.output).not.toContain("rabbitmq initialized")
+      expect(await queue.take(0, 500)).toEqual([])
+      expect(await queryDatabase(db.url, "SELECT status, routing_key FROM cron_worker.outbox")).toEqual([
+        { status: "pending", routing_key: ROUTING_KEY }
+      ])
+    }
+  )
+
   it("run report_generator delivers the weekly report to the exchange before it exits", async ({ onTestFinished }) => {
     const exchange = unique("cw_e2e_exchange")
     const queue = await bindQueue(exchange, ROUTING_KEY)
