@@ -1,4 +1,4 @@
-// The README's "Writing a job" example on the database and the publisher, verbatim (type-checked by npm test).
+// jobs/closeMonth.ts
 import { SqlClient } from "@effect/sql"
 import { Job, Publisher } from "cron-worker"
 import { Effect } from "effect"

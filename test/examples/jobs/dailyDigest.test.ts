@@ -1,8 +1,8 @@
-// The README's "Testing a job" example, verbatim.
+// jobs/dailyDigest.test.ts
 import { expect, it } from "@effect/vitest"
 import { Worker } from "cron-worker"
 import { Effect, Layer, TestClock } from "effect"
-import { dailyDigest, Mailer } from "./digest.js"
+import { dailyDigest, Mailer } from "./dailyDigest.js"
 
 it.effect("sends the digest at 08:00 London time on weekdays only", () =>
   Effect.gen(function*() {

@@ -1,4 +1,4 @@
-// The README's "Writing a job" example, verbatim.
+// jobs/dailyDigest.ts
 import { Job } from "cron-worker"
 import { Context, Effect } from "effect"
 

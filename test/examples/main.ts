@@ -1,0 +1,14 @@
+// main.ts
+import { NodeRuntime } from "@effect/platform-node"
+import { Cli } from "cron-worker"
+import { Effect, Layer } from "effect"
+import { dailyDigest, Mailer } from "./jobs/dailyDigest.js"
+
+const MailerLive = Layer.succeed(Mailer, {
+  send: (to, subject) => Effect.logInfo("mail sent").pipe(Effect.annotateLogs({ to, subject }))
+})
+
+NodeRuntime.runMain(Cli.main({ jobs: [dailyDigest], layer: MailerLive }), {
+  disableErrorReporting: true,
+  disablePrettyLogger: true
+})
