@@ -13,7 +13,7 @@ import * as net from "node:net"
 import * as Database from "../src/Database.js"
 import { migrations } from "../src/Migrations.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, tcpProxy, type TestDatabase, unique, via } from "./services.js"
+import { createDatabase, freePort, servicesAvailable, tcpProxy, type TestDatabase, unique, via } from "./services.js"
 import { captureLogs } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
@@ -50,18 +50,6 @@ const startFailure = (url: string, overrides: Partial<WorkerConfig.WorkerConfigS
     Effect.map((cause) => ({ error: Option.getOrThrow(Cause.failureOption(cause)), pretty: Cause.pretty(cause) })),
     Effect.provide(quiet)
   )
-
-/** A local port where nothing listens. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 /** A TCP server for the scope; `onSocket` decides what it says. */
 const fakeServer = (onSocket: (socket: net.Socket) => void) =>

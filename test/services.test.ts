@@ -4,16 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as net from "node:net"
-import { probe, skipNotice } from "./services.js"
-
-/** A port nothing listens on: one the system just gave and took back. */
-const closedPort = async (): Promise<number> => {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return typeof address === "object" && address !== null ? address.port : 0
-}
+import { freePort as closedPort, probe, skipNotice } from "./services.js"
 
 describe("skipNotice", () => {
   it("says nothing when every service answered", () => {

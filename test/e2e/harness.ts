@@ -20,11 +20,10 @@
 import { expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { createDatabase, TEST_DATABASE_URL, type TestDatabase } from "../services.js"
+import { createDatabase, freePort, TEST_DATABASE_URL, type TestDatabase } from "../services.js"
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 /** The worker's own entry point, as built by `npm run build`. */
@@ -93,16 +92,7 @@ export const freshDatabase = async (): Promise<TestDatabase> => {
 }
 
 /** A local TCP port where nothing listens (one that was free a moment ago). */
-export const closedPort = (): Promise<number> =>
-  new Promise((resolvePort, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolvePort(port))
-    })
-  })
+export const closedPort = freePort
 
 const baseEnv = (): Record<string, string> => {
   const env: Record<string, string> = {}
