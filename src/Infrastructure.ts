@@ -5,7 +5,6 @@
  * relay and AMQP (and the HTTP endpoint), then the database, then telemetry
  * (flushing spans).
  */
-import type { ServeError } from "@effect/platform/HttpServerError"
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { Layer } from "effect"
@@ -22,7 +21,7 @@ import { WorkerConfig } from "./WorkerConfig.js"
 export type Provided = WorkerConfig | SqlClient.SqlClient | PgClient.PgClient | Publisher.Publisher | RunStore.RunStore
 
 /** Start-up failures of the infrastructure. */
-export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | ServeError
+export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | Http.HttpPortUnavailable
 
 /** Everything but the configuration, on `WorkerConfig`; `http: false` leaves out the HTTP endpoint (for `run`). */
 export const make = (options: { readonly http: boolean } = { http: true }): Layer.Layer<
