@@ -1,11 +1,14 @@
 /**
  * End to end: the command line of `dist/main.js` and of a user's worker script
  * (`next`, `jobs`, `check`, `--help`, and on the database and the broker
- * `migrate`, `seed-demo`, `run`, `outbox`), run with node. Every command runs
- * to completion in its own process and working directory, each on a fresh
- * database of its own unless a test shares one between its commands, so the
- * tests run concurrently; `runNode` kills a process that outlives its timeout.
- * Needs `dist/` (`npm run build`) and the real services (skipped without
+ * `migrate`, `seed-demo`, `run`, `outbox`, `history`, `pause`, `resume`), run
+ * with node: help and errors, log levels and streams, `--json`, start-up
+ * failures said once, the service name. Every command runs to completion in
+ * its own process and working directory; those on the database each on a
+ * fresh database of its own unless a test shares one between its commands
+ * (those that need none get none), so the tests run concurrently; `runNode`
+ * kills a process that outlives its timeout. Needs `dist/` (`npm run build`)
+ * and, for the database and broker suites, the real services (skipped without
  * them; failing under REQUIRE_SERVICES=1).
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -55,7 +58,7 @@ const printed = (result: Completed): Array<string> =>
 
 afterAll(killAll)
 
-describe.skipIf(!postgres).concurrent("next", { timeout: 60_000 }, () => {
+describe.concurrent("next", { timeout: 60_000 }, () => {
   it.each([
     {
       // 02:30 does not exist on 8 March in New York: a fixed-time schedule fires at 03:00 EDT.
@@ -70,7 +73,7 @@ describe.skipIf(!postgres).concurrent("next", { timeout: 60_000 }, () => {
       lines: ["00:20", "00:40", "01:00", "01:20", "01:40"].map((t) => `2026-01-01T00:${t}Z  2026-01-01T00:${t}+00:00`)
     }
   ])("prints $title", async ({ args, lines }) => {
-    const result = await cli(["next", ...args])
+    const result = await cli(["next", ...args], { database: "none" })
     expect(result.code, result.output).toBe(0)
     expect(result.stderr).toBe("")
     expect(nonEmptyLines(result.stdout)).toEqual(lines)
@@ -81,7 +84,7 @@ describe.skipIf(!postgres).concurrent("next", { timeout: 60_000 }, () => {
     { title: "an unknown zone", args: ["* * * * *", "--timezone", "Mars/Olympus"], names: ["Mars/Olympus"] },
     { title: "a --count that is not a number", args: ["* * * * *", "--count", "abc"], names: ["abc"] }
   ])("exits 2 on $title, with one stderr line naming it", async ({ args, names }) => {
-    const result = await cli(["next", ...args])
+    const result = await cli(["next", ...args], { database: "none" })
     expect(result.code, result.output).toBe(2)
     expect(result.stdout).toBe("")
     const lines = nonEmptyLines(result.stderr)
@@ -168,16 +171,16 @@ describe.skipIf(!postgres).concurrent("jobs", { timeout: 60_000 }, () => {
   })
 })
 
-describe.skipIf(!postgres).concurrent("check", { timeout: 60_000 }, () => {
+describe.concurrent("check", { timeout: 60_000 }, () => {
   it("exits 0 when the configuration and every schedule are valid", async () => {
-    const result = await cli(["check"])
+    const result = await cli(["check"], { database: "none" })
     expect(result.code, result.output).toBe(0)
     expect(result.stderr).toBe("")
     expect(result.stdout).not.toContain("initializing worker")
   })
 
   it("exits 1 on a bad configuration value, naming the variable and the value", async () => {
-    const result = await cli(["check"], { env: { WORKER_TIMEZONE: "Mars/Olympus" } })
+    const result = await cli(["check"], { database: "none", env: { WORKER_TIMEZONE: "Mars/Olympus" } })
     expect(result.code, result.output).toBe(1)
     const lines = nonEmptyLines(result.stderr)
     expect(lines, result.output).toHaveLength(1)
@@ -186,7 +189,7 @@ describe.skipIf(!postgres).concurrent("check", { timeout: 60_000 }, () => {
   })
 
   it("exits 1 for a worker with a bad schedule, naming the job and the expression", async () => {
-    const result = await runNode(fixture("bad-schedule-worker.mjs"), ["check"])
+    const result = await runNode(fixture("bad-schedule-worker.mjs"), ["check"], { database: "none" })
     expect(result.code, result.output).toBe(1)
     const lines = nonEmptyLines(result.stderr)
     expect(lines, result.output).toHaveLength(1)
@@ -389,7 +392,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
   })
 
   test("run <unknown job> exits 2 with one stderr line naming it", { timeout: 60_000 }, async () => {
-    const result = await cli(["run", "nope"])
+    const result = await cli(["run", "nope"], { database: "none" })
     expect(result.code, result.output).toBe(2)
     const lines = nonEmptyLines(result.stderr)
     expect(lines, result.output).toHaveLength(1)
