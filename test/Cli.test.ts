@@ -158,6 +158,8 @@ describe("user text in output", () => {
   it("names are quoted with control characters escaped; other text has only its control characters escaped", () => {
     expect(quote("bad\u001b[31mname\n")).toBe(`"bad\\u001b[31mname\\n"`)
     expect(escapeControl("db \"maintenance\"\u0007\tnow")).toBe(`db "maintenance"\\u0007\\tnow`)
+    // DEL and the C1 controls (\u009b is a terminal's CSI) too, which JSON leaves as they are.
+    expect(quote("a\u009b31mb\u007f")).toBe(`"a\\u009b31mb\\u007f"`)
   })
 
   it("a pause reads since when, by whom and why", () => {

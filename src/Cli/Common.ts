@@ -46,16 +46,22 @@ export const readConfig = readConfigFor("tool")
 /** Bad command-line input: exit code 2. */
 export const usage = (message: string) => new CliExit({ code: 2, lines: [message] })
 
-/**
- * A name or other user text as it goes into an error line: in double quotes,
- * control characters, quotes and backslashes escaped as JSON escapes them.
- */
-export const quote = (text: string): string => JSON.stringify(text)
+/** One control character as JSON writes it (`\n`, `\u001b`), or as a `\u` escape where JSON leaves it (DEL, C1). */
+const escapeChar = (c: string) => {
+  const json = JSON.stringify(c).slice(1, -1)
+  return json === c ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : json
+}
 
 /** User text shown unquoted: only its control characters escaped (`\n`, `\u001b`, …). */
 export const escapeControl = (text: string): string =>
   // eslint-disable-next-line no-control-regex
-  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => JSON.stringify(c).slice(1, -1))
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, escapeChar)
+
+/**
+ * A name or other user text as it goes into an error line: in double quotes,
+ * control characters, quotes and backslashes escaped as JSON escapes them.
+ */
+export const quote = (text: string): string => escapeControl(JSON.stringify(text))
 
 /** A job name this worker knows, or a usage error listing them. */
 export const knownJob = (jobs: ReadonlyArray<Job.Any>, job: string) =>

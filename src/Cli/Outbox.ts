@@ -77,7 +77,9 @@ const listCommand = {
     Options.withDescription("add each message's body: JSON or text as it is, anything else as base64 (default off)")
   ),
   retryFailed: Options.boolean("retry-failed").pipe(
-    Options.withDescription("put every failed message back to pending, for the relay to send again (default off)")
+    Options.withDescription(
+      "put every failed message back to pending, for the relay to send again; with --json, their ids (default off)"
+    )
   )
 }
 
@@ -150,9 +152,13 @@ export const outboxCommand = Command.make(
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           if (retryFailed) {
-            const retried =
-              yield* sql`UPDATE cron_worker.outbox SET status = 'pending' WHERE status = 'failed' RETURNING id`
-            return yield* Console.log(`${retried.length} failed message(s) put back to pending`)
+            const retried = yield* sql<{ readonly id: string }>`
+              UPDATE cron_worker.outbox SET status = 'pending' WHERE status = 'failed' RETURNING id`
+            return yield* Console.log(
+              json
+                ? jsonArray(retried.map(({ id }) => ({ id })))
+                : `${retried.length} failed message(s) put back to pending`
+            )
           }
           const rows = yield* sql<OutboxRow>`
             SELECT id, status, attempts, exchange, routing_key, content_type, created_at, last_error

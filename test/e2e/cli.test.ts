@@ -469,6 +469,12 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
 
       expect(unknown.code, unknown.output).toBe(2)
       expect(nonEmptyLines(unknown.stderr), unknown.output).toEqual([`no outbox message with id "${unknownId}"`])
+
+      // --retry-failed --json: the ids put back, one array.
+      await queryDatabase(db.url, "UPDATE cron_worker.outbox SET status = 'failed' WHERE id = $1", [id])
+      const retried = await cli(["outbox", "--retry-failed", "--json"], { database: db })
+      expect(retried.code, retried.output).toBe(0)
+      expect(parseArray(retried.stdout)).toEqual([{ id }])
     }
   )
 })
