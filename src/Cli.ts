@@ -1,22 +1,19 @@
 /**
  * The command line: `worker` (the default), `run`, `next`, `jobs`, `check`,
- * `history`, `pause`, `resume`, `migrate`, `seed-demo` and `outbox`. `main({ jobs, layer })` is everything
- * a worker's entry point needs: `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
+ * `history`, `pause`, `resume`, `migrate`, `seed-demo` and `outbox` (the
+ * commands are in `Cli/`). `main({ jobs, layer })` is everything a worker's
+ * entry point needs: `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Console, Effect, Layer } from "effect"
-import { CliExit, readConfig } from "./Cli/Common.js"
-import {
-  historyCommand,
-  migrateCommand,
-  outboxCommand,
-  pauseCommand,
-  resumeCommand,
-  runCommand,
-  seedDemoCommand
-} from "./Cli/Operations.js"
+import { Cause, Console, Effect, Either, Layer } from "effect"
+import { CliExit, CliSettings, readConfigFor, usage } from "./Cli/Common.js"
+import * as CliConsole from "./Cli/Console.js"
+import { historyCommand, pauseCommand, resumeCommand } from "./Cli/History.js"
+import { migrateCommand, runCommand, seedDemoCommand } from "./Cli/Operations.js"
+import { outboxCommand } from "./Cli/Outbox.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
+import { packageName, takeLogLevel } from "./Cli/Settings.js"
 import { describe } from "./Execution.js"
 import type * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
@@ -39,6 +36,12 @@ export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> =
     /** Name in `--help`. Default `cron-worker`. */
     readonly name?: string | undefined
     readonly version?: string | undefined
+    /**
+     * The `service` of log lines and spans when neither `SERVICE_NAME_WORKER`
+     * nor `OTEL_SERVICE_NAME` is set. Default: the `name` in the nearest
+     * `package.json` above the entry script, else `cron-worker`.
+     */
+    readonly serviceName?: string | undefined
   }
   & ([Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>] extends [never]
     ? { readonly layer?: Lifecycle.AppLayer<Jobs, E> | undefined }
@@ -50,7 +53,15 @@ export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: Main
   const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E>
   // The worker's own maintenance job runs beside the user's.
   const jobs = [...options.jobs, maintenance] as const
-  const runWorker = Effect.flatMap(readConfig, (config) => Lifecycle.run(config, jobs, layer))
+  // A failed start-up was logged (`worker failed to start`), defects too: nothing more to print. Invalid jobs
+  // are printed like bad configuration.
+  const runWorker = Effect.flatMap(readConfigFor("worker"), (config) =>
+    Lifecycle.run(config, jobs, layer).pipe(
+      Effect.mapError((error) =>
+        new CliExit({ code: 1, lines: error instanceof Worker.InvalidJobs ? error.lines : [] })
+      ),
+      Effect.catchAllDefect(() => Effect.fail(new CliExit({ code: 1, lines: [] })))
+    ))
   const worker = Command.make("worker", {}, () => runWorker).pipe(
     Command.withDescription("Run the scheduler until SIGINT or SIGTERM (the default command)")
   )
@@ -72,7 +83,7 @@ export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: Main
   )
 }
 
-const report = (error: unknown) =>
+const report = (command: string) => (error: unknown) =>
   Effect.gen(function*() {
     if (error instanceof CliExit) {
       if (error.lines.length > 0) yield* Console.error(error.lines.join("\n"))
@@ -88,23 +99,40 @@ const report = (error: unknown) =>
       process.exitCode = ValidationError.isHelpRequested(error) ? 0 : 2
       return
     }
-    yield* Console.error(describe(error))
+    yield* Console.error(`${command}: ${describe(error)}`)
     process.exitCode = 1
   })
+
+/** A defect (a bug, or a database lost in the middle of a command): one line naming the command, exit 1. */
+const reportDefect = (command: string) => (cause: Cause.Cause<unknown>) =>
+  Cause.isInterruptedOnly(cause) ? Effect.interrupt : report(command)(Cause.squash(cause))
 
 /**
  * The whole program of a worker's entry point: parses `process.argv`, runs
  * the command, prints errors to stderr and sets the exit code. Never fails.
+ * `--log-level` is read here (it wins over `LOG_LEVEL`); help and errors of
+ * the command line are printed without colours unless on a terminal.
  */
 export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   options: MainOptions<Jobs, E>
 ): Effect.Effect<void> =>
-  Effect.suspend(() =>
-    Command.run(make(options), { name: options.name ?? "cron-worker", version: options.version ?? "0.1.0" })(
-      process.argv
+  Effect.suspend(() => {
+    const name = options.name ?? "cron-worker"
+    const parsed = takeLogLevel(process.argv)
+    if (Either.isLeft(parsed)) return report(name)(usage(parsed.left))
+    const first = parsed.right.argv[2]
+    const command = first !== undefined && !first.startsWith("-") ? first : name
+    const settings = {
+      logLevel: parsed.right.level,
+      serviceName: options.serviceName ?? packageName(process.argv[1])
+    }
+    return Command.run(make(options), { name, version: options.version ?? "0.1.0" })(parsed.right.argv).pipe(
+      Effect.provideService(CliSettings, settings),
+      Effect.catchAll(report(command)),
+      Effect.catchAllCause(reportDefect(command))
     )
-  ).pipe(
-    Effect.catchAll(report),
+  }).pipe(
+    CliConsole.tidied,
     Effect.provide(NodeContext.layer),
     Effect.asVoid
   )

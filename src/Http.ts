@@ -6,12 +6,52 @@
  */
 import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { ServeError } from "@effect/platform/HttpServerError"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Metric, MetricState, Option } from "effect"
+import { Effect, Layer, Metric, MetricState, Option, Schema } from "effect"
 import { createServer } from "node:http"
+import { createServer as createTcpServer } from "node:net"
 import * as OutboxRelay from "./OutboxRelay.js"
 import { WorkerConfig } from "./WorkerConfig.js"
+
+/** `HTTP_PORT` cannot be listened on (in use, not allowed): start-up stops, naming the port and why. */
+export class HttpPortUnavailable extends Schema.TaggedError<HttpPortUnavailable>()("HttpPortUnavailable", {
+  port: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `HTTP_PORT=${this.port}: ${this.reason}`
+  }
+}
+
+/** Why a listen failed, in words: the common codes spelt out, else the error's own message. */
+const listenFailure = (error: unknown): string => {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use"
+    case "EACCES":
+      return "permission denied (ports below 1024 need privileges)"
+    case "EADDRNOTAVAIL":
+      return "address not available"
+  }
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Listens on `port` as the server will (every interface) and closes at once:
+ * a pre-flight, so that a port in use stops start-up before anything else
+ * has started.
+ */
+export const checkPort = (port: number): Effect.Effect<void, HttpPortUnavailable> =>
+  Effect.async<void, HttpPortUnavailable>((resume) => {
+    const server = createTcpServer()
+    server.once(
+      "error",
+      (error) => resume(Effect.fail(new HttpPortUnavailable({ port, reason: listenFailure(error) })))
+    )
+    server.listen({ port }, () => server.close(() => resume(Effect.void)))
+    return Effect.sync(() => server.close())
+  })
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
@@ -91,7 +131,7 @@ const router = HttpRouter.empty.pipe(
 type Requirements = WorkerConfig | SqlClient.SqlClient | OutboxRelay.OutboxRelay
 
 /** The server, for the scope, when `HTTP_PORT` is set. A port in use stops start-up. */
-export const layer: Layer.Layer<never, ServeError, Requirements> = Layer.unwrapEffect(
+export const layer: Layer.Layer<never, HttpPortUnavailable, Requirements> = Layer.unwrapEffect(
   Effect.map(WorkerConfig, (config) =>
     Option.match(config.httpPort, {
       onNone: () => Layer.empty,
@@ -99,13 +139,7 @@ export const layer: Layer.Layer<never, ServeError, Requirements> = Layer.unwrapE
         HttpServer.serve(router, HttpMiddleware.withLoggerDisabled).pipe(
           Layer.provide(NodeHttpServer.layer(createServer, { port })),
           // ServeError says only "ServeError": name the port and the cause (EADDRINUSE, …).
-          Layer.mapError((error) =>
-            new ServeError({
-              cause: new Error(
-                `HTTP_PORT=${port}: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`
-              )
-            })
-          ),
+          Layer.mapError((error) => new HttpPortUnavailable({ port, reason: listenFailure(error.cause) })),
           Layer.tap(() =>
             Effect.logInfo("http server listening").pipe(Effect.annotateLogs({ port, endpoints: "/health /metrics" }))
           )

@@ -5,7 +5,6 @@
  * which reports the relay's status. Closing it closes the HTTP endpoint, the
  * relay and AMQP, then the database, then telemetry (flushing spans).
  */
-import type { ServeError } from "@effect/platform/HttpServerError"
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { Layer } from "effect"
@@ -22,7 +21,7 @@ import { WorkerConfig } from "./WorkerConfig.js"
 export type Provided = WorkerConfig | SqlClient.SqlClient | PgClient.PgClient | Publisher.Publisher | RunStore.RunStore
 
 /** Start-up failures of the infrastructure. */
-export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | ServeError
+export type StartError = Database.DatabaseUnavailable | EmbeddedDatabaseError | Http.HttpPortUnavailable
 
 /** What {@link make} builds; every option has the worker's default. */
 export interface Options {

@@ -5,15 +5,18 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
-import { Cause, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
 import { Control } from "./Control.js"
 import * as Database from "./Database.js"
+import { EmbeddedDatabaseError } from "./Database/Embedded.js"
 import { describe } from "./Execution.js"
+import * as Http from "./Http.js"
 import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import * as Log from "./Log.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as ProcessGuard from "./ProcessGuard.js"
+import * as Redact from "./Redact.js"
 import { JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
 import * as Worker from "./Worker.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
@@ -38,11 +41,27 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E>(
     Layer.provideMerge(Layer.succeed(WorkerConfig, config))
   )
 
+/** The start-up failures of the infrastructure: a database that cannot be opened, `HTTP_PORT` unusable. */
+export const isStartError = (error: unknown): error is Infrastructure.StartError | Http.HttpPortUnavailable =>
+  error instanceof Database.DatabaseUnavailable || error instanceof EmbeddedDatabaseError ||
+  error instanceof Http.HttpPortUnavailable
+
+/** A start-up failure in one line: the message of ours (it names what and why), else the error described. */
+export const describeStartError = (error: unknown): string =>
+  isStartError(error) ? Redact.scrub(error.message) : describe(error)
+
+/**
+ * The worker's start-up failure, logged once as ERROR `worker failed to
+ * start`. Invalid jobs are left to the command line, which prints them as it
+ * prints bad configuration.
+ */
 const logStartFailure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.tapErrorCause(self, (cause) =>
-    Cause.isInterruptedOnly(cause)
+  Effect.tapErrorCause(self, (cause) => {
+    const error = Cause.squash(cause)
+    return Cause.isInterruptedOnly(cause) || error instanceof Worker.InvalidJobs
       ? Effect.void
-      : Effect.logError("worker failed to start").pipe(Effect.annotateLogs({ error: describe(Cause.squash(cause)) })))
+      : Effect.logError("worker failed to start").pipe(Effect.annotateLogs({ error: describeStartError(error) }))
+  })
 
 const withLogs = (config: WorkerConfigShape, stream: "stdout" | "stderr" = "stdout") =>
   Effect.provide(Log.layer({ service: config.serviceName, format: config.logFormat, level: config.logLevel, stream }))
@@ -58,7 +77,7 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   jobs: Jobs,
   layer: AppLayer<Jobs, E>
-): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError> =>
+): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError | Http.HttpPortUnavailable> =>
   Effect.gen(function*() {
     yield* Effect.logInfo("initializing worker").pipe(
       Effect.annotateLogs({
@@ -70,18 +89,27 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     )
     const invalid = Worker.validate(jobs, config.timezone)
     if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
+    // HTTP_PORT in use fails start-up before the database starts, not after.
+    if (Option.isSome(config.httpPort)) yield* Http.checkPort(config.httpPort.value)
+    // Only a worker that started shuts down: a failed start-up is logged as such, once. Runs last, after
+    // the services have closed.
+    const started = yield* Ref.make(false)
+    yield* Effect.addFinalizer((exit) =>
+      Effect.flatMap(Ref.get(started), (ok) =>
+        ok && (Exit.isSuccess(exit) || Exit.isInterrupted(exit))
+          ? Effect.logInfo("worker shutdown completed")
+          : Effect.void)
+    )
     const shutdown = yield* Deferred.make<ProcessGuard.Trigger>()
     yield* ProcessGuard.install({ config, shutdown, signals: true })
     return yield* Effect.gen(function*() {
       // Each job requires part of what the stack provides; the checker has lost which part.
       yield* (Worker.start(jobs) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
+      yield* Ref.set(started, true)
       return yield* Deferred.await(shutdown)
     }).pipe(Effect.provide(services(config, layer)))
   }).pipe(
     Effect.scoped,
-    Effect.onExit((exit) =>
-      Exit.isSuccess(exit) || Exit.isInterrupted(exit) ? Effect.logInfo("worker shutdown completed") : Effect.void
-    ),
     logStartFailure,
     withLogs(config),
     // Node's state after an uncaught exception cannot be trusted: exit now that the shutdown is done.
@@ -108,7 +136,7 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     const invalid = Worker.validate([job], config.timezone)
     if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
     const shutdown = yield* Deferred.make<ProcessGuard.Trigger>()
-    yield* ProcessGuard.install({ config, shutdown, signals: false })
+    yield* ProcessGuard.install({ config, shutdown, signals: false, stream: "stderr" })
     // An uncaught exception (logged by the guard) interrupts the run, which is recorded as interrupted.
     const aborted = Effect.flatMap(
       Deferred.await(shutdown),
@@ -129,12 +157,17 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       return record
       // No HTTP endpoint: the running worker may hold HTTP_PORT. No background relay: only the flush above.
     }).pipe(Effect.provide(services(config, layer, { http: false, relay: "flush" })))
-  }).pipe(Effect.scoped, logStartFailure, withLogs(config))
+    // Its stdout is for its result line: logs go to stderr.
+  }).pipe(Effect.scoped, withLogs(config, "stderr"))
 
 /** How long `run <job>` waits for the broker to take what the job published. */
 const DELIVERY_TIMEOUT = Duration.seconds(30)
 
-/** A tool command (`migrate`, `seed-demo`, `outbox`) on the database; its logs go to stderr, its output to stdout. */
+/**
+ * A tool command (`migrate`, `seed-demo`, `outbox`, …) on the database; its
+ * logs go to stderr, its output to stdout. A start-up failure is the
+ * command's to report.
+ */
 export const withDatabase = <A, E, R>(
   config: WorkerConfigShape,
   effect: Effect.Effect<A, E, R>,
@@ -144,7 +177,6 @@ export const withDatabase = <A, E, R>(
   effect.pipe(
     Effect.provide(database),
     Effect.provide(Layer.succeed(WorkerConfig, config)),
-    logStartFailure,
     withLogs(config, "stderr")
   ) as Effect.Effect<
     A,

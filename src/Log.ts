@@ -75,13 +75,21 @@ export const formatJson = (entry: Entry): string => {
   return Redact.scrub(JSON.stringify(line))
 }
 
+/** DEL and the C1 controls, which JSON leaves as they are, as `\u` escapes. */
+const escapeC1 = (text: string) =>
+  text.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
 /** `2026-11-29T10:00:00.000Z INFO  job started job=cleanup run_id=…`, as the Go worker printed. */
 export const formatPretty = (entry: Entry): string => {
   const fields = Object.entries(entry.fields)
     .map(([key, value]) => {
       const rendered = jsonSafe(value)
       const text = typeof rendered === "string" ? rendered : JSON.stringify(rendered)
-      return `${key}=${/[\s"=]/.test(text) || text === "" ? JSON.stringify(text) : text}`
+      // Quoted (JSON-escaped, C1 controls too) when it has spaces, quotes or control characters: one token, no raw
+      // escape sequences.
+      // eslint-disable-next-line no-control-regex
+      const quoted = /[\s"=\u0000-\u001f\u007f-\u009f]/.test(text) || text === ""
+      return `${key}=${quoted ? escapeC1(JSON.stringify(text)) : text}`
     })
     .join(" ")
   return Redact.scrub(

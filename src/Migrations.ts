@@ -170,12 +170,19 @@ const historyIndexes = Effect.gen(function*() {
   yield* sql`CREATE INDEX outbox_delivered ON cron_worker.outbox (created_at) WHERE status = 'delivered'`
 })
 
+/** Who paused a job (`user@host` for the command line), shown by `jobs` and `pause`. */
+const pausedBy = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE cron_worker.jobs ADD COLUMN paused_by text`
+})
+
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const migrations = {
   "1_worker_schema": workerSchema,
   "2_finance_schema": financeSchema,
   "3_distributed": distributed,
-  "4_history_indexes": historyIndexes
+  "4_history_indexes": historyIndexes,
+  "5_paused_by": pausedBy
 }
 
 /** Where the migrator records what has run. */

@@ -96,6 +96,8 @@ export interface Pause {
   readonly job: string
   readonly reason: string | undefined
   readonly at: Date
+  /** Who paused it (`user@host` for the command line). */
+  readonly by: string | undefined
 }
 
 export interface RunStoreShape {
@@ -146,8 +148,16 @@ export interface RunStoreShape {
   readonly history: (
     options?: { readonly job?: string | undefined; readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<RunRecord>>
-  /** Pauses a job for every instance. */
-  readonly pause: (job: string, reason: string | undefined, at: Date) => Effect.Effect<void>
+  /**
+   * Pauses a job for every instance. A job already paused stays as it was:
+   * its pause is returned (none when this call paused it).
+   */
+  readonly pause: (
+    job: string,
+    reason: string | undefined,
+    at: Date,
+    by?: string | undefined
+  ) => Effect.Effect<Option.Option<Pause>>
   /** Resumes a paused job; `false` if it was not paused. */
   readonly resume: (job: string) => Effect.Effect<boolean>
   /** The paused jobs. */
@@ -264,7 +274,12 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           const records = [...byId.values()].reverse().filter((r) => query.job === undefined || r.job === query.job)
           return query.limit === undefined ? records : records.slice(0, query.limit)
         }),
-      pause: (job, reason, at) => Effect.sync(() => void paused.set(job, { job, reason, at })),
+      pause: (job, reason, at, by) =>
+        Effect.sync(() => {
+          const existing = Option.fromNullable(paused.get(job))
+          if (Option.isNone(existing)) paused.set(job, { job, reason, at, by })
+          return existing
+        }),
       resume: (job) => Effect.sync(() => paused.delete(job)),
       pauses: Effect.sync(() => [...paused.values()]),
       prune: (before) =>

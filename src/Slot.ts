@@ -217,7 +217,7 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
         if (claim._tag === "Paused") {
           yield* Execution.count(entry.name, "skipped")
           yield* Effect.logInfo("job skipped (paused)").pipe(
-            Effect.annotateLogs({ run_id: runId, pause_reason: claim.reason ?? "" })
+            Effect.annotateLogs({ run_id: runId })
           )
           return true
         }

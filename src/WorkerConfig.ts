@@ -13,7 +13,11 @@ import * as TimeZone from "./TimeZone.js"
 export type LogFormat = "json" | "pretty"
 
 export interface WorkerConfigShape {
-  /** `SERVICE_NAME_WORKER`: the `service` of every log line and span. Default `financial-worker`. */
+  /**
+   * `SERVICE_NAME_WORKER`, else `OTEL_SERVICE_NAME`: the `service` of every log line and span. Default: the
+   * `serviceName` given to {@link makeConfig} (`Cli.main` passes its own, else the entry script's package name),
+   * else `cron-worker`.
+   */
   readonly serviceName: string
   /** `WORKER_DEFAULT_TIMEOUT_SECONDS`: timeout of jobs that set none. Default 300 s; 0 = none. */
   readonly defaultTimeout: Option.Option<Duration.Duration>
@@ -63,7 +67,7 @@ export class WorkerConfig extends Context.Tag("cron-worker/WorkerConfig")<Worker
 
 /** Every default: `.env.example` and the README list the same. */
 export const defaults: WorkerConfigShape = {
-  serviceName: "financial-worker",
+  serviceName: "cron-worker",
   defaultTimeout: Option.some(Duration.seconds(300)),
   maxConcurrentJobs: 10,
   shutdownTimeout: Duration.seconds(30),
@@ -148,129 +152,149 @@ const LEVELS: Record<string, LogLevel.LogLevel> = {
   error: LogLevel.Error
 }
 
-/** The configuration, read from the environment through Effect's `ConfigProvider`. */
-export const config: Config.Config<WorkerConfigShape> = Config.all({
-  serviceName: variable("SERVICE_NAME_WORKER", "Service name in logs and spans", defaults.serviceName, Either.right),
-  defaultTimeout: variable(
-    "WORKER_DEFAULT_TIMEOUT_SECONDS",
-    "Default job timeout in seconds; 0 = none",
-    defaults.defaultTimeout,
-    (raw) =>
-      Either.map(
-        seconds(0, MAX_TIMEOUT_SECONDS, " (0 = no timeout)")(raw),
-        Option.liftPredicate((d) => !Duration.isZero(d))
-      )
-  ),
-  maxConcurrentJobs: variable(
-    "WORKER_MAX_CONCURRENT_JOBS",
-    "Runs in flight across all jobs; 0 = no limit",
-    defaults.maxConcurrentJobs,
-    wholeNumber(0, Number.MAX_SAFE_INTEGER, "a whole number ≥ 0 (0 = no limit)")
-  ),
-  shutdownTimeout: variable(
-    "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
-    "Grace period for running jobs at shutdown, in seconds",
-    defaults.shutdownTimeout,
-    seconds(0, 86_400)
-  ),
-  timezone: variable("WORKER_TIMEZONE", "Default time zone of schedules (IANA name)", defaults.timezone, (raw) => {
-    const zone = TimeZone.make(raw)
-    return zone === undefined
-      ? Either.left("an IANA time zone such as UTC or America/New_York")
-      : Either.right(zone.name)
-  }),
-  logLevel: variable("LOG_LEVEL", "debug, info, warn or error", defaults.logLevel, (raw) => {
-    const level = LEVELS[raw.toLowerCase()]
-    return level === undefined ? Either.left("one of debug, info, warn, error") : Either.right(level)
-  }),
-  logFormat: variable("LOG_FORMAT", "json or pretty", defaults.logFormat, (raw): Either.Either<LogFormat, string> => {
-    const format = raw.toLowerCase()
-    return format === "json" || format === "pretty" ? Either.right(format) : Either.left("json or pretty")
-  }),
-  databaseUrl: variable(
-    "DATABASE_URL",
-    "PostgreSQL URL; unset = embedded PGlite",
-    defaults.databaseUrl,
-    secret(url(["postgres:", "postgresql:"], "postgres://user@host:5432/database")),
-    true
-  ),
-  databasePoolSize: variable(
-    "DATABASE_POOL_SIZE",
-    "Connections to PostgreSQL",
-    defaults.databasePoolSize,
-    wholeNumber(1, 1000, "a whole number from 1 to 1000")
-  ),
-  databaseConnectTimeout: variable(
-    "DATABASE_CONNECT_TIMEOUT_SECONDS",
-    "Time allowed to connect to PostgreSQL",
-    defaults.databaseConnectTimeout,
-    seconds(1, 600)
-  ),
-  embeddedDataDir: variable(
-    "PGLITE_DATA_DIR",
-    "Data directory of the embedded database",
-    defaults.embeddedDataDir,
-    Either.right
-  ),
-  rabbitmqUrl: variable(
-    "RABBITMQ_URL",
-    "RabbitMQ URL; unset = messages wait in the outbox",
-    defaults.rabbitmqUrl,
-    secret(url(["amqp:", "amqps:"], "amqp://user@host:5672")),
-    true
-  ),
-  rabbitmqExchange: variable(
-    "RABBITMQ_EXCHANGE",
-    "Exchange of the example jobs",
-    defaults.rabbitmqExchange,
-    (raw) => /^[\w.:-]{1,255}$/.test(raw) ? Either.right(raw) : Either.left("1–255 letters, digits or _ . : -")
-  ),
-  otlpEndpoint: variable(
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTLP/HTTP collector; unset = spans not exported",
-    defaults.otlpEndpoint,
-    some(url(["http:", "https:"], "http://localhost:4318"))
-  ),
-  httpPort: variable(
-    "HTTP_PORT",
-    "Port of /health and /metrics; unset = none",
-    defaults.httpPort,
-    some(wholeNumber(1, 65_535, "a port from 1 to 65535"))
-  ),
-  instanceId: variable(
-    "WORKER_INSTANCE_ID",
-    "Name of this instance in the run history",
-    defaults.instanceId,
-    (raw) =>
-      /^[\w.:@/-]{1,200}$/.test(raw)
-        ? Either.right(Option.some(raw))
-        : Either.left("1–200 letters, digits or _ . : @ / -")
-  ),
-  leaseDuration: variable(
-    "WORKER_LEASE_SECONDS",
-    "How long a run stays alive for other instances without renewal",
-    defaults.leaseDuration,
-    seconds(3, 3600)
-  ),
-  historyRetentionDays: variable(
-    "WORKER_HISTORY_RETENTION_DAYS",
-    "Days of run history kept; 0 = all",
-    defaults.historyRetentionDays,
-    wholeNumber(0, 36_500, "a whole number of days from 0 to 36500 (0 = keep everything)")
-  ),
-  cleanupRetentionDays: variable(
-    "CLEANUP_RETENTION_DAYS",
-    "Age after which soft-deleted categories are deleted",
-    defaults.cleanupRetentionDays,
-    wholeNumber(1, 36_500, "a whole number of days from 1 to 36500")
-  ),
-  cleanupBatchSize: variable(
-    "CLEANUP_BATCH_SIZE",
-    "Rows per clean-up transaction",
-    defaults.cleanupBatchSize,
-    wholeNumber(1, 100_000, "a whole number from 1 to 100000")
-  )
-})
+/** `SERVICE_NAME_WORKER`, else `OTEL_SERVICE_NAME` (OpenTelemetry's own variable), else `fallback`. */
+const serviceName = (fallback: string): Config.Config<string> =>
+  Config.all([
+    variable("SERVICE_NAME_WORKER", "Service name in logs and spans", Option.none<string>(), some(Either.right)),
+    variable("OTEL_SERVICE_NAME", "Service name when SERVICE_NAME_WORKER is unset", fallback, Either.right)
+  ]).pipe(Config.map(([own, otel]) => Option.getOrElse(own, () => otel)))
+
+/** Defaults a worker's entry point chooses for itself. */
+export interface ConfigDefaults {
+  /** The service name when neither variable sets one. Default `cron-worker`. */
+  readonly serviceName?: string | undefined
+}
+
+/**
+ * The configuration, read from the environment through Effect's
+ * `ConfigProvider`, with the entry point's own `defaults`.
+ */
+export const makeConfig = (options: ConfigDefaults = {}): Config.Config<WorkerConfigShape> =>
+  Config.all({
+    serviceName: serviceName(options.serviceName ?? defaults.serviceName),
+    defaultTimeout: variable(
+      "WORKER_DEFAULT_TIMEOUT_SECONDS",
+      "Default job timeout in seconds; 0 = none",
+      defaults.defaultTimeout,
+      (raw) =>
+        Either.map(
+          seconds(0, MAX_TIMEOUT_SECONDS, " (0 = no timeout)")(raw),
+          Option.liftPredicate((d) => !Duration.isZero(d))
+        )
+    ),
+    maxConcurrentJobs: variable(
+      "WORKER_MAX_CONCURRENT_JOBS",
+      "Runs in flight across all jobs; 0 = no limit",
+      defaults.maxConcurrentJobs,
+      wholeNumber(0, Number.MAX_SAFE_INTEGER, "a whole number ≥ 0 (0 = no limit)")
+    ),
+    shutdownTimeout: variable(
+      "WORKER_SHUTDOWN_TIMEOUT_SECONDS",
+      "Grace period for running jobs at shutdown, in seconds",
+      defaults.shutdownTimeout,
+      seconds(0, 86_400)
+    ),
+    timezone: variable("WORKER_TIMEZONE", "Default time zone of schedules (IANA name)", defaults.timezone, (raw) => {
+      const zone = TimeZone.make(raw)
+      return zone === undefined
+        ? Either.left("an IANA time zone such as UTC or America/New_York")
+        : Either.right(zone.name)
+    }),
+    logLevel: variable("LOG_LEVEL", "debug, info, warn or error", defaults.logLevel, (raw) => {
+      const level = LEVELS[raw.toLowerCase()]
+      return level === undefined ? Either.left("one of debug, info, warn, error") : Either.right(level)
+    }),
+    logFormat: variable("LOG_FORMAT", "json or pretty", defaults.logFormat, (raw): Either.Either<LogFormat, string> => {
+      const format = raw.toLowerCase()
+      return format === "json" || format === "pretty" ? Either.right(format) : Either.left("json or pretty")
+    }),
+    databaseUrl: variable(
+      "DATABASE_URL",
+      "PostgreSQL URL; unset = embedded PGlite",
+      defaults.databaseUrl,
+      secret(url(["postgres:", "postgresql:"], "postgres://user@host:5432/database")),
+      true
+    ),
+    databasePoolSize: variable(
+      "DATABASE_POOL_SIZE",
+      "Connections to PostgreSQL",
+      defaults.databasePoolSize,
+      wholeNumber(1, 1000, "a whole number from 1 to 1000")
+    ),
+    databaseConnectTimeout: variable(
+      "DATABASE_CONNECT_TIMEOUT_SECONDS",
+      "Time allowed to connect to PostgreSQL",
+      defaults.databaseConnectTimeout,
+      seconds(1, 600)
+    ),
+    embeddedDataDir: variable(
+      "PGLITE_DATA_DIR",
+      "Data directory of the embedded database",
+      defaults.embeddedDataDir,
+      Either.right
+    ),
+    rabbitmqUrl: variable(
+      "RABBITMQ_URL",
+      "RabbitMQ URL; unset = messages wait in the outbox",
+      defaults.rabbitmqUrl,
+      secret(url(["amqp:", "amqps:"], "amqp://user@host:5672")),
+      true
+    ),
+    rabbitmqExchange: variable(
+      "RABBITMQ_EXCHANGE",
+      "Exchange of the example jobs",
+      defaults.rabbitmqExchange,
+      (raw) => /^[\w.:-]{1,255}$/.test(raw) ? Either.right(raw) : Either.left("1–255 letters, digits or _ . : -")
+    ),
+    otlpEndpoint: variable(
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTLP/HTTP collector; unset = spans not exported",
+      defaults.otlpEndpoint,
+      some(url(["http:", "https:"], "http://localhost:4318"))
+    ),
+    httpPort: variable(
+      "HTTP_PORT",
+      "Port of /health and /metrics; unset = none",
+      defaults.httpPort,
+      some(wholeNumber(1, 65_535, "a port from 1 to 65535"))
+    ),
+    instanceId: variable(
+      "WORKER_INSTANCE_ID",
+      "Name of this instance in the run history",
+      defaults.instanceId,
+      (raw) =>
+        /^[\w.:@/-]{1,200}$/.test(raw)
+          ? Either.right(Option.some(raw))
+          : Either.left("1–200 letters, digits or _ . : @ / -")
+    ),
+    leaseDuration: variable(
+      "WORKER_LEASE_SECONDS",
+      "How long a run stays alive for other instances without renewal",
+      defaults.leaseDuration,
+      seconds(3, 3600)
+    ),
+    historyRetentionDays: variable(
+      "WORKER_HISTORY_RETENTION_DAYS",
+      "Days of run history kept; 0 = all",
+      defaults.historyRetentionDays,
+      wholeNumber(0, 36_500, "a whole number of days from 0 to 36500 (0 = keep everything)")
+    ),
+    cleanupRetentionDays: variable(
+      "CLEANUP_RETENTION_DAYS",
+      "Age after which soft-deleted categories are deleted",
+      defaults.cleanupRetentionDays,
+      wholeNumber(1, 36_500, "a whole number of days from 1 to 36500")
+    ),
+    cleanupBatchSize: variable(
+      "CLEANUP_BATCH_SIZE",
+      "Rows per clean-up transaction",
+      defaults.cleanupBatchSize,
+      wholeNumber(1, 100_000, "a whole number from 1 to 100000")
+    )
+  })
+
+/** The configuration with the library's defaults: {@link makeConfig} with none of its own. */
+export const config: Config.Config<WorkerConfigShape> = makeConfig()
 
 /** `WorkerConfig` from the environment. Fails with a `ConfigError` naming the bad variable. */
 export const layer: Layer.Layer<WorkerConfig, ConfigError.ConfigError> = Layer.effect(WorkerConfig, config)

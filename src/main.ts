@@ -2,10 +2,12 @@
 /**
  * The worker's composition root: its jobs. The worker provides what they
  * need (configuration, the database, the publisher). `node dist/main.js
- * [worker|run|next|jobs|check|migrate|seed-demo|outbox]`.
+ * [worker|run|next|jobs|check|history|pause|resume|migrate|seed-demo|outbox]`.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import * as Cli from "./Cli.js"
 import { jobs } from "./jobs/index.js"
 
-Cli.main({ jobs }).pipe(NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }))
+Cli.main({ jobs, serviceName: "financial-worker" }).pipe(
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+)

@@ -25,6 +25,12 @@ describe("Log", () => {
     )
   })
 
+  it("pretty lines quote a value with control characters, escaped, so no raw escape reaches the terminal", () => {
+    expect(Log.formatPretty({ ...entry, fields: { job: "a\u001b[31mb", reason: "x\u009by" } })).toBe(
+      `2026-01-01T00:00:00.000Z INFO  job started job="a\\u001b[31mb" reason="x\\u009by"`
+    )
+  })
+
   it.effect("the logger writes annotations, levels and the span's trace and span ids", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []

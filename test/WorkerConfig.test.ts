@@ -16,7 +16,7 @@ describe("WorkerConfig", () => {
         Either.right(WorkerConfig.defaults)
       )
       expect(WorkerConfig.defaults).toMatchObject({
-        serviceName: "financial-worker",
+        serviceName: "cron-worker",
         maxConcurrentJobs: 10,
         timezone: "UTC",
         logFormat: "json"
@@ -141,6 +141,23 @@ describe("WorkerConfig", () => {
         const result = yield* read({ [name]: value })
         if (Either.isRight(result)) return expect.unreachable(`${name}=${value} was accepted`)
         expect(WorkerConfig.describeError(result.left)).toEqual([`invalid configuration: ${line}`])
+      })
+  )
+
+  it.effect(
+    "the service name: SERVICE_NAME_WORKER, else OTEL_SERVICE_NAME, else the entry point's, else cron-worker",
+    () =>
+      Effect.gen(function*() {
+        const name = (env: Record<string, string>, serviceName?: string) =>
+          Effect.withConfigProvider(
+            WorkerConfig.makeConfig({ serviceName }),
+            ConfigProvider.fromMap(new Map(Object.entries(env)))
+          ).pipe(Effect.map((config) => config.serviceName))
+        const both = { SERVICE_NAME_WORKER: "own", OTEL_SERVICE_NAME: "otel" }
+        expect(yield* name(both, "entry")).toBe("own")
+        expect(yield* name({ OTEL_SERVICE_NAME: "otel", SERVICE_NAME_WORKER: " " }, "entry")).toBe("otel")
+        expect(yield* name({}, "entry")).toBe("entry")
+        expect(yield* name({})).toBe("cron-worker")
       })
   )
 

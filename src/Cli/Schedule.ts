@@ -1,12 +1,17 @@
 /** Commands about schedules, which need no database: `next`, `jobs`, `check`. */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Effect, Either, Option } from "effect"
+import { Cause, Clock, Console, Effect, Either, Exit, Option } from "effect"
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
 import * as CronSpec from "../CronSpec.js"
 import * as Job from "../Job.js"
+import * as Lifecycle from "../Lifecycle.js"
+import * as RunStore from "../RunStore.js"
 import * as TimeZone from "../TimeZone.js"
 import * as Worker from "../Worker.js"
 import * as WorkerConfig from "../WorkerConfig.js"
-import { CliExit, readConfig, usage } from "./Common.js"
+import { CliExit, jsonArray, quote, readConfig, table, usage } from "./Common.js"
+import { describePause } from "./History.js"
 
 /** An ISO-8601 instant; without `Z` or an offset it is read as UTC. */
 export const parseInstant = (text: string): Either.Either<number, string> => {
@@ -29,30 +34,36 @@ export const parseInstant = (text: string): Either.Either<number, string> => {
 export const nextCommand = Command.make(
   "next",
   {
-    expression: Args.text({ name: "expression" }).pipe(Args.withDescription("cron expression, quoted")),
+    expression: Args.text({ name: "expression" }).pipe(
+      Args.withDescription(
+        "a cron expression, quoted: \"30 2 * * *\", \"@every 1h\", \"CRON_TZ=Europe/Paris 0 9 * * 1\""
+      )
+    ),
     timezone: Options.text("timezone").pipe(
       Options.withDescription(
-        "zone of the schedule when it has no CRON_TZ= prefix (default WORKER_TIMEZONE, else UTC)"
+        "IANA zone of the schedule when it has no CRON_TZ= prefix (default WORKER_TIMEZONE, else UTC)"
       ),
       Options.optional
     ),
     from: Options.text("from").pipe(
-      Options.withDescription("ISO-8601 instant to count from (default now)"),
+      Options.withDescription("ISO-8601 instant to count from, UTC without Z or an offset (default now)"),
       Options.optional
     ),
-    count: Options.text("count").pipe(
-      Options.withDescription("how many instants, 1 to 100000"),
-      Options.withDefault("5")
+    count: Options.integer("count").pipe(
+      Options.withDescription("how many instants to print, 1 to 100000 (default 5)"),
+      Options.withDefault(5)
+    ),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("print one JSON array of { instant, local } instead of lines (default off)")
     )
   },
-  ({ count, expression, from, timezone }) =>
+  ({ count, expression, from, json, timezone }) =>
     Effect.gen(function*() {
       yield* WorkerConfig.loadDotEnv()
       const zone = Option.getOrElse(timezone, () => process.env.WORKER_TIMEZONE?.trim() || "UTC")
-      if (TimeZone.make(zone) === undefined) return yield* Effect.fail(usage(`unknown time zone "${zone}"`))
-      const n = /^\d+$/.test(count.trim()) ? Number(count) : NaN
-      if (!(n >= 1 && n <= 100_000)) {
-        return yield* Effect.fail(usage(`--count must be a whole number from 1 to 100000, got "${count}"`))
+      if (TimeZone.make(zone) === undefined) return yield* Effect.fail(usage(`unknown time zone ${quote(zone)}`))
+      if (!(count >= 1 && count <= 100_000)) {
+        return yield* Effect.fail(usage(`--count must be a whole number from 1 to 100000, got ${count}`))
       }
       const after = Option.isSome(from)
         ? yield* Either.mapLeft(parseInstant(from.value), usage)
@@ -61,46 +72,80 @@ export const nextCommand = Command.make(
         CronSpec.parse(expression, { timezone: zone }),
         (error) => usage(error.message)
       )
-      const lines = CronSpec.nextN(spec, after, n, after).map((instant) =>
-        `${TimeZone.formatInstant(instant)}  ${TimeZone.formatLocal(instant, spec.zone)}`
+      const instants = CronSpec.nextN(spec, after, count, after).map((instant) => ({
+        instant: TimeZone.formatInstant(instant),
+        local: TimeZone.formatLocal(instant, spec.zone)
+      }))
+      yield* Console.log(
+        json ? jsonArray(instants) : instants.map(({ instant, local }) => `${instant}  ${local}`).join("\n")
       )
-      yield* Console.log(lines.join("\n"))
     })
 ).pipe(Command.withDescription("Print the next fire instants of a cron expression (UTC, then local time)"))
+
+/**
+ * The pause switches, or why they cannot be read. With the embedded database
+ * and no data directory yet, nothing can be paused: the directory is not
+ * created just to say so.
+ */
+const readPauses = (config: WorkerConfig.WorkerConfigShape) =>
+  Option.isNone(config.databaseUrl) && !config.embeddedDataDir.startsWith("memory://") &&
+    !existsSync(resolve(config.embeddedDataDir))
+    ? Effect.succeed(Either.right<ReadonlyArray<RunStore.Pause>>([]))
+    : Lifecycle.withDatabase(
+      config,
+      Effect.flatMap(RunStore.RunStore, (store) => store.pauses).pipe(Effect.provide(RunStore.layerPg))
+    ).pipe(
+      Effect.exit,
+      Effect.map(Exit.match({
+        onFailure: (cause) => Either.left(Lifecycle.describeStartError(Cause.squash(cause))),
+        onSuccess: Either.right
+      }))
+    )
 
 export const jobsCommand = (jobs: ReadonlyArray<Job.Any>) =>
   Command.make(
     "jobs",
-    { json: Options.boolean("json").pipe(Options.withDescription("one JSON object per job")) },
+    {
+      json: Options.boolean("json").pipe(
+        Options.withDescription("print one JSON array of jobs instead of a table (default off)")
+      )
+    },
     ({ json }) =>
       Effect.gen(function*() {
         const config = yield* readConfig
         const now = yield* Clock.currentTimeMillis
         const errors = Worker.validate(jobs, config.timezone)
         if (errors.length > 0) return yield* Effect.fail(new CliExit({ code: 1, lines: errors.map((e) => e.message) }))
+        const pauses = yield* readPauses(config)
+        if (Either.isLeft(pauses)) yield* Console.error(`jobs: pause state unknown: ${pauses.left}`)
         const rows = jobs.flatMap((job) =>
           Either.match(Job.validate(job, config.timezone), {
             onLeft: () => [],
-            onRight: ({ spec }) => [{
-              name: job.name,
-              schedule: job.schedule,
-              timezone: spec.timezone,
-              description: job.options.description ?? "",
-              next: CronSpec.nextN(spec, now, 3).map(TimeZone.formatInstant)
-            }]
+            onRight: ({ spec }) => {
+              const pause = Either.map(pauses, (all) => all.find((p) => p.job === job.name))
+              const paused = Either.getOrUndefined(pause)
+              return [{
+                name: job.name,
+                schedule: job.schedule,
+                timezone: spec.timezone,
+                description: job.options.description ?? "",
+                next: CronSpec.nextN(spec, now, 3).map(TimeZone.formatInstant),
+                paused: Either.isLeft(pause) ? null : paused !== undefined,
+                pausedAt: paused?.at.toISOString() ?? null,
+                pausedBy: paused?.by ?? null,
+                pauseReason: paused?.reason ?? null,
+                pauseText: Either.isLeft(pause) ? "unknown" : paused === undefined ? "no" : describePause(paused)
+              }]
+            }
           })
         )
-        if (json) return yield* Console.log(rows.map((row) => JSON.stringify(row)).join("\n"))
-        const table = [
-          ["NAME", "SCHEDULE", "ZONE", "NEXT RUNS"],
-          ...rows.map((r) => [r.name, r.schedule, r.timezone, r.next.join(", ")])
-        ]
-        const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length)))
-        yield* Console.log(
-          table.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join("  ")).join("\n")
-        )
+        if (json) return yield* Console.log(jsonArray(rows.map(({ pauseText: _, ...row }) => row)))
+        yield* Console.log(table(
+          ["NAME", "SCHEDULE", "ZONE", "NEXT RUNS", "PAUSED"],
+          rows.map((r) => [r.name, r.schedule, r.timezone, r.next.join(", "), r.pauseText])
+        ))
       })
-  ).pipe(Command.withDescription("List the registered jobs with their next three runs"))
+  ).pipe(Command.withDescription("List the registered jobs: schedule, zone, next three runs, paused or not"))
 
 export const checkCommand = (jobs: ReadonlyArray<Job.Any>) =>
   Command.make("check", {}, () =>

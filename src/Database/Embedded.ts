@@ -4,17 +4,57 @@
  * beside the directory (`Lock.ts`) refuses a second worker on the same data.
  */
 import { Deferred, Effect, Exit, Schema, type Scope } from "effect"
-import { resolve } from "node:path"
+import { type Stats, statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { Worker } from "node:worker_threads"
 import * as Lock from "./Lock.js"
 
-/** The embedded database cannot start: its directory is locked by another worker, or PGlite failed. */
+/**
+ * The embedded database cannot start: `PGLITE_DATA_DIR` names no usable
+ * directory (`setting`: the value as configured), its directory is locked by
+ * another worker, or PGlite failed.
+ */
 export class EmbeddedDatabaseError extends Schema.TaggedError<EmbeddedDatabaseError>()("EmbeddedDatabaseError", {
   dataDir: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  setting: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `embedded database at ${this.dataDir}: ${this.reason}`
+    return this.setting === undefined
+      ? `cannot open the embedded database at ${this.dataDir}: ${this.reason}`
+      : `PGLITE_DATA_DIR=${this.setting}: ${this.reason}`
+  }
+}
+
+/** `path`'s kind, or `undefined` when it does not exist (or a parent of it is not a directory). */
+const kindOf = (path: string): "directory" | "a file" | "not a directory" | undefined => {
+  let stats: Stats | undefined
+  try {
+    stats = statSync(path, { throwIfNoEntry: false })
+  } catch (error) {
+    // ENOTDIR: a parent is a file; the walk up finds it. Anything else (EACCES) is left to the lock to report.
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined
+    return "directory"
+  }
+  return stats === undefined
+    ? undefined
+    : stats.isDirectory()
+    ? "directory"
+    : stats.isFile()
+    ? "a file"
+    : "not a directory"
+}
+
+/**
+ * Why `dir` cannot hold the data, checked before anything is created: it, or
+ * the nearest of its parents that exists, is not a directory.
+ */
+const dataDirProblem = (dir: string): string | undefined => {
+  for (let path = dir;; path = dirname(path)) {
+    const kind = kindOf(path)
+    if (kind === "directory") return undefined
+    if (kind !== undefined) return `not a directory (${path === dir ? "it" : path} is ${kind})`
+    if (dirname(path) === path) return undefined
   }
 }
 
@@ -44,6 +84,10 @@ export const start = (
     // `memory://`: a throw-away database (tests); nothing to lock.
     const inMemory = dataDir.startsWith("memory://")
     const dir = inMemory ? dataDir : resolve(dataDir)
+    const problem = inMemory ? undefined : dataDirProblem(dir)
+    if (problem !== undefined) {
+      return yield* Effect.fail(new EmbeddedDatabaseError({ dataDir: dir, reason: problem, setting: dataDir }))
+    }
     if (!inMemory) {
       yield* Effect.mapError(Lock.hold(`${dir}.lock`), (reason) => new EmbeddedDatabaseError({ dataDir: dir, reason }))
     }

@@ -15,6 +15,7 @@ import {
   type Claim,
   type ClaimResult,
   type Outcome,
+  type Pause,
   type RunRecord,
   type RunStatus,
   RunStore,
@@ -50,6 +51,20 @@ const toRecord = (row: Row): RunRecord => ({
   finishedAt: row.finished_at ?? undefined,
   durationMs: row.duration_ms ?? undefined,
   error: row.error ?? undefined
+})
+
+interface PauseRow {
+  readonly job: string
+  readonly paused_reason: string | null
+  readonly paused_at: Date
+  readonly paused_by: string | null
+}
+
+const toPause = (row: PauseRow): Pause => ({
+  job: row.job,
+  reason: row.paused_reason ?? undefined,
+  at: row.paused_at,
+  by: row.paused_by ?? undefined
 })
 
 interface ClaimRow {
@@ -311,25 +326,29 @@ export const make = Effect.gen(function*() {
         ${query.job === undefined ? sql`` : sql`WHERE job = ${query.job}`}
         ORDER BY started_at DESC, nominal_at DESC
         LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
-      pause: (job, reason, at) =>
-        sql`INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at) VALUES (${job}, true, ${
-          reason ?? null
-        }, ${at})
-          ON CONFLICT (job) DO UPDATE
-            SET paused = true, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`
-          .pipe(
-            Effect.asVoid,
-            guard
-          ),
+      pause: (job, reason, at, by) =>
+        sql.withTransaction(Effect.gen(function*() {
+          // A job already paused keeps its pause: who paused it, when and why stay as they were.
+          const paused = yield* sql<{ job: string }>`
+            INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at, paused_by)
+            VALUES (${job}, true, ${reason ?? null}, ${at}, ${by ?? null})
+            ON CONFLICT (job) DO UPDATE
+              SET paused = true, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at,
+                paused_by = excluded.paused_by
+              WHERE NOT cron_worker.jobs.paused
+            RETURNING job`
+          if (paused.length > 0) return Option.none()
+          const rows = yield* sql<PauseRow>`
+            SELECT job, paused_reason, paused_at, paused_by FROM cron_worker.jobs WHERE job = ${job} AND paused`
+          return Option.map(Option.fromNullable(rows[0]), toPause)
+        })).pipe(guard),
       resume: (job) =>
-        sql`UPDATE cron_worker.jobs SET paused = false, paused_reason = NULL, paused_at = NULL WHERE job = ${job}
-          AND paused
+        sql`UPDATE cron_worker.jobs SET paused = false, paused_reason = NULL, paused_at = NULL, paused_by = NULL
+          WHERE job = ${job} AND paused
           RETURNING job`.pipe(Effect.map((rows) => rows.length > 0), guard),
-      pauses: sql<{ job: string; paused_reason: string | null; paused_at: Date }>`
-      SELECT job, paused_reason, paused_at FROM cron_worker.jobs WHERE paused ORDER BY job`.pipe(
-        Effect.map((rows) =>
-          rows.map((row) => ({ job: row.job, reason: row.paused_reason ?? undefined, at: row.paused_at }))
-        ),
+      pauses: sql<PauseRow>`
+      SELECT job, paused_reason, paused_at, paused_by FROM cron_worker.jobs WHERE paused ORDER BY job`.pipe(
+        Effect.map((rows) => rows.map(toPause)),
         guard
       ),
       prune: (before) =>

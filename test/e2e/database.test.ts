@@ -60,7 +60,8 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
   let seeded: Completed | undefined
 
   beforeAll(async () => {
-    seeded = await runNode(MAIN, ["seed-demo"], {
+    // Tools log from warn up: --log-level info shows the connection and the migration.
+    seeded = await runNode(MAIN, ["seed-demo", "--log-level", "info"], {
       database: "none",
       env: { PGLITE_DATA_DIR: template },
       timeoutMs: 80_000
@@ -99,7 +100,11 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
       const refused = await second.exit(30_000)
       expect(refused.code, second.output()).not.toBe(0)
       expect(refused.code, second.output()).not.toBe(null)
-      expect(second.stderr, second.output()).toContain(dataDir)
+      // Said once: the ERROR line names the directory and the holder; nothing is repeated on stderr.
+      expect(second.stderr, second.output()).toBe("")
+      expect(second.logs().filter((l) => l.msg === "worker failed to start"), second.output()).toEqual([
+        expect.objectContaining({ level: "ERROR", error: expect.stringContaining(`${dataDir}: another worker (pid`) })
+      ])
       expect(second.lines.filter((l) => l.includes(STARTED))).toEqual([])
 
       proc.signal("SIGTERM")
@@ -145,7 +150,9 @@ describe.concurrent("the embedded database (DATABASE_URL unset)", { timeout: 90_
       timeoutMs: EMBEDDED_WAIT
     })
     expect(result.code, result.output).toBe(0)
-    expect(result.stderr).toBe("")
+    expect(nonEmptyLines(result.stdout), "its log lines go to stderr").toEqual([
+      expect.stringMatching(/^job "database_cleanup" succeeded in /)
+    ])
     const logs = logsOf(result)
     expect(logs.find((l) => l.msg === CLEANUP_COMPLETED), result.output).toMatchObject({
       categories_deleted: 3,
@@ -215,8 +222,8 @@ describe.skipIf(!postgresAndRabbitmq).concurrent("the real services", { timeout:
 
 describe.concurrent("start-up on an unreachable database", () => {
   test(
-    "a DATABASE_URL where nothing listens: exit 1, one stderr line " +
-      "naming host:port/database, never the password",
+    "a DATABASE_URL where nothing listens: exit 1, one ERROR line " +
+      "naming host:port/database, never the password, and no shutdown",
     async ({ spawn }) => {
       const port = await closedPort()
       const proc = await spawn(MAIN, [], {
@@ -224,10 +231,12 @@ describe.concurrent("start-up on an unreachable database", () => {
       })
       const exited = await proc.exit(20_000)
       expect(exited.code, proc.output()).toBe(1)
-      const lines = nonEmptyLines(proc.stderr)
-      expect(lines, proc.output()).toHaveLength(1)
-      expect(lines[0]).toContain(`127.0.0.1:${port}/cw_e2e_nowhere`)
-      expect(lines[0]).not.toContain(PG_PASSWORD)
+      expect(proc.stderr, "said once, in the log").toBe("")
+      const failed = proc.logs().filter((l) => l.level === "ERROR")
+      expect(failed.map((l) => l.msg), proc.output()).toEqual(["worker failed to start"])
+      expect(failed[0]?.error).toContain(`127.0.0.1:${port}/cw_e2e_nowhere`)
+      expect(JSON.stringify(failed[0])).not.toContain(PG_PASSWORD)
+      expect(proc.logs().map((l) => l.msg)).not.toContain(SHUTDOWN_COMPLETED)
       expect(proc.lines.filter((l) => l.includes(STARTED) || l.includes("job registered"))).toEqual([])
       expect(proc.leaks()).toEqual([])
     }

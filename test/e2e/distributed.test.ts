@@ -126,15 +126,19 @@ const executions = (proc: Proc): Array<LogLine> => proc.logs().filter((line) => 
 
 const nominalOf = (line: LogLine): number => Date.parse(String(line.current_nominal_at))
 
-/** The `history --json` lines as objects. */
-const parseHistory = (stdout: string): Array<Record<string, unknown>> =>
-  nonEmptyLines(stdout).map((line) => {
-    const value: unknown = JSON.parse(line)
+/** The `history --json` array (one JSON document) as objects. */
+const parseHistory = (stdout: string): Array<Record<string, unknown>> => {
+  const lines = nonEmptyLines(stdout)
+  if (lines.length !== 1) throw new Error(`not one JSON document on one line:\n${stdout}`)
+  const values: unknown = JSON.parse(lines[0] ?? "")
+  if (!Array.isArray(values)) throw new Error(`not a JSON array: ${stdout}`)
+  return values.map((value: unknown) => {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new Error(`not a JSON object: ${line}`)
+      throw new Error(`not a JSON object: ${JSON.stringify(value)}`)
     }
     return { ...value }
   })
+}
 
 const RECORD_KEYS = [
   "runId",
@@ -151,25 +155,24 @@ const RECORD_KEYS = [
   "error"
 ]
 
-/** The record `history --json` should print for a row. */
+/** The record `history --json` should print for a row: every field, `null` where there is no value. */
 const recordOf = (row: RunRow): Record<string, unknown> => {
-  const record: Record<string, unknown> = {
+  // A slot that never ran (skipped, or not yet started) has no attempt and no duration to show.
+  const ran = row.status !== "skipped" && row.attempt > 0
+  return {
     runId: row.run_id,
     job: row.job,
     nominalAt: row.nominal_at.toISOString(),
     reason: row.reason,
     status: row.status,
-    skipReason: row.skip_reason ?? undefined,
-    attempt: row.attempt,
+    skipReason: row.skip_reason,
+    attempt: ran ? row.attempt : null,
     instance: row.instance,
     startedAt: row.started_at.toISOString(),
-    finishedAt: row.finished_at?.toISOString(),
-    durationMs: row.duration_ms === null ? undefined : Number(row.duration_ms),
-    error: row.error ?? undefined
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    durationMs: ran && row.duration_ms !== null ? Number(row.duration_ms) : null,
+    error: row.error
   }
-  // JSON leaves out what is undefined.
-  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key]
-  return record
 }
 
 /** `history <job> --json --limit N` printed exactly the newest N rows of the table, newest first. */
@@ -179,7 +182,7 @@ const expectHistoryMatches = async (db: TestDatabase, limit: number) => {
   expectToolStreams(result)
   const printed = parseHistory(result.stdout)
   for (const record of printed) {
-    expect(RECORD_KEYS, JSON.stringify(record)).toEqual(expect.arrayContaining(Object.keys(record)))
+    expect(Object.keys(record).sort(), JSON.stringify(record)).toEqual([...RECORD_KEYS].sort())
   }
   const rows = await queryDatabase<RunRow>(
     db.url,
@@ -466,7 +469,7 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
           line
         ) => [line.level, line.job, line.pause_reason]),
         proc.output()
-      ).toContainEqual(["INFO", JOB, "db maintenance"])
+      ).toContainEqual(["INFO", JOB, undefined])
     }
     const afterResume = rows.filter((row) => at(row) > resumedAt && at(row) <= settledUpTo)
     expect(afterResume.length).toBeGreaterThanOrEqual(2)

@@ -50,6 +50,8 @@ export interface Exited {
 /** Variables the worker reads: never inherited from the environment running the tests. */
 const CONFIG_VARIABLES = [
   "SERVICE_NAME_WORKER",
+  "OTEL_SERVICE_NAME",
+  "NO_COLOR",
   "WORKER_DEFAULT_TIMEOUT_SECONDS",
   "WORKER_MAX_CONCURRENT_JOBS",
   "WORKER_SHUTDOWN_TIMEOUT_SECONDS",

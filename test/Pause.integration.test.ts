@@ -1,0 +1,69 @@
+/**
+ * Pauses on `RunStore.layerPg`: who paused a job is stored (migration
+ * `5_paused_by`), and pausing a paused job changes nothing and returns the
+ * pause in force, also when two pauses race.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Logger, Option, Redacted } from "effect"
+import * as Database from "../src/Database.js"
+import * as RunStore from "../src/RunStore.js"
+import * as WorkerConfig from "../src/WorkerConfig.js"
+import { createDatabase, servicesAvailable, type TestDatabase, unique } from "./services.js"
+
+const available = await servicesAvailable(["postgres"])
+
+describe.skipIf(!available)("pauses on PostgreSQL", () => {
+  let db: TestDatabase
+  beforeAll(async () => {
+    db = await createDatabase()
+  })
+  afterAll(async () => {
+    await db?.drop()
+  })
+
+  const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
+    Effect.flatMap(RunStore.RunStore, f).pipe(
+      Effect.provide(
+        RunStore.layerPg.pipe(
+          Layer.provide(Database.layer),
+          Layer.provide(
+            WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })
+          ),
+          Layer.provide(Logger.remove(Logger.defaultLogger))
+        )
+      )
+    )
+
+  it.live("stores who paused; a second pause changes nothing and returns the first; resume clears it", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        const at = new Date("2026-03-02T08:00:00Z")
+        expect(yield* store.pause(job, "db maintenance", at, "ana@host")).toEqual(Option.none())
+        const first = { job, reason: "db maintenance", at, by: "ana@host" }
+        expect(yield* store.pause(job, "other", new Date(), "bo@host")).toEqual(Option.some(first))
+        expect((yield* store.pauses).filter((p) => p.job === job)).toEqual([first])
+        expect(yield* store.resume(job)).toBe(true)
+        expect(yield* store.pause(job, undefined, at)).toEqual(Option.none())
+        expect((yield* store.pauses).filter((p) => p.job === job)).toEqual([
+          { job, reason: undefined, at, by: undefined }
+        ])
+      })
+    ))
+
+  it.live("two pauses at once: one wins, the other gets its pause", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        const results = yield* Effect.all(
+          ["a@h", "b@h"].map((by) => store.pause(job, by, new Date(), by)),
+          { concurrency: "unbounded" }
+        )
+        const won = results.filter(Option.isNone)
+        expect(won).toHaveLength(1)
+        const lost = results.flatMap((r) => (Option.isSome(r) ? [r.value] : []))
+        const [stored] = (yield* store.pauses).filter((p) => p.job === job)
+        expect(lost).toEqual([stored])
+      })
+    ))
+})
