@@ -13,7 +13,7 @@ import { historyCommand, pauseCommand, resumeCommand } from "./Cli/History.js"
 import { migrateCommand, runCommand, seedDemoCommand } from "./Cli/Operations.js"
 import { outboxCommand } from "./Cli/Outbox.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
-import { packageName, takeLogLevel } from "./Cli/Settings.js"
+import { expressionLast, packageName, takeLogLevel } from "./Cli/Settings.js"
 import { describe } from "./Execution.js"
 import type * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
@@ -126,7 +126,8 @@ export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       logLevel: parsed.right.level,
       serviceName: options.serviceName ?? packageName(process.argv[1])
     }
-    return Command.run(make(options), { name, version: options.version ?? "0.1.0" })(parsed.right.argv).pipe(
+    const argv = expressionLast(parsed.right.argv)
+    return Command.run(make(options), { name, version: options.version ?? "0.1.0" })(argv).pipe(
       Effect.provideService(CliSettings, settings),
       Effect.catchAll(report(command)),
       Effect.catchAllCause(reportDefect(command))

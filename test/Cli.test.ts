@@ -8,7 +8,7 @@ import { CliSettings, escapeControl, quote, readConfigFor } from "../src/Cli/Com
 import * as CliConsole from "../src/Cli/Console.js"
 import { describePause, runJson } from "../src/Cli/History.js"
 import { decodeBody } from "../src/Cli/Outbox.js"
-import { packageName, takeLogLevel } from "../src/Cli/Settings.js"
+import { expressionLast, packageName, takeLogLevel } from "../src/Cli/Settings.js"
 
 describe("parseInstant (--from)", () => {
   it.each([
@@ -221,5 +221,25 @@ describe("outbox bodies", () => {
     ] as const
   )("%s %j", (type, payload, body) => {
     expect(decodeBody(payload, type)).toEqual(body)
+  })
+})
+
+describe("expressionLast", () => {
+  const argv = (...args: Array<string>) => ["node", "main.js", ...args]
+  it("moves an expression that begins with - (it has spaces: never an option) after the options of next", () => {
+    expect(expressionLast(argv("next", "-1 * * * *", "--count", "2"))).toEqual(
+      argv("next", "--count", "2", "-1 * * * *")
+    )
+  })
+  it("takes the token after -- as the expression and drops the --", () => {
+    expect(expressionLast(argv("next", "--count", "2", "--", "-1 * * * *", "--from", "2026-01-01"))).toEqual(
+      argv("next", "--count", "2", "--from", "2026-01-01", "-1 * * * *")
+    )
+  })
+  it("leaves other commands and ordinary expressions alone", () => {
+    expect(expressionLast(argv("pause", "job", "--reason", "-- broken disk"))).toEqual(
+      argv("pause", "job", "--reason", "-- broken disk")
+    )
+    expect(expressionLast(argv("next", "* * * * *", "--count", "2"))).toEqual(argv("next", "* * * * *", "--count", "2"))
   })
 })

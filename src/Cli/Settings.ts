@@ -59,6 +59,26 @@ export const takeLogLevel = (
 }
 
 /**
+ * `argv` with the cron expression of `next` last. @effect/cli reads a token that begins with `-` as an option,
+ * so `next "-1 * * * *" --count 2` would fail on `--count` before our parser could name the problem. A token
+ * with a space in it is never an option: it moves after the options; so does the token after a `--`, which
+ * is dropped.
+ */
+export const expressionLast = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  if (argv[2] !== "next") return argv
+  const rest = argv.slice(3)
+  const separator = rest.indexOf("--")
+  const expression = separator !== -1
+    ? rest.slice(separator + 1, separator + 2)
+    : rest.filter((arg) => arg.startsWith("-") && /\s/.test(arg))
+  if (expression.length === 0) return argv
+  const options = separator !== -1
+    ? [...rest.slice(0, separator), ...rest.slice(separator + 2)]
+    : rest.filter((arg) => !expression.includes(arg))
+  return [...argv.slice(0, 3), ...options, ...expression]
+}
+
+/**
  * The `name` of the nearest `package.json` above `script` (symbolic links
  * resolved), if it has one.
  */

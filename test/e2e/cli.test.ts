@@ -82,7 +82,13 @@ describe.concurrent("next", { timeout: 60_000 }, () => {
   it.each([
     { title: "an out-of-range field", args: ["61 * * * *"], names: ["61 * * * *"] },
     { title: "an unknown zone", args: ["* * * * *", "--timezone", "Mars/Olympus"], names: ["Mars/Olympus"] },
-    { title: "a --count that is not a number", args: ["* * * * *", "--count", "abc"], names: ["abc"] }
+    { title: "a --count that is not a number", args: ["* * * * *", "--count", "abc"], names: ["abc"] },
+    {
+      title: "a negative minute, options after it",
+      args: ["-1 * * * *", "--count", "2"],
+      names: ["minute field", "-1 is not in 0-59"]
+    },
+    { title: "an expression after --", args: ["--count", "2", "--", "-1 * * * *"], names: ["-1 is not in 0-59"] }
   ])("exits 2 on $title, with one stderr line naming it", async ({ args, names }) => {
     const result = await cli(["next", ...args], { database: "none" })
     expect(result.code, result.output).toBe(2)
@@ -242,7 +248,7 @@ describe.concurrent("--help and errors of the command line", { timeout: 60_000 }
   it.each([
     { command: [], own: [] },
     { command: ["worker"], own: [] },
-    { command: ["run"], own: ["<job>"] },
+    { command: ["run"], own: ["<job>", "--no-deliver"] },
     { command: ["next"], own: ["<expression>", "--timezone", "--from", "--count", "--json"] },
     { command: ["jobs"], own: ["--json"] },
     { command: ["check"], own: [] },
