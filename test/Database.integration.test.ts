@@ -6,14 +6,14 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import * as net from "node:net"
 import * as Database from "../src/Database.js"
 import { migrations } from "../src/Migrations.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, freePort, servicesAvailable, tcpProxy, type TestDatabase, unique, via } from "./services.js"
+import { createDatabase, freePort, servicesAvailable, suiteDatabase, tcpProxy, unique, via } from "./services.js"
 import { captureLogs } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
@@ -117,13 +117,7 @@ const refusingPostgres = Effect.gen(function*() {
 const silentServer = fakeServer(() => undefined)
 
 describe.skipIf(!available)("Database on PostgreSQL", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   it.live("connects with DATABASE_URL and the pool size of the config, logging where (never the password)", () => {
     const logs = captureLogs()

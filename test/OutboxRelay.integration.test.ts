@@ -4,7 +4,7 @@
  * proxy this file owns; the shared broker is never touched.
  */
 import { SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import amqp from "amqplib"
 import { Context, Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
@@ -20,9 +20,9 @@ import {
   createDatabase,
   freePort,
   servicesAvailable,
+  suiteDatabase,
   tcpProxy,
   TEST_RABBITMQ_URL,
-  type TestDatabase,
   unique,
   via
 } from "./services.js"
@@ -91,13 +91,7 @@ const take = (queue: Awaited<ReturnType<typeof bindQueue>>, count: number, timeo
 const idsOf = (messages: ReadonlyArray<amqp.GetMessage>) => messages.map((m) => String(m.properties.messageId))
 
 describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   /** The worker's infrastructure on this file's database; the broker at `rabbitmqUrl` (none: relay disabled). */
   const stack = (rabbitmqUrl: string | undefined, exchange: string, logs: CapturedLogs = captureLogs()) =>

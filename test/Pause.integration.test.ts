@@ -3,23 +3,17 @@
  * `5_paused_by`), and pausing a paused job changes nothing and returns the
  * pause in force, also when two pauses race.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import * as Database from "../src/Database.js"
 import * as RunStore from "../src/RunStore.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, type TestDatabase, unique } from "./services.js"
+import { servicesAvailable, suiteDatabase, unique } from "./services.js"
 
 const available = await servicesAvailable(["postgres"])
 
 describe.skipIf(!available)("pauses on PostgreSQL", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
     Effect.flatMap(RunStore.RunStore, f).pipe(

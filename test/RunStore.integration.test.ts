@@ -3,14 +3,14 @@
  * (also when two instances race for it), the first outcome is kept, records
  * round-trip, and the history is by job, newest first.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "../src/Database.js"
 import type { RunReason } from "../src/Job.js"
 import * as RunStore from "../src/RunStore.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, type TestDatabase, unique } from "./services.js"
+import { servicesAvailable, suiteDatabase, unique } from "./services.js"
 
 const available = await servicesAvailable(["postgres"])
 
@@ -31,13 +31,7 @@ const claim = (
 })
 
 describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   /** A store on its own pool: one worker instance. */
   const instance = () =>

@@ -5,13 +5,13 @@
  * expired, and a relay gives back only its own rows.
  */
 import { SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
 import * as Database from "../../src/Database.js"
 import * as Claims from "../../src/OutboxRelay/Claims.js"
 import { layerOutbox, Publisher } from "../../src/Publisher.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, type TestDatabase, unique } from "../services.js"
+import { servicesAvailable, suiteDatabase, unique } from "../services.js"
 
 const available = await servicesAvailable(["postgres"])
 
@@ -32,13 +32,7 @@ const rows = Effect.flatMap(
 )
 
 describe.skipIf(!available)("OutboxRelay claims on PostgreSQL", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   const stack = () =>
     layerOutbox.pipe(

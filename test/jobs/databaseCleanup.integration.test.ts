@@ -6,7 +6,7 @@
  * instant, and stops cleanly between batches when interrupted.
  */
 import { SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "../../src/Database.js"
@@ -16,7 +16,7 @@ import { databaseCleanup } from "../../src/jobs/databaseCleanup.js"
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, type TestDatabase } from "../services.js"
+import { servicesAvailable, suiteDatabase } from "../services.js"
 import { buildScoped, type CapturedLogs, captureLogs, frozenAt } from "../utils.js"
 
 const available = await servicesAvailable(["postgres"])
@@ -106,13 +106,7 @@ const audit = Effect.acquireRelease(
 )
 
 describe.skipIf(!available)("database_cleanup on PostgreSQL", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   const config = (overrides: Partial<WorkerConfig.WorkerConfigShape>) =>
     WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 3, ...overrides })

@@ -4,7 +4,7 @@
  * right body and properties, and a slot run again publishes nothing new.
  */
 import { SqlClient } from "@effect/sql"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Option, Redacted, Schema } from "effect"
 import * as Demo from "../../src/Demo.js"
 import * as Infrastructure from "../../src/Infrastructure.js"
@@ -12,14 +12,7 @@ import { reportGenerator, ROUTING_KEY, WeeklyReport } from "../../src/jobs/repor
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import {
-  bindQueue,
-  createDatabase,
-  servicesAvailable,
-  TEST_RABBITMQ_URL,
-  type TestDatabase,
-  unique
-} from "../services.js"
+import { bindQueue, servicesAvailable, suiteDatabase, TEST_RABBITMQ_URL, unique } from "../services.js"
 import { captureLogs, frozenAt } from "../utils.js"
 
 const available = await servicesAvailable()
@@ -32,13 +25,7 @@ const MONDAY = Date.parse("2026-03-02T08:00:00Z")
 const decodeReport = (content: Buffer) => Schema.decodeUnknown(Schema.parseJson(WeeklyReport))(content.toString("utf8"))
 
 describe.skipIf(!available)("report_generator on PostgreSQL and RabbitMQ", () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await createDatabase()
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
+  const db = suiteDatabase()
 
   /** The worker with this one job, on this file's database and the broker. */
   const worker = (exchange: string) =>
