@@ -13,8 +13,8 @@ import * as net from "node:net"
 import * as Database from "../src/Database.js"
 import { migrations } from "../src/Migrations.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, freePort, servicesAvailable, suiteDatabase, tcpProxy, unique, via } from "./services.js"
-import { captureLogs } from "./utils.js"
+import { createDatabase, freePort, servicesAvailable, tcpProxy, unique, via } from "./services.js"
+import { captureLogs, suiteDatabase } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
 

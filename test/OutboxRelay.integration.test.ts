@@ -20,13 +20,12 @@ import {
   createDatabase,
   freePort,
   servicesAvailable,
-  suiteDatabase,
   tcpProxy,
   TEST_RABBITMQ_URL,
   unique,
   via
 } from "./services.js"
-import { type CapturedLogs, captureLogs } from "./utils.js"
+import { type CapturedLogs, captureLogs, suiteDatabase } from "./utils.js"
 
 const available = await servicesAvailable()
 

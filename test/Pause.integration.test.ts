@@ -8,7 +8,8 @@ import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import * as Database from "../src/Database.js"
 import * as RunStore from "../src/RunStore.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { servicesAvailable, suiteDatabase, unique } from "./services.js"
+import { servicesAvailable, unique } from "./services.js"
+import { suiteDatabase } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
 

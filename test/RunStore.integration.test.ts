@@ -10,7 +10,8 @@ import * as Database from "../src/Database.js"
 import type { RunReason } from "../src/Job.js"
 import * as RunStore from "../src/RunStore.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { servicesAvailable, suiteDatabase, unique } from "./services.js"
+import { servicesAvailable, unique } from "./services.js"
+import { suiteDatabase } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
 

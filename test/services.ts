@@ -10,7 +10,6 @@
  * `REQUIRE_SERVICES=1`, which makes them fail instead; the run says once
  * which services and why (`test/globalSetup.ts`).
  */
-import { afterAll, beforeAll } from "@effect/vitest"
 import amqp from "amqplib"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
@@ -138,33 +137,6 @@ export const createDatabase = async (prefix = "cw_test"): Promise<TestDatabase> 
       admin((client) => client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)).then(() =>
         undefined
       )
-  }
-}
-
-/**
- * A database of the current suite's own: created before its tests, dropped after them. Its `url` and `name`
- * are read inside the tests (before the suite's `beforeAll` has run there is no database yet).
- */
-export const suiteDatabase = (prefix?: string): TestDatabase => {
-  let current: TestDatabase | undefined
-  beforeAll(async () => {
-    current = await createDatabase(prefix)
-  })
-  afterAll(async () => {
-    await current?.drop()
-  })
-  const get = (): TestDatabase => {
-    if (current === undefined) throw new Error("the suite's database exists only once its beforeAll has run")
-    return current
-  }
-  return {
-    get name() {
-      return get().name
-    },
-    get url() {
-      return get().url
-    },
-    drop: () => get().drop()
   }
 }
 

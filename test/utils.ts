@@ -2,10 +2,12 @@
  * Shared fixtures: a scheduler stack on the memory run store, log capture,
  * and helpers to read the run history.
  */
+import { afterAll, beforeAll } from "@effect/vitest"
 import { Clock, type Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
 import * as Log from "../src/Log.js"
 import * as RunStore from "../src/RunStore.js"
 import * as Worker from "../src/Worker.js"
+import { createDatabase, type TestDatabase } from "./services.js"
 
 /** 2026-01-01T00:00:00Z: where the tests' TestClock starts. */
 export const T0 = Date.parse("2026-01-01T00:00:00Z")
@@ -62,5 +64,32 @@ export const frozenAt = (millis: number): Clock.Clock => {
     unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
     currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
     sleep: (duration: Duration.Duration) => live.sleep(duration)
+  }
+}
+
+/**
+ * A database of the current suite's own: created before its tests, dropped after them. Its `url` and `name`
+ * are read inside the tests (before the suite's `beforeAll` has run there is no database yet).
+ */
+export const suiteDatabase = (prefix?: string): TestDatabase => {
+  let current: TestDatabase | undefined
+  beforeAll(async () => {
+    current = await createDatabase(prefix)
+  })
+  afterAll(async () => {
+    await current?.drop()
+  })
+  const get = (): TestDatabase => {
+    if (current === undefined) throw new Error("the suite's database exists only once its beforeAll has run")
+    return current
+  }
+  return {
+    get name() {
+      return get().name
+    },
+    get url() {
+      return get().url
+    },
+    drop: () => get().drop()
   }
 }

@@ -11,7 +11,8 @@ import * as Database from "../../src/Database.js"
 import * as Claims from "../../src/OutboxRelay/Claims.js"
 import { layerOutbox, Publisher } from "../../src/Publisher.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import { servicesAvailable, suiteDatabase, unique } from "../services.js"
+import { servicesAvailable, unique } from "../services.js"
+import { suiteDatabase } from "../utils.js"
 
 const available = await servicesAvailable(["postgres"])
 

@@ -16,8 +16,8 @@ import { databaseCleanup } from "../../src/jobs/databaseCleanup.js"
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import { servicesAvailable, suiteDatabase } from "../services.js"
-import { buildScoped, type CapturedLogs, captureLogs, frozenAt } from "../utils.js"
+import { servicesAvailable } from "../services.js"
+import { buildScoped, type CapturedLogs, captureLogs, frozenAt, suiteDatabase } from "../utils.js"
 
 const available = await servicesAvailable(["postgres"])
 

@@ -12,8 +12,8 @@ import { reportGenerator, ROUTING_KEY, WeeklyReport } from "../../src/jobs/repor
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
-import { bindQueue, servicesAvailable, suiteDatabase, TEST_RABBITMQ_URL, unique } from "../services.js"
-import { captureLogs, frozenAt } from "../utils.js"
+import { bindQueue, servicesAvailable, TEST_RABBITMQ_URL, unique } from "../services.js"
+import { captureLogs, frozenAt, suiteDatabase } from "../utils.js"
 
 const available = await servicesAvailable()
 
