@@ -17,6 +17,7 @@ import * as Log from "./Log.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as ProcessGuard from "./ProcessGuard.js"
 import * as Redact from "./Redact.js"
+import * as RunContext from "./RunContext.js"
 import { JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
 import * as Worker from "./Worker.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
@@ -38,7 +39,9 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E>(
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(layer),
     Layer.provideMerge(Infrastructure.make(options)),
-    Layer.provideMerge(Layer.succeed(WorkerConfig, config))
+    Layer.provideMerge(Layer.succeed(WorkerConfig, config)),
+    // Every fiber resumes in its own run's context (or none): see RunContext.
+    Layer.provideMerge(RunContext.layer)
   )
 
 /** The start-up failures of the infrastructure: a database that cannot be opened, `HTTP_PORT` unusable. */
@@ -77,8 +80,9 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   jobs: Jobs,
   layer: AppLayer<Jobs, E>
-): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError | Http.HttpPortUnavailable> =>
-  Effect.gen(function*() {
+): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError | Http.HttpPortUnavailable> => {
+  let guard: ProcessGuard.Guard | undefined
+  return Effect.gen(function*() {
     yield* Effect.logInfo("initializing worker").pipe(
       Effect.annotateLogs({
         timezone: config.timezone,
@@ -101,21 +105,26 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
           : Effect.void)
     )
     const shutdown = yield* Deferred.make<ProcessGuard.Trigger>()
-    yield* ProcessGuard.install({ config, shutdown, signals: true })
-    return yield* Effect.gen(function*() {
+    guard = yield* ProcessGuard.install({ config, shutdown, signals: true })
+    yield* Effect.gen(function*() {
       // Each job requires part of what the stack provides; the checker has lost which part.
       yield* (Worker.start(jobs) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
       yield* Ref.set(started, true)
-      return yield* Deferred.await(shutdown)
+      yield* Deferred.await(shutdown)
     }).pipe(Effect.provide(services(config, layer)))
   }).pipe(
     Effect.scoped,
     logStartFailure,
     withLogs(config),
-    // Node's state after an uncaught exception cannot be trusted: exit now that the shutdown is done.
-    Effect.tap((trigger) => trigger._tag === "Fatal" ? Effect.sync(() => process.exit(1)) : Effect.void),
-    Effect.asVoid
+    // Node's state after an uncaught exception (before or during the shutdown) cannot be trusted: exit 1 now
+    // that the shutdown is done, whether it ended normally or by the runtime's interruption on a signal.
+    Effect.ensuring(
+      Effect.suspend(() => guard?.failed ?? Effect.succeed(false)).pipe(
+        Effect.flatMap((failed) => failed ? Effect.sync(() => process.exit(1)) : Effect.void)
+      )
+    )
   )
+}
 
 /**
  * Runs one job now as a manual run on the full stack (its loops not started,

@@ -126,19 +126,27 @@ export const make = (options: Options = {}) =>
       const connection = yield* connected
       const rows = yield* onDatabase(claims.take)
       if (rows.length === 0) return { handled: 0, delivered: 0 }
-      const refused = new Map<string, string>()
-      for (const exchange of new Set(rows.map((row) => row.exchange))) {
-        const refusal = yield* Effect.mapError(Amqp.declare(connection, exchange), onBroker(false))
-        if (refusal !== undefined) refused.set(exchange, refusal)
-      }
-      const outcomes = yield* Amqp.publishAll(connection, rows, refused, config.serviceName, confirmTimeout).pipe(
-        Effect.mapError(onBroker(true))
+      return yield* Effect.gen(function*() {
+        const refused = new Map<string, string>()
+        for (const exchange of new Set(rows.map((row) => row.exchange))) {
+          const refusal = yield* Effect.mapError(Amqp.declare(connection, exchange), onBroker(false))
+          if (refusal !== undefined) refused.set(exchange, refusal)
+        }
+        const outcomes = yield* Amqp.publishAll(connection, rows, refused, config.serviceName, confirmTimeout).pipe(
+          Effect.mapError(onBroker(true))
+        )
+        const delivered = yield* onDatabase(claims.record(rows, outcomes))
+        const retry = outcomes.find((outcome) => outcome._tag === "retry")
+        // A nack means broker trouble: back off rather than hammer it with the same rows.
+        if (retry !== undefined) return yield* Effect.fail(new DeliveryFailed("broker", retry.error))
+        return { handled: rows.length, delivered }
+      }).pipe(
+        // Cut short (a flush's time is up, shutdown): the batch goes back now, not when its lease expires, so that
+        // the next relay (a restarted worker has another token) does not wait for it.
+        Effect.onInterrupt(() =>
+          giveBack(new DeliveryFailed("broker", "interrupted before the broker confirmed", true))
+        )
       )
-      const delivered = yield* onDatabase(claims.record(rows, outcomes))
-      const retry = outcomes.find((outcome) => outcome._tag === "retry")
-      // A nack means broker trouble: back off rather than hammer it with the same rows.
-      if (retry !== undefined) return yield* Effect.fail(new DeliveryFailed("broker", retry.error))
-      return { handled: rows.length, delivered }
     })
 
     /** This relay's batch back to pending; if that fails, its lease frees it later. */

@@ -66,14 +66,26 @@ const runFields = (tag: RunContext.RunTag | undefined): Record<string, unknown> 
 
 const stackOf = (error: unknown) => (error instanceof Error && error.stack !== undefined ? error.stack : undefined)
 
-/** Installs the guards for the scope's lifetime. */
-export const install = (options: Options): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(() => setUp(options)), (tearDown) => Effect.sync(tearDown)).pipe(Effect.asVoid)
+/** The guards of a process, once installed. */
+export interface Guard {
+  /** Whether an uncaught exception happened (even during a shutdown a signal began): the process must exit 1. */
+  readonly failed: Effect.Effect<boolean>
+}
 
-const setUp = ({ config, shutdown, signals, stream }: Options): () => void => {
+/** Installs the guards for the scope's lifetime. */
+export const install = (options: Options): Effect.Effect<Guard, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(Effect.sync(() => setUp(options)), ({ tearDown }) => Effect.sync(tearDown)),
+    ({ failed }) => ({ failed: Effect.sync(failed) })
+  )
+
+const setUp = (
+  { config, shutdown, signals, stream }: Options
+): { readonly tearDown: () => void; readonly failed: () => boolean } => {
   const format = config.logFormat
   const write = Log.writer({ service: config.serviceName, format, level: config.logLevel, stream })
   let began = false
+  let failed = false
   let watchdog: NodeJS.Timeout | undefined
   let thread: Worker | undefined
 
@@ -130,6 +142,7 @@ const setUp = ({ config, shutdown, signals, stream }: Options): () => void => {
 
   /** Node's state cannot be trusted after an uncaught exception: shut down in order, then exit 1. */
   const onException = (error: unknown) => {
+    failed = true
     const fields = { ...runFields(RunContext.current()), error: describe(error), stack: stackOf(error) }
     write(LogLevel.Error, began ? "uncaught exception" : "uncaught exception: shutting down", fields)
     if (!began) begin({ _tag: "Fatal", error: describe(error) })
@@ -158,7 +171,7 @@ const setUp = ({ config, shutdown, signals, stream }: Options): () => void => {
   }
   process.on("unhandledRejection", onRejection)
   process.on("uncaughtException", onException)
-  return () => {
+  const tearDown = () => {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
     process.off("unhandledRejection", onRejection)
@@ -167,4 +180,5 @@ const setUp = ({ config, shutdown, signals, stream }: Options): () => void => {
     clearTimeout(watchdog)
     void thread?.terminate()
   }
+  return { tearDown, failed: () => failed }
 }

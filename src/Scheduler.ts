@@ -93,21 +93,29 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         (stop) => (stop ? Effect.void : FiberSet.run(runs, slot(entry, nominalAt, "scheduled", randomUUID())))
       )
 
+    /** Records `slots` as missed (those already claimed keep their record). */
+    const recordAll = (entry: Entry, slots: ReadonlyArray<number>) =>
+      Effect.forEach(slots, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+
     /** Records `slots` as missed once they are `MISSED_RECORD_DELAY` old (or when shutdown begins). */
     const recordLater = (entry: Entry, slots: ReadonlyArray<number>) =>
       Effect.gen(function*() {
         const wait = slots[slots.length - 1]! + MISSED_RECORD_DELAY - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(stopping))
-        yield* Effect.forEach(slots, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+        yield* recordAll(entry, slots)
       })
 
+    /** Jobs whose catch-up sequence is going: one at a time per job. */
+    const chains = new Set<string>()
+
     /**
-     * Runs `slots` one after another as catch-up runs; returns once the first has been decided (claimed and past
-     * the local overlap check), so that it takes its place before the job's next slot can. Stopped at a slot
-     * another instance has claimed (that instance runs the rest) or interrupted (replaced, cancelled, shutdown).
-     * Each slot on a fiber of its own, which its timeout interrupts: after a timeout the sequence goes on.
+     * Runs `slots` one after another as catch-up runs, on a fiber of its own; with `wait`, returns once the first
+     * has been decided (claimed and past the local overlap check). Each slot on a fiber of its own, which its
+     * timeout interrupts: after a timeout the sequence goes on. Stopped at a slot another instance has claimed
+     * (that instance runs the rest); stopped by shutdown or an interruption (replaced, cancelled), the slots not
+     * run are recorded as missed.
      */
-    const runSerially = (entry: Entry, slots: ReadonlyArray<number>) =>
+    const runSerially = (entry: Entry, slots: ReadonlyArray<number>, wait: boolean) =>
       Effect.gen(function*() {
         const decided = yield* Deferred.make<void>()
         const runFrom = (i: number): Effect.Effect<void> =>
@@ -116,11 +124,23 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             FiberSet.run(runs, catchUpRun(entry, new Date(slots[i]!), i === 0 ? decided : undefined)).pipe(
               Effect.flatMap(Fiber.await),
               Effect.flatMap((exit) =>
-                (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause)) ? runFrom(i + 1) : Effect.void
+                (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause))
+                  ? runFrom(i + 1)
+                  : Effect.flatMap(
+                    Deferred.isDone(stopping),
+                    (stop) => Exit.isSuccess(exit) && !stop ? Effect.void : recordAll(entry, slots.slice(i))
+                  )
               )
             )
-        yield* FiberSet.run(runs, runFrom(0))
-        yield* Deferred.await(decided)
+        chains.add(entry.name)
+        yield* FiberSet.run(
+          runs,
+          runFrom(0).pipe(
+            Effect.ensuring(Effect.sync(() => chains.delete(entry.name))),
+            Effect.ensuring(Deferred.succeed(decided, undefined))
+          )
+        )
+        if (wait) yield* Deferred.await(decided)
       })
 
     /**
@@ -138,17 +158,22 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         if (late) yield* dispatch(entry, new Date(plan.run[0]!))
         const missed = plan.missed - (late ? 1 : 0)
         if (missed === 0) return
-        const fields = { job: entry.name, missed, catch_up: entry.catchUp, running: late ? 0 : plan.run.length }
+        // A catch-up sequence of this job still going (the process fell behind again) is not joined by another.
+        const chained = !late && plan.run.length > 0 && chains.has(entry.name)
+        const run = late || chained ? [] : plan.run
+        const record = chained ? [...plan.record, ...plan.run].sort((a, b) => a - b) : plan.record
+        const fields = { job: entry.name, missed, catch_up: entry.catchUp, running: run.length }
         yield* (downtime
           ? Effect.logWarning("job missed slots while no worker ran").pipe(Effect.annotateLogs(fields))
           : Effect.logWarning("job missed slots").pipe(
             Effect.annotateLogs({ ...fields, resumed_at: new Date(now).toISOString() })
           ))
-        const young = plan.record.findIndex((slot) => slot > now - MISSED_RECORD_DELAY)
-        const old = young === -1 ? plan.record : plan.record.slice(0, young)
-        yield* Effect.forEach(old, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
-        if (young !== -1) yield* FiberSet.run(recorders, recordLater(entry, plan.record.slice(young)))
-        if (!late && plan.run.length > 0) yield* runSerially(entry, plan.run)
+        const young = record.findIndex((slot) => slot > now - MISSED_RECORD_DELAY)
+        yield* recordAll(entry, young === -1 ? record : record.slice(0, young))
+        if (young !== -1) yield* FiberSet.run(recorders, recordLater(entry, record.slice(young)))
+        // At start-up the first catch-up run takes its place before the job's next slot can; a running
+        // job's loop does not wait for it.
+        if (run.length > 0) yield* runSerially(entry, run, downtime)
       })
 
     /**

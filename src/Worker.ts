@@ -6,6 +6,7 @@
 import { Duration, Effect, Layer, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
 import * as Job from "./Job.js"
+import * as RunContext from "./RunContext.js"
 import * as RunStore from "./RunStore.js"
 import { type RegistrationError, Scheduler } from "./Scheduler.js"
 import * as WorkerConfig from "./WorkerConfig.js"
@@ -75,5 +76,6 @@ export const layerTest = (
 ): Layer.Layer<Scheduler | RunStore.RunStore | WorkerConfig.WorkerConfig> =>
   Scheduler.Default.pipe(
     Layer.provideMerge(RunStore.layerMemory()),
-    Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero, ...overrides }))
+    Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero, ...overrides })),
+    Layer.provideMerge(RunContext.layer)
   )

@@ -567,6 +567,47 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
   )
 
   it.live(
+    "a flush cut short by its time limit gives its batch back at once: the next relay need not wait",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* ownDatabase
+        const exchange = unique("cw_test_ex")
+        const queue = yield* queueOn(exchange, "cut.#")
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
+          (p) => Effect.promise(p.close)
+        )
+        // `run <job>` on a broker whose confirms do not come back: its 1 s flush ends long before the confirms' 30 s.
+        const cut = yield* Layer.build(relayProcess(db.url, via(TEST_RABBITMQ_URL, proxy.port), exchange, {
+          mode: "flush",
+          confirmTimeout: "30 seconds",
+          sendLease: "120 seconds"
+        }, captureLogs()))
+        // Connected first (nothing to deliver yet), then the proxy stops passing the broker's answers.
+        expect(yield* Context.get(cut, OutboxRelay).flush("5 seconds")).toMatchObject({ pending: 0 })
+        proxy.halfOpen()
+        const ids = yield* Effect.gen(function*() {
+          const publisher = yield* Publisher
+          return yield* Effect.forEach([1, 2, 3], (n) => publisher.publish(exchange, "cut.n", { n }))
+        }).pipe(Effect.provide(cut))
+        const left = yield* Context.get(cut, OutboxRelay).flush("1 second")
+        expect(left).toMatchObject({ delivered: 0, pending: 3 })
+        // Back to pending now, an attempt counted; not left `sending` for 120 s.
+        expect(yield* sending.pipe(Effect.provide(cut))).toEqual([])
+        expect((yield* rowsOf(ids).pipe(Effect.provide(cut))).map((r) => [r.status, r.attempts])).toEqual(
+          ids.map(() => ["pending", 1])
+        )
+        // So another relay (a worker, another token) delivers them at once.
+        const next = yield* Layer.build(
+          relayProcess(db.url, TEST_RABBITMQ_URL, exchange, { mode: "flush" }, captureLogs())
+        )
+        expect(yield* Context.get(next, OutboxRelay).flush("10 seconds")).toMatchObject({ delivered: 3, pending: 0 })
+        expect(new Set(idsOf(yield* take(queue, 3)))).toEqual(new Set(ids))
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
     "wrong password: one ERROR with host, user and vhost, never the password; status refused, /health 503; " +
       "messages wait and the relay keeps retrying",
     () =>

@@ -1,5 +1,5 @@
 import { expect, it } from "@effect/vitest"
-import { Effect, Fiber, TestClock } from "effect"
+import { Deferred, Effect, Fiber, TestClock } from "effect"
 import * as Job from "../src/Job.js"
 import * as RunContext from "../src/RunContext.js"
 import * as Worker from "../src/Worker.js"
@@ -61,4 +61,25 @@ it.live("a run's fiber holding the event loop is measured and named; a short one
     expect(blocked?.tag.job).toBe("long")
     expect(blocked!.millis).toBeGreaterThanOrEqual(1000)
     expect(RunContext.takeBlocked()).toBeUndefined()
+  }))
+
+it.effect("a fiber a run wakes up does not take the run's context along, nor do its timers", () =>
+  Effect.gen(function*() {
+    const woken = yield* Deferred.make<void>()
+    const seen: Array<RunContext.RunTag | undefined> = []
+    const job = Job.make({ name: "waker", schedule: "* * * * * *", run: Deferred.succeed(woken, undefined) })
+    yield* TestClock.setTime(T0)
+    yield* Effect.gen(function*() {
+      const waiter = yield* Effect.fork(
+        Deferred.await(woken).pipe(Effect.zipRight(Effect.sync(() => {
+          seen.push(RunContext.current())
+          setTimeout(() => seen.push(RunContext.current()), 0)
+        })))
+      )
+      yield* Worker.start([job])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(waiter)
+      yield* realTick
+    }).pipe(Effect.provide(Worker.layerTest()))
+    expect(seen).toEqual([undefined, undefined])
   }))

@@ -129,4 +129,31 @@ describe("the wall clock steps while jobs are scheduled", () => {
       )
       expect(logs.withMessage("job missed slots")).toEqual([])
     }))
+
+  it.effect("a catch-up run waiting behind a long run (overlap queue) does not hold the job's loop", () =>
+    Effect.gen(function*() {
+      const logs = captureLogs()
+      const { adjust, clock, step } = yield* steppable
+      yield* TestClock.setTime(T0)
+      const job = Job.make({
+        name: "minutely",
+        schedule: "* * * * *",
+        overlap: "queue",
+        timeout: "10 minutes",
+        run: Effect.sleep("5 minutes")
+      })
+      const history = yield* Effect.gen(function*() {
+        yield* Worker.start([job])
+        yield* adjust("90 seconds") // minute 1 runs until 6:00
+        yield* step(270_000) // the wall clock jumps from 1:30 to 6:00
+        yield* adjust("30 minutes")
+        return yield* rows
+      }).pipe(Effect.provide(Worker.layerTest()), Effect.withClock(clock), Effect.provide(logs.layer))
+      // One gap, caught up once; the loop goes on firing scheduled slots meanwhile (queued or skipped).
+      expect(logs.withMessage("job missed slots")).toHaveLength(1)
+      expect(history.filter(([, , reason]) => reason === "catch-up")).toHaveLength(1)
+      const after = history.filter(([minute, , reason]) => minute > 6 && reason === "scheduled")
+      expect(after.length).toBeGreaterThanOrEqual(25)
+      expect(after.filter(([, status]) => status === "succeeded").length).toBeGreaterThanOrEqual(4)
+    }))
 })

@@ -118,7 +118,7 @@ export const historyCommand = (jobs: ReadonlyArray<Job.Any>) =>
             run.reason,
             run.attempt === null ? "" : String(run.attempt),
             seconds(run.durationMs),
-            run.instance,
+            escapeControl(run.instance),
             escapeControl(run.skipReason ?? run.error ?? "")
           ])
         ))

@@ -57,14 +57,14 @@ export const decodeBody = (payload: Uint8Array, contentType: string): Body => {
 /** A body in one table cell. */
 const bodyCell = (body: Body) =>
   body.encoding === "json"
-    ? JSON.stringify(body.value)
+    ? escapeControl(JSON.stringify(body.value))
     : body.encoding === "text"
     ? escapeControl(body.value)
     : `base64:${body.value}`
 
 const listCommand = {
   all: Options.boolean("all").pipe(
-    Options.withDescription("delivered messages too (default: only those pending or failed)")
+    Options.withDescription("delivered messages too (default: only those pending, being sent or failed)")
   ),
   json: Options.boolean("json").pipe(
     Options.withDescription("print one JSON array of messages instead of a table (default off)")
@@ -115,8 +115,8 @@ const showCommand = Command.make(
       const fields: Array<[string, string]> = [
         ["id", row.id],
         ["status", row.status],
-        ["exchange", row.exchange],
-        ["routing key", row.routing_key],
+        ["exchange", escapeControl(row.exchange)],
+        ["routing key", escapeControl(row.routing_key)],
         ["content type", row.content_type],
         ["headers", JSON.stringify(row.headers)],
         ["attempts", String(row.attempts)],
@@ -127,7 +127,7 @@ const showCommand = Command.make(
         ["last error", escapeControl(row.last_error ?? "")]
       ]
       const text = body.encoding === "json"
-        ? JSON.stringify(body.value, null, 2)
+        ? JSON.stringify(body.value, null, 2).replace(/[^\P{Cc}\n]/gu, (c) => escapeControl(c))
         : body.encoding === "text"
         ? body.value.replace(/[^\P{Cc}\n\t]/gu, (c) => escapeControl(c))
         : body.value
@@ -164,7 +164,7 @@ export const outboxCommand = Command.make(
             SELECT id, status, attempts, exchange, routing_key, content_type, created_at, last_error
               ${showBody ? sql`, payload` : sql``}
             FROM cron_worker.outbox
-            ${all ? sql`` : sql`WHERE status IN ('pending', 'failed')`}
+            ${all ? sql`` : sql`WHERE status IN ('pending', 'sending', 'failed')`}
             ORDER BY seq DESC LIMIT ${limit}`
           const bodies = rows.map((r) => (r.payload === undefined ? undefined : decodeBody(r.payload, r.content_type)))
           if (json) {
@@ -173,7 +173,9 @@ export const outboxCommand = Command.make(
               return body === undefined ? row : { ...row, body: body.value, body_encoding: body.encoding }
             })))
           }
-          if (rows.length === 0) return yield* Console.log(all ? "the outbox is empty" : "nothing pending or failed")
+          if (rows.length === 0) {
+            return yield* Console.log(all ? "the outbox is empty" : "nothing pending, being sent or failed")
+          }
           yield* Console.log(table(
             [
               "ID",
@@ -191,8 +193,8 @@ export const outboxCommand = Command.make(
                 r.id,
                 r.status,
                 String(r.attempts),
-                r.exchange,
-                r.routing_key,
+                escapeControl(r.exchange),
+                escapeControl(r.routing_key),
                 r.created_at.toISOString(),
                 escapeControl(r.last_error ?? ""),
                 ...(body === undefined ? [] : [bodyCell(body)])
@@ -203,6 +205,8 @@ export const outboxCommand = Command.make(
       )
     })
 ).pipe(
-  Command.withDescription("List outbox messages pending or failed (--all: every one); `outbox show <id>`: one whole"),
+  Command.withDescription(
+    "List outbox messages pending, being sent or failed (--all: every one); `outbox show <id>`: one whole"
+  ),
   Command.withSubcommands([showCommand])
 )

@@ -19,6 +19,8 @@ const misbehaving = (spawn: Spawn, mode: string, env: Readonly<Record<string, st
 /** Every stdout line is one JSON log line (nothing printed as a plain-text stack). */
 const jsonLogs = (proc: Proc): Array<LogLine> => proc.logs()
 
+const SHUTDOWN_DONE = "worker shutdown completed"
+
 afterAll(killAll)
 
 describe.skipIf(!postgres).concurrent("errors and stalls outside Effect", { timeout: 60_000 }, () => {
@@ -74,6 +76,23 @@ describe.skipIf(!postgres).concurrent("errors and stalls outside Effect", { time
       "SELECT count(*)::int AS n FROM cron_worker.runs WHERE status IN ('running', 'queued')"
     )
     expect(left).toEqual([{ n: 0 }])
+  })
+
+  test("an uncaught exception during a shutdown a signal began: logged, the shutdown finishes, exit 1", {
+    timeout: 30_000
+  }, async ({ spawn }) => {
+    const proc = await misbehaving(spawn, "throw-in-shutdown", { WORKER_SHUTDOWN_TIMEOUT_SECONDS: "5" })
+    await proc.waitFor("fixture slow run begins")
+    proc.signal("SIGTERM")
+    const exited = await proc.exit(25_000)
+    expect(exited, proc.output()).toMatchObject({ code: 1, signal: null })
+    const logs = jsonLogs(proc)
+    const order = ["shutdown signal received, initiating graceful shutdown...", "uncaught exception", SHUTDOWN_DONE]
+    expect(sequence(logs, order), proc.output()).toEqual(order)
+    expect(logs.find((line) => line.msg === "uncaught exception")).toMatchObject({
+      level: "ERROR",
+      job: "late-thrower"
+    })
   })
 
   test("a job holding the event loop for more than a second is named in a WARN line", {
