@@ -4,9 +4,12 @@
  * a restart inside a slot never runs it twice, and several instances starting
  * together agree (their claims do the rest).
  */
-import { Duration } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
 import type * as CronSpec from "./CronSpec.js"
+import type { Deadlines } from "./Deadlines.js"
+import type { InFlight } from "./InFlight.js"
 import type { CatchUp } from "./Job.js"
+import type { Entry } from "./Slot.js"
 
 /** Slots looked at per stretch, at most: beyond, the count is a lower bound. */
 export const SCAN_LIMIT = 1_000_000
@@ -14,6 +17,14 @@ export const SCAN_LIMIT = 1_000_000
 export const RECORD_LIMIT = 1000
 /** Slots `all` runs, at most: the newest ones. */
 export const RUN_LIMIT = 100
+
+/** A slot less than this old when the scheduler gets to it is late, not missed: it runs as scheduled. */
+export const LATE_MILLIS = 1000
+/**
+ * Slots passed over are recorded as missed only once they are this old: an instance whose clock is behind may
+ * still run them (clocks up to 10 s apart, ±5 s each, are tolerated with room to spare).
+ */
+export const MISSED_RECORD_DELAY = 20_000
 
 /** The decision for one job. */
 export interface Plan {
@@ -64,3 +75,118 @@ export const plan = (
   const record = recent.filter((slot) => !ran.has(slot)).slice(-RECORD_LIMIT)
   return { run, record, missed: older + recent.length }
 }
+
+/** What the catch-up runs with: how a slot runs and how a missed one is recorded (see `Slot`). */
+export interface Dependencies {
+  readonly inFlight: InFlight
+  readonly deadlines: Deadlines
+  readonly slot: (
+    entry: Entry,
+    nominal: number,
+    reason: "scheduled" | "catch-up",
+    runId: string,
+    decided?: Deferred.Deferred<void>
+  ) => Effect.Effect<boolean>
+  readonly recordMissed: (entry: Entry, nominal: number) => Effect.Effect<void>
+  readonly newRunId: () => string
+}
+
+export interface Runner {
+  /**
+   * The slots of `entry` in (`after`, `now`] that no run took: the process was down (`downtime`), or it woke past
+   * more than one slot (suspended, overloaded, or the wall clock stepped forward). The job's `catchUp` policy
+   * decides which run (see `plan`): a slot less than `LATE_MILLIS` old as scheduled, older ones one after another
+   * as catch-up runs. The others are recorded as missed, those younger than `MISSED_RECORD_DELAY` once they reach
+   * it. With `downtime` (start-up), returns once the first catch-up run has been decided, so that it takes its
+   * place before the job's next slot can.
+   */
+  readonly catchUp: (entry: Entry, after: number, now: number, downtime: boolean) => Effect.Effect<void>
+  /** Records at once the missed slots still waiting to be recorded (shutdown, while the store is open). */
+  readonly flush: Effect.Effect<void>
+}
+
+export const makeRunner = ({ deadlines, inFlight, newRunId, recordMissed, slot }: Dependencies) =>
+  Effect.gen(function*() {
+    /** Missed slots waiting to be recorded until they are `MISSED_RECORD_DELAY` old. */
+    const recorders = yield* FiberSet.make()
+    /** Jobs whose catch-up sequence is going: one at a time per job. */
+    const chains = new Set<string>()
+
+    /** Records `slots` as missed (those already claimed keep their record). */
+    const recordAll = (entry: Entry, slots: ReadonlyArray<number>) =>
+      Effect.forEach(slots, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+
+    /** Records `slots` as missed once they are `MISSED_RECORD_DELAY` old (or when shutdown begins). */
+    const recordLater = (entry: Entry, slots: ReadonlyArray<number>) =>
+      Effect.gen(function*() {
+        const wait = slots[slots.length - 1]! + MISSED_RECORD_DELAY - (yield* Clock.currentTimeMillis)
+        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(inFlight.closing))
+        yield* recordAll(entry, slots)
+      })
+
+    /** One missed slot, run now; `false` when it was not this instance's (taken, or shutdown began). */
+    const catchUpRun = (entry: Entry, nominal: number, decided: Deferred.Deferred<void> | undefined) =>
+      Effect.suspend(() =>
+        inFlight.closed() ? Effect.succeed(false) : slot(entry, nominal, "catch-up", newRunId(), decided)
+      )
+
+    /**
+     * Runs `slots` one after another as catch-up runs, on a fiber of its own; with `wait`, returns once the first
+     * has been decided (claimed and past the local overlap check). Each slot on a fiber of its own, which its
+     * timeout interrupts: after a timeout the sequence goes on. Stopped at a slot another instance has claimed
+     * (that instance runs the rest); stopped by shutdown or an interruption (replaced, cancelled), the slots not
+     * run are recorded as missed.
+     */
+    const runSerially = (entry: Entry, slots: ReadonlyArray<number>, wait: boolean) =>
+      Effect.gen(function*() {
+        const decided = yield* Deferred.make<void>()
+        const runFrom = (i: number): Effect.Effect<void> =>
+          i >= slots.length ?
+            Effect.void :
+            Fiber.await(inFlight.start(catchUpRun(entry, slots[i]!, i === 0 ? decided : undefined))).pipe(
+              Effect.flatMap((exit) =>
+                (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause))
+                  ? runFrom(i + 1)
+                  : Exit.isSuccess(exit) && !inFlight.closed()
+                  ? Effect.void
+                  : recordAll(entry, slots.slice(i))
+              )
+            )
+        chains.add(entry.name)
+        inFlight.start(
+          runFrom(0).pipe(
+            Effect.ensuring(Effect.sync(() => chains.delete(entry.name))),
+            Effect.ensuring(Deferred.succeed(decided, undefined))
+          )
+        )
+        if (wait) yield* Deferred.await(decided)
+      })
+
+    const catchUp = (entry: Entry, after: number, now: number, downtime: boolean) =>
+      Effect.gen(function*() {
+        const { catchUp: policy, catchUpWindow: window } = entry
+        const decision = plan(entry.spec, entry.anchor, after, now, policy, window, LATE_MILLIS)
+        // One slot to run, and young: a late run of the schedule, neither missed nor a catch-up.
+        const late = decision.run.length === 1 && decision.run[0]! > now - LATE_MILLIS
+        if (late && !inFlight.closed()) inFlight.start(slot(entry, decision.run[0]!, "scheduled", newRunId()))
+        const missed = decision.missed - (late ? 1 : 0)
+        if (missed === 0) return
+        // A catch-up sequence of this job still going (the process fell behind again) is not joined by another.
+        const chained = !late && decision.run.length > 0 && chains.has(entry.name)
+        const run = late || chained ? [] : decision.run
+        const record = chained ? [...decision.record, ...decision.run].sort((a, b) => a - b) : decision.record
+        const fields = { job: entry.name, missed, catch_up: policy, running: run.length }
+        yield* (downtime
+          ? Effect.logWarning("job missed slots while no worker ran").pipe(Effect.annotateLogs(fields))
+          : Effect.logWarning("job missed slots").pipe(
+            Effect.annotateLogs({ ...fields, resumed_at: new Date(now).toISOString() })
+          ))
+        const young = record.findIndex((slot) => slot > now - MISSED_RECORD_DELAY)
+        yield* recordAll(entry, young === -1 ? record : record.slice(0, young))
+        if (young !== -1) yield* FiberSet.run(recorders, recordLater(entry, record.slice(young)))
+        if (run.length > 0) yield* runSerially(entry, run, downtime)
+      })
+
+    const runner: Runner = { catchUp, flush: FiberSet.awaitEmpty(recorders) }
+    return runner
+  }) satisfies Effect.Effect<Runner, never, Scope.Scope>

@@ -8,72 +8,15 @@
  * runs a second that was the largest single cost of a run (see bench/).
  */
 import { Cause, type Clock, Deferred, Effect, Equal, type Fiber, FiberId, HashSet, type Scope } from "effect"
+import { Heap, type Timer } from "./Heap.js"
 
-/** A deadline in the heap; `index` is its place there (-1 once removed). */
-interface Deadline {
-  readonly at: number
+/** A run's deadline in the heap. */
+interface Deadline extends Timer {
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  index: number
 }
 
 /** Longest single sleep: Node's timers cannot wait longer than 24.8 days. */
 const MAX_SLEEP = 3_600_000
-
-/** A min-heap of deadlines by `at`, with removal by handle. */
-class Heap {
-  private readonly items: Array<Deadline> = []
-
-  get size(): number {
-    return this.items.length
-  }
-  peek(): Deadline | undefined {
-    return this.items[0]
-  }
-  push(item: Deadline): void {
-    item.index = this.items.length
-    this.items.push(item)
-    this.up(item.index)
-  }
-  remove(item: Deadline): void {
-    const index = item.index
-    if (index < 0) return
-    const last = this.items.pop()!
-    item.index = -1
-    if (index === this.items.length) return
-    this.items[index] = last
-    last.index = index
-    this.down(index)
-    this.up(last.index)
-  }
-  private swap(i: number, j: number): void {
-    const a = this.items[i]!
-    const b = this.items[j]!
-    this.items[i] = b
-    this.items[j] = a
-    a.index = j
-    b.index = i
-  }
-  private up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (this.items[parent]!.at <= this.items[i]!.at) return
-      this.swap(i, parent)
-      i = parent
-    }
-  }
-  private down(i: number): void {
-    for (;;) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let smallest = i
-      if (left < this.items.length && this.items[left]!.at < this.items[smallest]!.at) smallest = left
-      if (right < this.items.length && this.items[right]!.at < this.items[smallest]!.at) smallest = right
-      if (smallest === i) return
-      this.swap(i, smallest)
-      i = smallest
-    }
-  }
-}
 
 export interface Deadlines {
   /**
@@ -92,7 +35,7 @@ const monotonic = (clock: Clock.Clock) => Number(clock.unsafeCurrentTimeNanos() 
 
 /** The watchdog, running in the current scope. */
 export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(function*() {
-  const heap = new Heap()
+  const heap = new Heap<Deadline>()
   const clock = yield* Effect.clock
   /** When the watchdog wakes next (Infinity: it waits for a deadline). */
   let target = Infinity

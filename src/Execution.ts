@@ -6,15 +6,13 @@
 import { SqlClient } from "@effect/sql"
 import {
   Cause,
-  Clock,
+  type Clock,
   Context,
   Duration,
   Effect,
   Exit,
-  Metric,
-  MetricBoundaries,
-  MetricKey,
-  MetricLabel,
+  FiberRef,
+  HashMap,
   Option,
   Schedule,
   Schema,
@@ -22,6 +20,7 @@ import {
 } from "effect"
 import type { Deadlines } from "./Deadlines.js"
 import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
+import * as Metrics from "./Metrics.js"
 import * as Redact from "./Redact.js"
 import * as RunContext from "./RunContext.js"
 import type { Outcome, RunStoreShape } from "./RunStore.js"
@@ -52,39 +51,8 @@ export const retrySchedule = (policy: RetryPlan): Schedule.Schedule<unknown, unk
   )
 }
 
-const runsTotal = MetricKey.counter("cron_worker_runs_total", {
-  description: "Slots by job and outcome (succeeded, failed, timed_out, interrupted, skipped)",
-  incremental: true
-})
-const runDuration = Metric.histogram(
-  "cron_worker_run_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.005, factor: 4, count: 10 }),
-  "Duration of finished runs"
-)
-const runLag = Metric.histogram(
-  "cron_worker_run_lag_seconds",
-  MetricBoundaries.exponential({ start: 0.001, factor: 4, count: 10 }),
-  "Actual start minus nominal instant"
-)
-
-/**
- * The counter of each (job, outcome), made once from a key that carries its
- * labels: such a metric finds its series in the registry once and keeps it,
- * where `Metric.tagged` looks the series up again on every update.
- */
-const counters = new Map<string, Effect.Effect<void>>()
-
 /** Counts a slot's outcome. */
-export const count = (job: string, status: string): Effect.Effect<void> => {
-  const key = `${job}\u0000${status}`
-  let increment = counters.get(key)
-  if (increment === undefined) {
-    const labels = [MetricLabel.make("job", job), MetricLabel.make("status", status)]
-    increment = Metric.increment(Metric.fromMetricKey(MetricKey.taggedWithLabels(runsTotal, labels)))
-    counters.set(key, increment)
-  }
-  return increment
-}
+export const count = Metrics.count
 
 /** A failure as one line, secrets masked: `Name: message` for errors, their JSON otherwise. */
 export const describe = (error: unknown): string => Redact.scrub(describeRaw(error))
@@ -126,98 +94,129 @@ const classify = (
 /**
  * Runs the slot described by `info` and records its outcome. Never fails; when
  * the fiber is interrupted (shutdown, `replace`), the run is interrupted, its
- * finalizers run, and it is recorded as interrupted with `interruptReason()`.
+ * finalizers run, and it is recorded as interrupted with `interruptReason(runId)`.
+ *
+ * It must run on a fiber of its own (the slot's): it sets that fiber's span
+ * rather than scoping it, which spares a run the work of restoring it.
  */
 export const execute = (
   store: RunStoreShape,
   deadlines: Deadlines,
+  clock: Clock.Clock,
   runnable: Runnable,
   info: Omit<RunInfo, "attempt">,
-  interruptReason: () => string | undefined
-): Effect.Effect<void> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      yield* Metric.update(runLag, Math.max(0, started - info.nominalAt.getTime()) / 1000)
-      yield* Effect.annotateCurrentSpan({ "run.lag_ms": started - info.nominalAt.getTime() })
-      yield* Effect.logInfo("job started")
-      let attempt = 0
-      const once = Effect.suspend(() => {
-        attempt++
-        return runnable.run.pipe(
-          Effect.provideService(CurrentRun, { ...info, attempt }),
-          Effect.tapError((error) =>
-            attempt < runnable.attempts
-              ? Effect.logWarning("job attempt failed, retrying").pipe(
-                Effect.annotateLogs({ attempt, error: describe(error) })
-              )
-              : Effect.void
+  interruptReason: (runId: string) => string | undefined
+): Effect.Effect<void> => {
+  let attempt = 0
+  const once = Effect.suspend(() => {
+    attempt++
+    const run = Effect.provideService(runnable.run, CurrentRun, { ...info, attempt })
+    return attempt < runnable.attempts
+      ? Effect.tapError(run, (error) =>
+        Effect.logWarning("job attempt failed, retrying").pipe(
+          Effect.annotateLogs({ attempt, error: describe(error) })
+        ))
+      : run
+  })
+  const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
+  const bounded = Option.isNone(runnable.timeout)
+    ? retried
+    : deadlines.within(retried, Duration.toMillis(runnable.timeout.value))
+  const nominal = info.nominalAt.getTime()
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.tracer, (tracer) => {
+      const started = clock.unsafeCurrentTimeMillis()
+      const span = tracer.span(
+        `job ${info.job}`,
+        Option.none(),
+        Context.empty(),
+        [],
+        clock.unsafeCurrentTimeNanos(),
+        "internal"
+      )
+      span.attribute("job.name", info.job)
+      span.attribute("run.id", info.runId)
+      span.attribute("run.nominal_at", info.nominalAt.toISOString())
+      span.attribute("run.reason", info.reason)
+      span.attribute("run.lag_ms", started - nominal)
+      Metrics.unsafeLag(started - nominal)
+      return FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
+        Effect.zipRight(Effect.logInfo("job started")),
+        Effect.zipRight(Effect.exit(restore(RunContext.within(info, bounded)))),
+        Effect.flatMap((exit) => {
+          const finished = clock.unsafeCurrentTimeMillis()
+          return Effect.ensuring(
+            recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, attempt, span),
+            Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), exit))
           )
-        )
-      })
-      const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
-      const bounded = Option.match(runnable.timeout, {
-        onNone: () => retried,
-        onSome: (after) => deadlines.within(retried, Duration.toMillis(after))
-      })
-      const exit = yield* Effect.exit(restore(RunContext.within(info, bounded)))
-      const finished = yield* Clock.currentTimeMillis
-      // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
-      const result = classify(exit, (cause) =>
-        deadlines.isTimeout(cause)
-          ? Option.map(runnable.timeout, (after) => new RunTimedOut({ after }))
-          : Option.none())
-      const error = result.status === "interrupted" ? interruptReason() ?? result.error : result.error
-      const annotations = { duration_ms: finished - started, attempt, status: result.status }
-      yield* Effect.annotateCurrentSpan({ "run.outcome": result.status, "run.attempt": attempt })
-      switch (result.status) {
-        case "succeeded":
-          yield* Effect.logInfo("job completed successfully").pipe(Effect.annotateLogs(annotations))
-          break
-        case "interrupted":
-          yield* Effect.logWarning("job interrupted").pipe(Effect.annotateLogs({ ...annotations, error }))
-          break
-        default:
-          if (result.panic !== undefined) {
-            const stack = result.panic instanceof Error && result.panic.stack
-              ? result.panic.stack
-              : Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty)
-            yield* Effect.logError("job panic recovered").pipe(
-              Effect.annotateLogs({ ...annotations, error, panic: describe(result.panic), stack })
-            )
-          } else {
-            yield* Effect.logError("job failed").pipe(Effect.annotateLogs({ ...annotations, error }))
-          }
-      }
-      yield* Metric.update(runDuration, (finished - started) / 1000)
-      yield* count(runnable.name, result.status)
-      if (!(yield* store.finish(info.runId, { status: result.status, attempt, at: new Date(finished), error }))) {
-        // Another instance marked the run abandoned (this worker stopped renewing its lease for too long).
-        yield* Effect.logWarning("run outcome not recorded: the run had already been marked abandoned").pipe(
-          Effect.annotateLogs({ status: result.status })
-        )
-      }
-    })
-  ).pipe(
-    Effect.annotateLogs({
-      job: info.job,
-      run_id: info.runId,
-      nominal_at: info.nominalAt.toISOString(),
-      reason: info.reason
-    }),
-    Effect.withSpan(`job ${info.job}`, {
-      root: true,
-      kind: "internal",
-      // The span's place in the source is always here: no stack trace per run.
-      captureStackTrace: false,
-      attributes: {
-        "job.name": info.job,
-        "run.id": info.runId,
-        "run.nominal_at": info.nominalAt.toISOString(),
-        "run.reason": info.reason
-      }
+        })
+      )
     })
   )
+}
+
+/** A run's end: classified, logged, counted and recorded. */
+const recordOutcome = (
+  store: RunStoreShape,
+  deadlines: Deadlines,
+  runnable: Runnable,
+  info: Omit<RunInfo, "attempt">,
+  interruptReason: (runId: string) => string | undefined,
+  exit: Exit.Exit<void, unknown>,
+  started: number,
+  finished: number,
+  attempt: number,
+  span: Tracer.Span
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
+    const result = classify(exit, (cause) =>
+      deadlines.isTimeout(cause)
+        ? Option.map(runnable.timeout, (after) => new RunTimedOut({ after }))
+        : Option.none())
+    const error = result.status === "interrupted" ? interruptReason(info.runId) ?? result.error : result.error
+    Metrics.unsafeDuration(finished - started)
+    Metrics.unsafeCount(runnable.name, result.status)
+    const fields: Record<string, unknown> = { duration_ms: finished - started, attempt, status: result.status }
+    let log: Effect.Effect<void>
+    switch (result.status) {
+      case "succeeded":
+        log = Effect.logInfo("job completed successfully")
+        break
+      case "interrupted":
+        fields.error = error
+        log = Effect.logWarning("job interrupted")
+        break
+      default:
+        fields.error = error
+        if (result.panic !== undefined) {
+          fields.panic = describe(result.panic)
+          fields.stack = result.panic instanceof Error && result.panic.stack
+            ? result.panic.stack
+            : Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty)
+          log = Effect.logError("job panic recovered")
+        } else {
+          log = Effect.logError("job failed")
+        }
+    }
+    // The slot's own fiber, whose run is over: its annotations are set, not scoped.
+    const annotate = FiberRef.update(FiberRef.currentLogAnnotations, (annotations) => {
+      let out = annotations
+      for (const key in fields) out = HashMap.set(out, key, fields[key])
+      return out
+    })
+    span.attribute("run.outcome", result.status)
+    span.attribute("run.attempt", attempt)
+    return Effect.zipRight(annotate, log).pipe(
+      Effect.zipRight(store.finish(info.runId, { status: result.status, attempt, at: new Date(finished), error })),
+      Effect.flatMap((recorded) =>
+        recorded
+          ? Effect.void
+          // Another instance marked the run abandoned (this worker stopped renewing its lease for too long).
+          : Effect.logWarning("run outcome not recorded: the run had already been marked abandoned")
+      )
+    )
+  })
 
 /**
  * The job's effect with the services captured at registration. Of the context

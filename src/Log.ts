@@ -69,8 +69,14 @@ export const formatJson = (entry: Entry): string => {
     service: entry.service,
     msg: entry.msg
   }
-  for (const [key, value] of Object.entries(entry.fields)) {
-    if (!(key in line)) line[key] = jsonSafe(value)
+  for (const key in entry.fields) {
+    if (key in line) continue
+    const value = entry.fields[key]
+    // Strings, numbers and booleans as they are; only the rest needs a walk.
+    line[key] = typeof value === "object" || typeof value === "bigint" || typeof value === "function" ||
+        typeof value === "symbol"
+      ? jsonSafe(value)
+      : value
   }
   return Redact.scrub(JSON.stringify(line))
 }

@@ -20,7 +20,9 @@ const KEY_VALUE = /\b([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key))=([
 
 /** `text` with every secret replaced by `***`. */
 export const scrub = (text: string): string => {
-  let out = text.replace(URL_CREDENTIALS, "$1$2:***@").replace(KEY_VALUE, "$1=***")
+  // Each pattern only where it could match: most lines have neither a URL with credentials nor a `key=value`.
+  let out = text.includes("://") && text.includes("@") ? text.replace(URL_CREDENTIALS, "$1$2:***@") : text
+  if (out.includes("=")) out = out.replace(KEY_VALUE, "$1=***")
   for (const secret of known) {
     if (out.includes(secret)) out = out.split(secret).join("***")
   }

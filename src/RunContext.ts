@@ -44,37 +44,47 @@ export const takeBlocked = (): { readonly tag: RunTag; readonly millis: number }
   return longest
 }
 
-/** One fiber's stretch on the event loop: its run, what to restore when it pauses, and since when it runs. */
-interface Frame {
-  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
-  readonly previous: RunTag | undefined
-  tag: RunTag | undefined
-  since: number
-}
-
-/** Stretches nest: a fiber may start another one synchronously. */
-const frames: Array<Frame> = []
+/**
+ * The fibers' stretches on the event loop, as a stack (a fiber may start another one synchronously): each one's
+ * fiber, the context to restore when it pauses, its run, and since when it runs. Parallel arrays reused from one
+ * stretch to the next: this runs at every resume of every fiber, and allocates nothing.
+ */
+const stackFibers: Array<Fiber.RuntimeFiber<unknown, unknown> | undefined> = []
+const stackPrevious: Array<RunTag | undefined> = []
+const stackTags: Array<RunTag | undefined> = []
+const stackSince: Array<number> = []
+let depth = 0
 
 const enter = (fiber: Fiber.RuntimeFiber<unknown, unknown>, tag: RunTag | undefined): void => {
-  frames.push({ fiber, previous: storage.getStore(), tag, since: tag === undefined ? 0 : performance.now() })
-  storage.enterWith(tag)
+  const previous = storage.getStore()
+  stackFibers[depth] = fiber
+  stackPrevious[depth] = previous
+  stackTags[depth] = tag
+  stackSince[depth] = tag === undefined ? 0 : performance.now()
+  depth++
+  if (previous !== tag) storage.enterWith(tag)
 }
 
-/** Notes how long `frame`'s run held the loop, when it is over the threshold. */
-const measure = (frame: Frame): void => {
-  if (frame.tag === undefined) return
-  const millis = performance.now() - frame.since
+/** Notes how long the run of the stretch at `index` held the loop, when it is over the threshold. */
+const measure = (index: number): void => {
+  const tag = stackTags[index]
+  if (tag === undefined) return
+  const millis = performance.now() - stackSince[index]!
   if (millis > BLOCK_THRESHOLD_MILLIS && (blocked === undefined || millis > blocked.millis)) {
-    blocked = { tag: frame.tag, millis }
+    blocked = { tag, millis }
   }
 }
 
 const leave = (fiber: Fiber.RuntimeFiber<unknown, unknown>): void => {
-  const top = frames[frames.length - 1]
-  if (top === undefined || top.fiber !== fiber) return
-  frames.pop()
+  const top = depth - 1
+  if (top < 0 || stackFibers[top] !== fiber) return
+  depth = top
   measure(top)
-  storage.enterWith(top.previous)
+  const previous = stackPrevious[top]
+  stackFibers[top] = undefined
+  stackPrevious[top] = undefined
+  stackTags[top] = undefined
+  if (storage.getStore() !== previous) storage.enterWith(previous)
 }
 
 /** Enters each resuming fiber's run context (or none), and restores the one before when it pauses. */
@@ -94,10 +104,20 @@ const supervisor = new ContextSupervisor()
 export const layer: Layer.Layer<never> = Supervisor.addSupervisor(supervisor)
 
 /** Whether `candidate` is, or combines, the context supervisor. */
-const includes = (candidate: unknown): boolean =>
+const includesUncached = (candidate: unknown): boolean =>
   candidate === supervisor ||
   (typeof candidate === "object" && candidate !== null && "left" in candidate && "right" in candidate &&
-    (includes(candidate.left) || includes(candidate.right)))
+    (includesUncached(candidate.left) || includesUncached(candidate.right)))
+
+const included = new WeakMap<object, boolean>()
+const includes = (candidate: object): boolean => {
+  let result = included.get(candidate)
+  if (result === undefined) {
+    result = includesUncached(candidate)
+    included.set(candidate, result)
+  }
+  return result
+}
 
 /**
  * `effect` as the code of the run `tag`: while it executes (and in what it forks), `current()` is `tag`, and so
@@ -108,11 +128,11 @@ export const within = <A, E, R>(tag: RunTag, effect: Effect.Effect<A, E, R>): Ef
     Effect.withFiberRuntime<A, E, R>((fiber) => {
       live.add(tag)
       const installed = includes(fiber.currentSupervisor)
-      const top = frames[frames.length - 1]
+      const top = depth - 1
       // This stretch began before the fiber was the run's: it becomes the run's now.
-      if (installed && top?.fiber === fiber) {
-        top.tag = tag
-        top.since = performance.now()
+      if (installed && top >= 0 && stackFibers[top] === fiber) {
+        stackTags[top] = tag
+        stackSince[top] = performance.now()
         storage.enterWith(tag)
       } else {
         enter(fiber, tag)
@@ -121,12 +141,12 @@ export const within = <A, E, R>(tag: RunTag, effect: Effect.Effect<A, E, R>): Ef
       return restore(installed ? body : Effect.supervised(body, supervisor)).pipe(
         Effect.ensuring(Effect.sync(() => {
           live.delete(tag)
-          const last = frames[frames.length - 1]
-          if (last?.fiber !== fiber) return
+          const last = depth - 1
+          if (last < 0 || stackFibers[last] !== fiber) return
           if (installed) {
             // The stretch goes on, no longer the run's.
             measure(last)
-            last.tag = undefined
+            stackTags[last] = undefined
             storage.enterWith(undefined)
           } else {
             leave(fiber)

@@ -189,16 +189,32 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
     const bySlot = new Map<string, string>()
     const paused = new Map<string, Pause>()
     const anchors = new Map<string, Date>()
+    /** Finished runs, oldest first: what is evicted first. Live runs are never evicted. */
+    const finished: Array<string> = []
+    let evictFrom = 0
+    /** Finished records held (pruned ones leave stale ids in `finished`). */
+    let held = 0
     const slotKey = (job: string, nominalAt: Date) => `${job}\u0000${nominalAt.getTime()}`
     const evict = () => {
-      if (byId.size <= capacity) return
-      for (const [runId, record] of byId) {
-        if (byId.size <= capacity) break
-        if (isLive(record.status)) continue
+      while (held > capacity && evictFrom < finished.length) {
+        const runId = finished[evictFrom++]!
+        const record = byId.get(runId)
+        if (record === undefined || isLive(record.status)) continue
         byId.delete(runId)
+        held--
         const key = slotKey(record.job, record.nominalAt)
         if (bySlot.get(key) === runId) bySlot.delete(key)
       }
+      // The queue's head is compacted once it is as long as what is left.
+      if (evictFrom > 1024 && evictFrom * 2 > finished.length) {
+        finished.splice(0, evictFrom)
+        evictFrom = 0
+      }
+    }
+    const ended = (runId: string) => {
+      finished.push(runId)
+      held++
+      evict()
     }
     const none: Others = { running: 0, queued: 0 }
     const update = (runId: string, f: (record: RunRecord) => RunRecord) => {
@@ -229,7 +245,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             durationMs: skipReason === undefined ? undefined : 0,
             error: undefined
           })
-          evict()
+          if (skipReason !== undefined) ended(claim.runId)
           return pause === undefined ? { _tag: "Claimed", others: none } : { _tag: "Paused", reason: pause.reason }
         }),
       finish: (runId, outcome) =>
@@ -245,6 +261,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             durationMs: outcome.at.getTime() - record.startedAt.getTime(),
             error: outcome.error
           })
+          ended(runId)
           return true
         }),
       enqueue: (runId) => Effect.sync(() => (update(runId, (r) => ({ ...r, status: "queued" })), true)),
@@ -288,6 +305,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           for (const [runId, record] of byId) {
             if (!isLive(record.status) && record.startedAt < before) {
               byId.delete(runId)
+              held--
               deleted++
             }
           }

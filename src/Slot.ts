@@ -1,18 +1,33 @@
 /**
- * One slot of one job, from its claim in the run store to its recorded
- * outcome: the overlap policy, the jitter delay, the global concurrency
- * limit, then the run itself (`Execution`). Every claimed slot gets an
- * outcome, whatever interrupts it.
+ * One slot of one job, from its claim in the run store to its recorded outcome: the overlap policy, the jitter
+ * delay, the global concurrency limit, then the run itself (`Execution`). Every claimed slot gets an outcome,
+ * whatever interrupts it. Written as flat chains with no work the common case does not need: this is what every
+ * run of every job goes through.
  */
-import { Clock, Deferred, Duration, Effect, Option, Random } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberRef, HashMap, Option, Random } from "effect"
 import { randomUUID } from "node:crypto"
+import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
 import * as Execution from "./Execution.js"
-import type { CatchUp, RunReason } from "./Job.js"
+import type { InFlight } from "./InFlight.js"
+import type { CatchUp, Overlap as OverlapPolicy, RunReason } from "./Job.js"
+import * as Metrics from "./Metrics.js"
 import * as Overlap from "./Overlap.js"
 import type { Others, RunStoreShape, SkipReason } from "./RunStore.js"
-import type { JobInfo } from "./Scheduler.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
+
+/** A registered job, as `jobs` lists it. */
+export interface JobInfo {
+  readonly name: string
+  readonly schedule: string
+  readonly timezone: string
+  readonly description: string | undefined
+  readonly overlap: OverlapPolicy
+  readonly timeout: Option.Option<Duration.Duration>
+  readonly spec: CronSpec.CronSpec
+  /** Registration instant: the anchor of `@every` schedules. */
+  readonly anchor: number
+}
 
 /** A registered job as the scheduler keeps it: what it lists, what it runs, its overlap state. */
 export interface Entry extends JobInfo, Execution.Runnable {
@@ -22,147 +37,72 @@ export interface Entry extends JobInfo, Execution.Runnable {
   readonly state: Overlap.State
 }
 
-const REFUSALS: Record<Overlap.Refusal, string> = {
-  overlap: "job skipped (previous run still running)",
-  overlap_queue_full: "job skipped (previous run still running, one already queued)",
-  shutdown: "job skipped (shutdown began while it was queued)"
-}
-
-/** What slots share: the scheduler's store, limit and shutdown signal. */
+/** What slots share: the scheduler's store, the runs in flight, the deadlines. */
 export interface Dependencies {
   readonly config: WorkerConfigShape
   readonly store: RunStoreShape
   /** `host:pid`, recorded with every run. */
   readonly instance: string
-  /** The global limit; `undefined` for none. */
-  readonly limit: Effect.Semaphore | undefined
-  /** Completed when shutdown begins: no run starts after it. */
-  readonly stopping: Deferred.Deferred<void>
-  /** Why a run was interrupted (replaced, shutdown), by run id. */
-  readonly interruptReasons: Map<string, string>
+  readonly inFlight: InFlight
   /** The runs' timeouts. */
   readonly deadlines: Deadlines
+  readonly clock: Clock.Clock
 }
 
-/** How often a run waiting for another instance's run checks again. */
-const REMOTE_POLL = Duration.seconds(1)
+const put = (annotations: HashMap.HashMap<string, unknown>, key: string, value: unknown) =>
+  HashMap.set(annotations, key, value)
 
-export const make = ({ config, deadlines, instance, interruptReasons, limit, stopping, store }: Dependencies) => {
+export const make = ({ clock, config, deadlines, inFlight, instance, store }: Dependencies) => {
   const leaseSeconds = Duration.toSeconds(config.leaseDuration)
   const skip = (
-    entry: Entry,
+    entry: { readonly name: string },
     runId: string,
     reason: SkipReason,
     message: string,
-    fields: Record<string, unknown> = {}
+    fields?: Record<string, unknown>
   ) =>
-    Effect.gen(function*() {
-      yield* Effect.logWarning(message).pipe(Effect.annotateLogs(fields))
-      yield* Execution.count(entry.name, "skipped")
-      yield* store.finish(runId, {
-        status: "skipped",
-        skipReason: reason,
-        attempt: 0,
-        at: new Date(yield* Clock.currentTimeMillis)
+    Effect.zipRight(
+      fields === undefined ? Effect.logWarning(message) : Effect.annotateLogs(Effect.logWarning(message), fields),
+      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        Metrics.unsafeCount(entry.name, "skipped")
+        return store.finish(runId, { status: "skipped", skipReason: reason, attempt: 0, at: new Date(at) })
       })
-    })
-
-  /** The overlap policy: `true` when the run may start (and must then be released). */
-  const admit = (entry: Entry, runId: string, nominalAt: Date) =>
-    Overlap.admit(
-      entry.state,
-      entry.overlap,
-      runId,
-      stopping,
-      (previous) =>
-        Effect.gen(function*() {
-          for (const run of previous) {
-            if (!interruptReasons.has(run.runId)) {
-              interruptReasons.set(run.runId, `replaced by the run of ${nominalAt.toISOString()}`)
-            }
-          }
-          yield* Effect.logWarning("job replacing its previous run").pipe(
-            Effect.annotateLogs({ replaced: previous.length })
-          )
-        }),
-      store.enqueue(runId, entry.name),
-      store.dequeue(runId)
-    ).pipe(
-      Effect.flatMap((refusal) =>
-        refusal === undefined
-          ? Effect.succeed(true)
-          : skip(entry, runId, refusal === "shutdown" ? "shutdown" : "overlap", REFUSALS[refusal]).pipe(
-            Effect.as(false)
-          )
-      )
     )
+  const ctx: Overlap.Context = { store, instance, inFlight, skip }
 
-  const release = (entry: Entry, runId: string) =>
-    Effect.zipRight(Effect.sync(() => interruptReasons.delete(runId)), Overlap.release(entry.state, runId))
-
-  /** A run stopped before `execute` recorded anything (queued, in its jitter delay, being replaced). */
-  const recordInterrupted = (entry: Entry, runId: string) =>
-    Effect.gen(function*() {
-      const error = interruptReasons.get(runId) ?? "interrupted"
-      const at = new Date(yield* Clock.currentTimeMillis)
-      if (!(yield* store.finish(runId, { status: "interrupted", attempt: 0, at, error }))) return
-      yield* Execution.count(entry.name, "interrupted")
-      yield* Effect.logWarning("job interrupted").pipe(Effect.annotateLogs({ run_id: runId, error }))
-    })
-
-  /** Waits until no other instance runs the job (polling), or shutdown begins; `true` if it is free. */
-  const awaitOthers = (entry: Entry) =>
-    Effect.gen(function*() {
-      for (;;) {
-        if ((yield* store.others(entry.name, instance)).running === 0) return true
-        const stop = yield* Effect.raceFirst(
-          Effect.as(Effect.sleep(REMOTE_POLL), false),
-          Effect.as(Deferred.await(stopping), true)
-        )
-        if (stop) return false
+  /** Jitter, a last look at shutdown, the global limit, the run. */
+  const run = (entry: Entry, runId: string, nominalAt: Date, reason: RunReason): Effect.Effect<void> => {
+    const go = Effect.suspend(() => {
+      if (inFlight.closed()) return skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
+      if (!inFlight.acquire()) {
+        return skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
+          max_concurrent: config.maxConcurrentJobs
+        })
       }
+      return Effect.ensuring(
+        Execution.execute(
+          store,
+          deadlines,
+          clock,
+          entry,
+          { job: entry.name, runId, nominalAt, reason },
+          inFlight.reasonOf
+        ),
+        Effect.sync(inFlight.release)
+      )
     })
+    if (Option.isNone(entry.jitter) || reason !== "scheduled") return go
+    const jitter = Duration.toMillis(entry.jitter.value)
+    return Effect.zipRight(
+      Effect.flatMap(
+        Random.nextIntBetween(0, jitter + 1),
+        (delay) => Effect.raceFirst(Effect.sleep(delay), Deferred.await(inFlight.closing))
+      ),
+      go
+    )
+  }
 
-  /**
-   * The overlap policy against runs of other instances (the local ones were
-   * handled by `admit`): `true` when the run may start.
-   */
-  const admitAcrossInstances = (entry: Entry, runId: string, nominalAt: Date, others: Others) =>
-    Effect.gen(function*() {
-      if (entry.overlap === "allow" || (others.running === 0 && others.queued === 0)) return true
-      switch (entry.overlap) {
-        case "skip":
-          yield* skip(entry, runId, "overlap", "job skipped (previous run still running on another instance)")
-          return false
-        case "queue": {
-          if (others.queued > 0 || !(yield* store.enqueue(runId, entry.name))) {
-            yield* skip(entry, runId, "overlap", "job skipped (a run is already queued on another instance)")
-            return false
-          }
-          yield* Effect.logInfo("job queued behind a run on another instance")
-          if (!(yield* awaitOthers(entry))) {
-            yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it was queued)")
-            return false
-          }
-          yield* store.dequeue(runId)
-          return true
-        }
-        case "replace": {
-          const error = `replaced by the run of ${nominalAt.toISOString()} on instance ${instance}`
-          const asked = yield* store.requestCancel(entry.name, instance, error)
-          yield* Effect.logWarning("job replacing its run on another instance").pipe(
-            Effect.annotateLogs({ replaced: asked })
-          )
-          if (!(yield* awaitOthers(entry))) {
-            yield* skip(entry, runId, "shutdown", "job skipped (shutdown began while it replaced a run)")
-            return false
-          }
-          return true
-        }
-      }
-    })
-
-  /** After the claim: overlap, jitter, the global limit, the run. */
+  /** After the claim: the overlap policy (here, then across instances), then `run`. */
   const admitAndRun = (
     entry: Entry,
     runId: string,
@@ -170,77 +110,103 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
     reason: RunReason,
     others: Others,
     decided: Deferred.Deferred<void> | undefined
-  ) =>
-    Effect.gen(function*() {
-      const waited = entry.overlap === "queue" && entry.state.active.length > 0
-      const local = yield* admit(entry, runId, nominalAt)
-      if (decided !== undefined) yield* Deferred.succeed(decided, undefined)
-      if (!local) return
+  ): Effect.Effect<void> => {
+    const waited = entry.state.active.length > 0
+    return Effect.flatMap(Overlap.admit(ctx, entry, runId, nominalAt), (local) => {
+      if (decided !== undefined) Deferred.unsafeDone(decided, Exit.void)
+      if (!local) return Effect.void
+      const go = run(entry, runId, nominalAt, reason)
+      if (!store.shared) return go
       // After a wait here, what the claim saw of the other instances is stale.
-      const now = waited && store.shared ? yield* store.others(entry.name, instance) : others
-      if (!(yield* admitAcrossInstances(entry, runId, nominalAt, now))) return
-      if (Option.isSome(entry.jitter) && reason === "scheduled") {
-        const delay = yield* Random.nextIntBetween(0, Duration.toMillis(entry.jitter.value) + 1)
-        yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopping))
-      }
-      if (yield* Deferred.isDone(stopping)) {
-        return yield* skip(entry, runId, "shutdown", "job skipped (shutdown began before it started)")
-      }
-      const run = Execution.execute(store, deadlines, entry, { job: entry.name, runId, nominalAt, reason }, () =>
-        interruptReasons.get(runId))
-      const admitted = limit === undefined ? Option.some(yield* run) : yield* limit.withPermitsIfAvailable(1)(run)
-      if (Option.isNone(admitted)) {
-        yield* skip(entry, runId, "max_concurrent", "job skipped (max concurrent executions reached)", {
-          max_concurrent: config.maxConcurrentJobs
-        })
-      }
+      const now = waited && entry.overlap === "queue" ? store.others(entry.name, instance) : Effect.succeed(others)
+      return Effect.flatMap(
+        Effect.flatMap(now, (seen) => Overlap.admitAcrossInstances(ctx, entry, runId, nominalAt, seen)),
+        (may) => (may ? go : Effect.void)
+      )
+    })
+  }
+
+  /** A run stopped before `execute` recorded anything (queued, in its jitter delay, being replaced). */
+  const recordInterrupted = (entry: Entry, runId: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const error = inFlight.reasonOf(runId) ?? "interrupted"
+      return Effect.flatMap(
+        store.finish(runId, { status: "interrupted", attempt: 0, at: new Date(now), error }),
+        (recorded) => {
+          if (!recorded) return Effect.void
+          Metrics.unsafeCount(entry.name, "interrupted")
+          return Effect.annotateLogs(Effect.logWarning("job interrupted"), "error", error)
+        }
+      )
     })
 
   /**
-   * One slot, from claim to recorded outcome. Uninterruptible except while it
-   * waits or runs, so that a claimed slot always gets an outcome. `true` when
-   * this instance claimed the slot (whatever came of it).
+   * One slot, from claim to recorded outcome. Uninterruptible except while it waits or runs, so that a claimed slot
+   * always gets an outcome. `true` when this instance claimed the slot (whatever came of it). Runs on a fiber of its
+   * own (`InFlight.start`): it sets that fiber's log annotations and span.
    */
   const slot = (
     entry: Entry,
-    nominalAt: Date,
+    nominal: number,
     reason: RunReason,
     runId: string,
     /** Completed once this instance has decided whether the slot runs (claimed and past the local overlap check). */
     decided?: Deferred.Deferred<void>
-  ) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        const at = new Date(yield* Clock.currentTimeMillis)
-        const claim = yield* store.claim({ runId, job: entry.name, nominalAt, reason, instance, at, leaseSeconds })
-        if (claim._tag === "Taken") return yield* Effect.as(Effect.logDebug("slot already claimed"), false)
-        if (claim._tag === "Paused") {
-          yield* Execution.count(entry.name, "skipped")
-          yield* Effect.logInfo("job skipped (paused)").pipe(
-            Effect.annotateLogs({ run_id: runId })
-          )
-          return true
-        }
-        yield* restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
-          Effect.onInterrupt(() => recordInterrupted(entry, runId)),
-          Effect.ensuring(release(entry, runId))
+  ): Effect.Effect<boolean> => {
+    const nominalAt = new Date(nominal)
+    const claimed = Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() =>
+        Effect.flatMap(
+          store.claim({
+            runId,
+            job: entry.name,
+            nominalAt,
+            reason,
+            instance,
+            at: new Date(clock.unsafeCurrentTimeMillis()),
+            leaseSeconds
+          }),
+          (claim): Effect.Effect<boolean> => {
+            if (claim._tag === "Taken") return Effect.as(Effect.logDebug("slot already claimed"), false)
+            if (claim._tag === "Paused") {
+              Metrics.unsafeCount(entry.name, "skipped")
+              return Effect.as(Effect.logInfo("job skipped (paused)"), true)
+            }
+            return restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
+              Effect.onInterrupt(() => recordInterrupted(entry, runId)),
+              Effect.ensuring(Overlap.release(ctx, entry, runId)),
+              Effect.as(true)
+            )
+          }
         )
-        return true
-      })
+      )
     ).pipe(
       // The run store failed (the database is down): the slot is lost, and said so.
       Effect.catchAllDefect((defect) =>
         Effect.as(
-          Effect.logError("slot not recorded: the run store failed").pipe(
-            Effect.annotateLogs({ run_id: runId, error: Execution.describe(defect) })
-          ),
+          Effect.annotateLogs(Effect.logError("slot not recorded: the run store failed"), {
+            error: Execution.describe(defect)
+          }),
           false
         )
-      ),
-      // Taken, paused, failed or interrupted before the overlap check: decided all the same.
-      Effect.ensuring(decided === undefined ? Effect.void : Deferred.succeed(decided, undefined)),
-      Effect.annotateLogs({ job: entry.name, nominal_at: nominalAt.toISOString() })
+      )
     )
+    // On the slot's own fiber: its annotations are set, not scoped (nothing to restore after).
+    const annotate = FiberRef.update(
+      FiberRef.currentLogAnnotations,
+      (annotations) =>
+        put(
+          put(put(put(annotations, "job", entry.name), "nominal_at", nominalAt.toISOString()), "run_id", runId),
+          "reason",
+          reason
+        )
+    )
+    return Effect.zipRight(
+      annotate,
+      // Taken, paused, failed or interrupted before the overlap check: decided all the same.
+      decided === undefined ? claimed : Effect.ensuring(claimed, Deferred.succeed(decided, undefined))
+    )
+  }
 
   /** Records a slot that passed while the process was not running it (suspended, overloaded). */
   const recordMissed = (entry: Entry, nominal: number) =>
@@ -257,10 +223,10 @@ export const make = ({ config, deadlines, instance, interruptReasons, limit, sto
         leaseSeconds,
         missed: true
       })
-      if (claim._tag !== "Taken") yield* Execution.count(entry.name, "skipped")
+      if (claim._tag !== "Taken") Metrics.unsafeCount(entry.name, "skipped")
     }).pipe(
       Effect.uninterruptible,
-      // The job's fiber must outlive a run store that fails.
+      // The job must outlive a run store that fails.
       Effect.catchAllDefect((defect) =>
         Effect.logError("missed slot not recorded: the run store failed").pipe(
           Effect.annotateLogs({

@@ -49,14 +49,13 @@ export const start = <const Jobs extends ReadonlyArray<Job.Any>>(
 ): Effect.Effect<void, InvalidJobs, Job.Requirements<Jobs[number]> | Scheduler> =>
   Effect.gen(function*() {
     const scheduler = yield* Scheduler
-    const errors: Array<RegistrationError> = validate(jobs, scheduler.defaultTimezone)
-    if (errors.length > 0) return yield* Effect.fail(new InvalidJobs({ errors }))
-    for (const job of jobs) {
-      // Each job needs a part of the union; the loop variable's type has lost which part.
-      const register = scheduler.register(job) as Effect.Effect<void, RegistrationError, Job.Requirements<Jobs[number]>>
-      yield* register.pipe(Effect.catchAll((error) => Effect.sync(() => errors.push(error))))
-    }
-    if (errors.length > 0) return yield* Effect.fail(new InvalidJobs({ errors }))
+    // The jobs' requirements are the union of theirs; the array's element type has lost which job needs which part.
+    const register = scheduler.registerAll(jobs) as Effect.Effect<
+      void,
+      ReadonlyArray<RegistrationError>,
+      Job.Requirements<Jobs[number]>
+    >
+    yield* Effect.mapError(register, (errors) => new InvalidJobs({ errors }))
     yield* scheduler.start
     yield* Effect.logInfo("worker started successfully").pipe(Effect.annotateLogs({ jobs_registered: jobs.length }))
   })

@@ -1,0 +1,96 @@
+/**
+ * The runs in flight: the fibers of the slots being decided or run, why one was interrupted, the global limit on
+ * concurrent runs, and whether new runs may start at all. Closing it is the first step of shutdown: no run starts
+ * after it; those running get the grace period, then are interrupted with a reason.
+ */
+import { Clock, Deferred, Duration, Effect, Fiber, Runtime, type Scope } from "effect"
+
+export interface InFlight {
+  /** Starts `effect` on a fiber of its own, with the scheduler's context (not the caller's), tracked until it ends. */
+  readonly start: <A>(effect: Effect.Effect<A>) => Fiber.RuntimeFiber<A>
+  /** Fibers in flight. */
+  readonly size: () => number
+  /** True once shutdown began: no run starts. */
+  readonly closed: () => boolean
+  /** Completes when shutdown begins. */
+  readonly closing: Deferred.Deferred<void>
+  /** Takes a slot of the global limit (`WORKER_MAX_CONCURRENT_JOBS`); `false` when all are taken. */
+  readonly acquire: () => boolean
+  /** Gives back a slot of the global limit. */
+  readonly release: () => void
+  /** Says why the run `runId` is about to be interrupted (the first reason given is kept). */
+  readonly interruptWith: (runId: string, reason: string) => void
+  /** Why the run `runId` was interrupted, if a reason was given. */
+  readonly reasonOf: (runId: string) => string | undefined
+  /** Forgets the reason of a run that ended. */
+  readonly forget: (runId: string) => void
+  /** Begins shutdown: no new run starts. */
+  readonly close: Effect.Effect<void>
+  /** Waits up to `grace` for every fiber to end; `true` if they did. */
+  readonly awaitIdle: (grace: Duration.Duration) => Effect.Effect<boolean>
+  /** Interrupts every fiber still in flight and waits for them. */
+  readonly interruptAll: Effect.Effect<void>
+}
+
+/** How often shutdown checks whether the runs have ended. */
+const SHUTDOWN_POLL = 50
+
+/** `maxConcurrent` ≤ 0: no limit. */
+export const make = (maxConcurrent: number): Effect.Effect<InFlight, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const fibers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const reasons = new Map<string, string>()
+    const closing = yield* Deferred.make<void>()
+    let closed = false
+    let running = 0
+
+    const start = <A>(effect: Effect.Effect<A>): Fiber.RuntimeFiber<A> => {
+      const fiber = runFork(effect)
+      fibers.add(fiber)
+      fiber.addObserver(() => fibers.delete(fiber))
+      return fiber
+    }
+    const interruptAll = Effect.suspend(() => Fiber.interruptAll([...fibers]))
+    // Whatever happens to the scope, nothing it started outlives it.
+    yield* Effect.addFinalizer(() => interruptAll)
+
+    return {
+      start,
+      size: () => fibers.size,
+      closed: () => closed,
+      closing,
+      acquire: () => {
+        if (maxConcurrent > 0 && running >= maxConcurrent) return false
+        running++
+        return true
+      },
+      release: () => {
+        running--
+      },
+      interruptWith: (runId, reason) => {
+        if (!reasons.has(runId)) reasons.set(runId, reason)
+      },
+      reasonOf: (runId) => reasons.get(runId),
+      forget: (runId) => {
+        reasons.delete(runId)
+      },
+      close: Effect.suspend(() => {
+        closed = true
+        return Deferred.succeed(closing, undefined)
+      }),
+      awaitIdle: (grace) =>
+        Effect.gen(function*() {
+          // The monotonic clock: a wall clock stepped meanwhile must not cut the grace short, nor stretch it.
+          const monotonic = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+          const deadline = (yield* monotonic) + Duration.toMillis(grace)
+          for (;;) {
+            if (fibers.size === 0) return true
+            const now = yield* monotonic
+            if (now >= deadline) return false
+            yield* Effect.sleep(Math.min(SHUTDOWN_POLL, deadline - now))
+          }
+        }),
+      interruptAll
+    }
+  })

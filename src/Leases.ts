@@ -1,0 +1,74 @@
+/**
+ * Leases of the runs of this instance, on a store shared with other instances: renewed every third of a lease on
+ * their own fiber, runs another instance asked to cancel (or already marked abandoned) interrupted, and runs whose
+ * worker stopped renewing reaped as abandoned. Nothing to do on a store of one process.
+ */
+import { Duration, Effect, Fiber, Schedule, type Scope } from "effect"
+import * as Execution from "./Execution.js"
+import type { InFlight } from "./InFlight.js"
+import type { Active } from "./Overlap.js"
+import type { RunStoreShape } from "./RunStore.js"
+import type { WorkerConfigShape } from "./WorkerConfig.js"
+
+export interface Options {
+  readonly config: WorkerConfigShape
+  readonly store: RunStoreShape
+  readonly instance: string
+  readonly inFlight: InFlight
+  /** This instance's live runs (running or queued). */
+  readonly live: () => ReadonlyArray<Active>
+}
+
+export const start = ({ config, inFlight, live, store }: Options): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (!store.shared) return
+    const third = Duration.times(config.leaseDuration, 1 / 3)
+    /**
+     * Renews the leases of this instance's live runs, and interrupts those another instance asked to cancel or
+     * already marked abandoned (their slot is no longer this instance's). A renewal that takes longer than a third of
+     * a lease is given up and logged: the next one starts on time.
+     */
+    const renewal = Effect.gen(function*() {
+      const runs = live()
+      const lost = yield* store.renew(runs.map((run) => run.runId), Duration.toSeconds(config.leaseDuration)).pipe(
+        Effect.timeoutFail({
+          duration: third,
+          onTimeout: () => new Error(`no answer within ${Duration.format(third)}`)
+        }),
+        Effect.orDie
+      )
+      for (const { error, runId } of lost) {
+        const run = runs.find((r) => r.runId === runId)
+        if (run === undefined) continue
+        inFlight.interruptWith(runId, error)
+        yield* Fiber.interruptFork(run.fiber)
+      }
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("lease renewal failed: the run store failed").pipe(
+          Effect.annotateLogs({ error: Execution.describe(defect) })
+        )
+      ),
+      Effect.repeat(Schedule.fixed(third))
+    )
+    /** Marks runs whose worker stopped renewing the lease as abandoned. */
+    const reaping = Effect.gen(function*() {
+      for (const record of yield* store.reap) {
+        yield* Effect.logWarning("run abandoned: its worker stopped renewing the lease").pipe(Effect.annotateLogs({
+          job: record.job,
+          run_id: record.runId,
+          nominal_at: record.nominalAt.toISOString(),
+          instance: record.instance
+        }))
+      }
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("abandoned runs not reaped: the run store failed").pipe(
+          Effect.annotateLogs({ error: Execution.describe(defect) })
+        )
+      ),
+      Effect.repeat(Schedule.spaced(third))
+    )
+    yield* Effect.forkScoped(renewal)
+    yield* Effect.forkScoped(reaping)
+  })
