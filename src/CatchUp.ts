@@ -9,6 +9,7 @@ import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
 import type { InFlight } from "./InFlight.js"
 import type { CatchUp } from "./Job.js"
+import type { MissedReason, RunStoreShape } from "./RunStore.js"
 import type { Entry } from "./Slot.js"
 
 /** Slots looked at per stretch, at most: beyond, the count is a lower bound. */
@@ -76,8 +77,44 @@ export const plan = (
   return { run, record, missed: older + recent.length }
 }
 
+/** How often the slots the store could not take are tried again. */
+const MEND_INTERVAL = Duration.seconds(1)
+
+/**
+ * Slots the run store could not take (it was unreachable when they fell due), by job: the first and the last. Once
+ * the store answers again they are recorded, missed with the reason `store_unavailable`, and the job's catch-up
+ * policy applies to them, as to slots missed while no worker ran.
+ */
+export class Holes {
+  private readonly byJob = new Map<string, { readonly entry: Entry; readonly first: number; last: number }>()
+  /** Notes that the slot `nominal` of `entry` could not be recorded. */
+  add(entry: Entry, nominal: number): void {
+    const hole = this.byJob.get(entry.name)
+    if (hole === undefined) this.byJob.set(entry.name, { entry, first: nominal, last: nominal })
+    else if (nominal > hole.last) hole.last = nominal
+  }
+  get size(): number {
+    return this.byJob.size
+  }
+  /** The jobs with holes. */
+  jobs(): Array<string> {
+    return [...this.byJob.keys()]
+  }
+  /** Every hole, forgotten here. */
+  take(): Array<{ readonly entry: Entry; readonly first: number; readonly last: number }> {
+    const all = [...this.byJob.values()]
+    this.byJob.clear()
+    return all
+  }
+}
+
+/** Why slots were missed: no worker ran, the process fell behind, or the store could not take them. */
+export type Cause = "downtime" | "behind" | "store_unavailable"
+
 /** What the catch-up runs with: how a slot runs and how a missed one is recorded (see `Slot`). */
 export interface Dependencies {
+  readonly store: RunStoreShape
+  readonly holes: Holes
   readonly inFlight: InFlight
   readonly deadlines: Deadlines
   readonly slot: (
@@ -87,25 +124,27 @@ export interface Dependencies {
     runId: string,
     decided?: Deferred.Deferred<void>
   ) => Effect.Effect<boolean>
-  readonly recordMissed: (entry: Entry, nominal: number) => Effect.Effect<void>
+  readonly recordMissed: (entry: Entry, nominal: number, reason: MissedReason) => Effect.Effect<void>
   readonly newRunId: () => string
 }
 
 export interface Runner {
   /**
-   * The slots of `entry` in (`after`, `now`] that no run took: the process was down (`downtime`), or it woke past
-   * more than one slot (suspended, overloaded, or the wall clock stepped forward). The job's `catchUp` policy
-   * decides which run (see `plan`): a slot less than `LATE_MILLIS` old as scheduled, older ones one after another
-   * as catch-up runs. The others are recorded as missed, those younger than `MISSED_RECORD_DELAY` once they reach
-   * it. With `downtime` (start-up), returns once the first catch-up run has been decided, so that it takes its
-   * place before the job's next slot can.
+   * The slots of `entry` in (`after`, `now`] that no run took: the process was down (`downtime`), it woke past
+   * more than one slot (`behind`: suspended, overloaded, or the wall clock stepped forward), or the store could not
+   * take them (`store_unavailable`). The job's `catchUp` policy decides which run (see `plan`): a slot less than
+   * `LATE_MILLIS` old as scheduled, older ones one after another as catch-up runs. The others are recorded as
+   * missed, those younger than `MISSED_RECORD_DELAY` once they reach it. At start-up (`downtime`), returns once the
+   * first catch-up run has been decided, so that it takes its place before the job's next slot can.
    */
-  readonly catchUp: (entry: Entry, after: number, now: number, downtime: boolean) => Effect.Effect<void>
+  readonly catchUp: (entry: Entry, after: number, now: number, cause: Cause) => Effect.Effect<void>
   /** Records at once the missed slots still waiting to be recorded (shutdown, while the store is open). */
   readonly flush: Effect.Effect<void>
+  /** Tries, from a moment from now, to record the slots the store could not take (see `Holes`). */
+  readonly mendLater: () => void
 }
 
-export const makeRunner = ({ deadlines, inFlight, newRunId, recordMissed, slot }: Dependencies) =>
+export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed, slot, store }: Dependencies) =>
   Effect.gen(function*() {
     /** Missed slots waiting to be recorded until they are `MISSED_RECORD_DELAY` old. */
     const recorders = yield* FiberSet.make()
@@ -113,15 +152,15 @@ export const makeRunner = ({ deadlines, inFlight, newRunId, recordMissed, slot }
     const chains = new Set<string>()
 
     /** Records `slots` as missed (those already claimed keep their record). */
-    const recordAll = (entry: Entry, slots: ReadonlyArray<number>) =>
-      Effect.forEach(slots, (slot) => recordMissed(entry, slot), { concurrency: "unbounded", discard: true })
+    const recordAll = (entry: Entry, slots: ReadonlyArray<number>, reason: MissedReason = "missed") =>
+      Effect.forEach(slots, (slot) => recordMissed(entry, slot, reason), { concurrency: "unbounded", discard: true })
 
     /** Records `slots` as missed once they are `MISSED_RECORD_DELAY` old (or when shutdown begins). */
-    const recordLater = (entry: Entry, slots: ReadonlyArray<number>) =>
+    const recordLater = (entry: Entry, slots: ReadonlyArray<number>, reason: MissedReason) =>
       Effect.gen(function*() {
         const wait = slots[slots.length - 1]! + MISSED_RECORD_DELAY - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(inFlight.closing))
-        yield* recordAll(entry, slots)
+        yield* recordAll(entry, slots, reason)
       })
 
     /** One missed slot, run now; `false` when it was not this instance's (taken, or shutdown began). */
@@ -162,12 +201,15 @@ export const makeRunner = ({ deadlines, inFlight, newRunId, recordMissed, slot }
         if (wait) yield* Deferred.await(decided)
       })
 
-    const catchUp = (entry: Entry, after: number, now: number, downtime: boolean) =>
+    const catchUp = (entry: Entry, after: number, now: number, cause: Cause) =>
       Effect.gen(function*() {
         const { catchUp: policy, catchUpWindow: window } = entry
-        const decision = plan(entry.spec, entry.anchor, after, now, policy, window, LATE_MILLIS)
+        const unavailable = cause === "store_unavailable"
+        // Slots the store missed are all past: none of them is merely late.
+        const decision = plan(entry.spec, entry.anchor, after, now, policy, window, unavailable ? 0 : LATE_MILLIS)
+        const reason: MissedReason = unavailable ? "store_unavailable" : "missed"
         // One slot to run, and young: a late run of the schedule, neither missed nor a catch-up.
-        const late = decision.run.length === 1 && decision.run[0]! > now - LATE_MILLIS
+        const late = !unavailable && decision.run.length === 1 && decision.run[0]! > now - LATE_MILLIS
         if (late && !inFlight.closed()) inFlight.start(slot(entry, decision.run[0]!, "scheduled", newRunId()))
         const missed = decision.missed - (late ? 1 : 0)
         if (missed === 0) return
@@ -176,17 +218,53 @@ export const makeRunner = ({ deadlines, inFlight, newRunId, recordMissed, slot }
         const run = late || chained ? [] : decision.run
         const record = chained ? [...decision.record, ...decision.run].sort((a, b) => a - b) : decision.record
         const fields = { job: entry.name, missed, catch_up: policy, running: run.length }
-        yield* (downtime
+        yield* (cause === "downtime"
           ? Effect.logWarning("job missed slots while no worker ran").pipe(Effect.annotateLogs(fields))
+          : unavailable
+          ? Effect.logWarning("job missed slots while the run store was unavailable").pipe(Effect.annotateLogs(fields))
           : Effect.logWarning("job missed slots").pipe(
             Effect.annotateLogs({ ...fields, resumed_at: new Date(now).toISOString() })
           ))
-        const young = record.findIndex((slot) => slot > now - MISSED_RECORD_DELAY)
-        yield* recordAll(entry, young === -1 ? record : record.slice(0, young))
-        if (young !== -1) yield* FiberSet.run(recorders, recordLater(entry, record.slice(young)))
-        if (run.length > 0) yield* runSerially(entry, run, downtime)
+        // The store's own misses are recorded at once: no other instance can still be running them.
+        const young = unavailable ? -1 : record.findIndex((slot) => slot > now - MISSED_RECORD_DELAY)
+        yield* recordAll(entry, young === -1 ? record : record.slice(0, young), reason)
+        if (young !== -1) yield* FiberSet.run(recorders, recordLater(entry, record.slice(young), reason))
+        if (run.length > 0) yield* runSerially(entry, run, cause === "downtime")
       })
 
-    const runner: Runner = { catchUp, flush: FiberSet.awaitEmpty(recorders) }
+    /**
+     * Once the store answers again, the slots it could not take are caught up with (see `Holes`): tried every
+     * `MEND_INTERVAL` while there are holes, on a fiber that ends with them.
+     */
+    const mend: Effect.Effect<void> = Effect.suspend(() => {
+      if (holes.size === 0 || inFlight.closed()) return Effect.sync(() => (mending = false))
+      // A question to the store, to learn whether it answers.
+      return store.lastSlots(holes.jobs().slice(0, 1)).pipe(
+        Effect.zipRight(Effect.suspend(() =>
+          Effect.forEach(
+            holes.take(),
+            ({ entry, first, last }) => catchUp(entry, first - 1, last, "store_unavailable"),
+            { discard: true }
+          )
+        )),
+        // Still unreachable: the holes wait for the next try.
+        Effect.catchAllDefect(() => Effect.void),
+        Effect.zipRight(Effect.sleep(MEND_INTERVAL)),
+        Effect.zipRight(mend)
+      )
+    })
+    let mending = false
+    const menders = yield* FiberSet.make()
+    const forkMender = yield* FiberSet.runtime(menders)()
+
+    const runner: Runner = {
+      catchUp,
+      flush: FiberSet.awaitEmpty(recorders),
+      mendLater: () => {
+        if (mending) return
+        mending = true
+        forkMender(Effect.zipRight(Effect.sleep(MEND_INTERVAL), mend))
+      }
+    }
     return runner
   }) satisfies Effect.Effect<Runner, never, Scope.Scope>

@@ -31,6 +31,11 @@ export type SkipReason =
   | "paused"
   /** Shutdown began before the slot could start. */
   | "shutdown"
+  /** The run store could not be reached when the slot fell due; recorded once it answered again. */
+  | "store_unavailable"
+
+/** Why a slot passed unrun. */
+export type MissedReason = Extract<SkipReason, "missed" | "store_unavailable">
 
 /** One slot of one job: its history row. */
 export interface RunRecord {
@@ -61,10 +66,10 @@ export interface Claim {
    */
   readonly leaseSeconds: number
   /**
-   * A slot that passed unrun: recorded at once as skipped (missed), never seen
-   * running by another instance. A pause still wins: the slot is `Paused`.
+   * A slot that passed unrun: recorded at once as skipped for this reason, never
+   * seen running by another instance. A pause still wins: the slot is `Paused`.
    */
-  readonly missed?: boolean | undefined
+  readonly missed?: MissedReason | undefined
 }
 
 /** What a claim found. */
@@ -230,7 +235,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           if (claim.reason !== "manual") bySlot.set(key, claim.runId)
           // A manual run is an operator's explicit act: it runs even when the job is paused.
           const pause = claim.reason === "manual" ? undefined : paused.get(claim.job)
-          const skipReason = pause !== undefined ? "paused" : claim.missed === true ? "missed" : undefined
+          const skipReason = pause !== undefined ? "paused" : claim.missed
           byId.set(claim.runId, {
             runId: claim.runId,
             job: claim.job,

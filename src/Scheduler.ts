@@ -66,8 +66,21 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const instance = Option.getOrElse(config.instanceId, () => `${hostname()}:${process.pid}`)
     const inFlight = yield* InFlight.make(config.maxConcurrentJobs)
     const deadlines = yield* Deadlines.make
-    const { recordMissed, slot } = Slot.make({ config, store, instance, inFlight, deadlines, clock })
-    const runner = yield* CatchUp.makeRunner({ inFlight, deadlines, slot, recordMissed, newRunId: randomUUID })
+    const holes = new CatchUp.Holes()
+    const onStoreFailure = (entry: Entry, nominal: number) => {
+      holes.add(entry, nominal)
+      runner.mendLater()
+    }
+    const { recordMissed, slot } = Slot.make({ config, store, instance, inFlight, deadlines, clock, onStoreFailure })
+    const runner = yield* CatchUp.makeRunner({
+      store,
+      holes,
+      inFlight,
+      deadlines,
+      slot,
+      recordMissed,
+      newRunId: randomUUID
+    })
     const entries = new Map<string, Waiting>()
     let started = false
 
@@ -95,7 +108,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           inFlight.start(slot(entry, due, "scheduled", randomUUID()))
           arm(waiting, due)
         } else {
-          inFlight.start(runner.catchUp(entry, after, now, false))
+          inFlight.start(runner.catchUp(entry, after, now, "behind"))
           arm(waiting, now)
         }
       }
@@ -121,7 +134,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const launch = (waiting: Waiting, last: Date | undefined) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        if (last !== undefined) yield* runner.catchUp(waiting.entry, last.getTime(), now, true)
+        if (last !== undefined) yield* runner.catchUp(waiting.entry, last.getTime(), now, "downtime")
         arm(waiting, now)
       })
 

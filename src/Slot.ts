@@ -13,7 +13,7 @@ import type { InFlight } from "./InFlight.js"
 import type { CatchUp, Overlap as OverlapPolicy, RunReason } from "./Job.js"
 import * as Metrics from "./Metrics.js"
 import * as Overlap from "./Overlap.js"
-import type { Others, RunStoreShape, SkipReason } from "./RunStore.js"
+import type { MissedReason, Others, RunStoreShape, SkipReason } from "./RunStore.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
 
 /** A registered job, as `jobs` lists it. */
@@ -47,12 +47,14 @@ export interface Dependencies {
   /** The runs' timeouts. */
   readonly deadlines: Deadlines
   readonly clock: Clock.Clock
+  /** Called with a slot the store failed to take (unreachable): it is recorded once the store answers again. */
+  readonly onStoreFailure: (entry: Entry, nominal: number) => void
 }
 
 const put = (annotations: HashMap.HashMap<string, unknown>, key: string, value: unknown) =>
   HashMap.set(annotations, key, value)
 
-export const make = ({ clock, config, deadlines, inFlight, instance, store }: Dependencies) => {
+export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFailure, store }: Dependencies) => {
   const leaseSeconds = Duration.toSeconds(config.leaseDuration)
   const skip = (
     entry: { readonly name: string },
@@ -181,15 +183,16 @@ export const make = ({ clock, config, deadlines, inFlight, instance, store }: De
         )
       )
     ).pipe(
-      // The run store failed (the database is down): the slot is lost, and said so.
-      Effect.catchAllDefect((defect) =>
-        Effect.as(
+      // The run store failed (the database is down): the slot is recorded once it answers again.
+      Effect.catchAllDefect((defect) => {
+        if (reason !== "manual") onStoreFailure(entry, nominal)
+        return Effect.as(
           Effect.annotateLogs(Effect.logError("slot not recorded: the run store failed"), {
             error: Execution.describe(defect)
           }),
           false
         )
-      )
+      })
     )
     // On the slot's own fiber: its annotations are set, not scoped (nothing to restore after).
     const annotate = FiberRef.update(
@@ -208,8 +211,8 @@ export const make = ({ clock, config, deadlines, inFlight, instance, store }: De
     )
   }
 
-  /** Records a slot that passed while the process was not running it (suspended, overloaded). */
-  const recordMissed = (entry: Entry, nominal: number) =>
+  /** Records a slot that passed unrun: the process was not running it (suspended, overloaded), or the store was down. */
+  const recordMissed = (entry: Entry, nominal: number, missed: MissedReason) =>
     Effect.gen(function*() {
       const runId = randomUUID()
       const at = new Date(yield* Clock.currentTimeMillis)
@@ -221,14 +224,15 @@ export const make = ({ clock, config, deadlines, inFlight, instance, store }: De
         instance,
         at,
         leaseSeconds,
-        missed: true
+        missed
       })
       if (claim._tag !== "Taken") Metrics.unsafeCount(entry.name, "skipped")
     }).pipe(
       Effect.uninterruptible,
-      // The job must outlive a run store that fails.
+      // The job must outlive a run store that fails; the slot is recorded once it answers again.
       Effect.catchAllDefect((defect) =>
         Effect.logError("missed slot not recorded: the run store failed").pipe(
+          Effect.zipLeft(Effect.sync(() => onStoreFailure(entry, nominal))),
           Effect.annotateLogs({
             job: entry.name,
             nominal_at: new Date(nominal).toISOString(),

@@ -26,7 +26,7 @@ import * as RunStore from "../src/RunStore.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, type TestDatabase } from "./services.js"
+import { createDatabase, servicesAvailable, tcpProxy, type TestDatabase, via } from "./services.js"
 import { buildScoped, type CapturedLogs, captureLogs } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
@@ -946,6 +946,57 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         expect(nominals.slice(1).map((t, i) => t - nominals[i]!)).toEqual(nominals.slice(1).map(() => 2000))
         expect(records.every((r) => r.status === "succeeded" && r.reason === "scheduled")).toBe(true)
         expect(records.filter((r) => r.nominalAt.getTime() > restartedAt).length).toBeGreaterThanOrEqual(2)
+      })
+  )
+
+  it.scopedLive(
+    "the database cut for 5 s: every slot of the outage gets its record once it answers (store_unavailable), " +
+      "and catch-up latest runs the newest",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshDatabase
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => tcpProxy(db.url, 5432)),
+          (p) => Effect.promise(() => p.close())
+        )
+        const a = yield* startInstance({ ...db, url: via(db.url, proxy.port) }, "store-cut")
+        const job = "through-a-cut"
+        const spans: Array<Span> = []
+        yield* register(a, probe(spans, a.id, job, "* * * * * *", 5, { catchUp: "latest" }))
+        yield* waitUntil("two slots ran", Effect.sync(() => spans.length >= 2))
+        const cutAt = Date.now()
+        proxy.cut()
+        yield* Effect.sleep(Duration.seconds(5))
+        proxy.restore()
+        const restoredAt = Date.now()
+        // The slots due while the connection was cut (the last may have run normally, just after the restore).
+        const outage = (r: RunStore.RunRecord) => r.nominalAt.getTime() > cutAt && r.nominalAt.getTime() <= restoredAt
+        yield* waitUntil(
+          "the outage's slots are recorded",
+          Effect.map(
+            Effect.orElseSucceed(Effect.exit(slots(a, job)), () => Exit.succeed([])),
+            (exit) => Exit.isSuccess(exit) && exit.value.some((r) => outage(r) && r.reason === "catch-up")
+          ),
+          20_000
+        )
+        yield* Effect.sleep(Duration.seconds(1))
+        const records = yield* slots(a, job)
+        const first = records[0]!.nominalAt.getTime()
+        const last = restoredAt + SECOND
+        // No hole: every second from the first slot on has its one record.
+        const seconds = new Set(records.map((r) => r.nominalAt.getTime()))
+        for (let t = first; t <= last; t += SECOND) expect(seconds.has(t), iso(t)).toBe(true)
+        expect(seconds.size).toBe(records.length)
+        const during = records.filter(outage)
+        expect(during.length).toBeGreaterThanOrEqual(4)
+        const caughtUp = during.filter((r) => r.reason === "catch-up")
+        expect(caughtUp).toHaveLength(1)
+        expect(caughtUp[0]!.status).toBe("succeeded")
+        const skipped = during.filter((r) => r.status === "skipped")
+        expect(skipped.length).toBeGreaterThanOrEqual(2)
+        expect(skipped.every((r) => r.skipReason === "store_unavailable")).toBe(true)
+        // The newest slot of the outage is the one caught up.
+        expect(caughtUp[0]!.nominalAt.getTime()).toBeGreaterThan(Math.max(...skipped.map((r) => r.nominalAt.getTime())))
       })
   )
 })

@@ -161,10 +161,10 @@ export const make = Effect.gen(function*() {
             ${claims.map((c) => c.runId)}::uuid[], ${claims.map((c) => c.job)}::text[],
             ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
             ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
-            ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed === true)}::bool[]
+            ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[]
           ) AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed)
         ), decided AS (
-          SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' WHEN i.missed THEN 'missed' END AS skip
+          SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
           FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
         ), inserted AS (
           INSERT INTO cron_worker.runs
