@@ -211,7 +211,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     )
   }
 
-  /** Records a slot that passed unrun: the process was not running it (suspended, overloaded), or the store was down. */
+  /** Records a slot that passed unrun: the process was not running it (suspended, overloaded), or the store failed. */
   const recordMissed = (entry: Entry, nominal: number, missed: MissedReason) =>
     Effect.gen(function*() {
       const runId = randomUUID()

@@ -38,11 +38,13 @@ const layer = (down: { value: boolean }) =>
 const SECOND = 1000
 
 describe("the run store unreachable", () => {
-  it.effect.each([
-    ["latest", 1],
-    ["skip", 0],
-    ["all", 5]
-  ] as const)("catch-up %s: the slots of the outage are recorded when it answers again, %i run", ([policy, runs]) => {
+  it.effect.each(
+    [
+      ["latest", 1],
+      ["skip", 0],
+      ["all", 5]
+    ] as const
+  )("catch-up %s: the slots of the outage are recorded when it answers again, %i run", ([policy, runs]) => {
     const down = { value: false }
     const logs = captureLogs()
     return Effect.gen(function*() {
