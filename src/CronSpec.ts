@@ -28,6 +28,12 @@ export class InvalidCronExpression extends Schema.TaggedError<InvalidCronExpress
 }
 
 const SECOND = 1000
+/**
+ * Shortest `@every` period: the shortest the engine keeps without missing slots on a busy machine (a pause of the
+ * process longer than a period makes it miss one). robfig raises shorter periods to a second; here they are an
+ * error, which says so.
+ */
+export const MIN_EVERY = 500
 /** Longest `@every` period: beyond it, fire times leave the range of a `Date`. */
 const MAX_EVERY = 100 * 366 * 86_400_000
 
@@ -161,7 +167,12 @@ const parseUncached = (expression: string, zoneName: string): Either.Either<Cron
     const millis = parseDuration(text.slice(sign.length))
     if (millis === undefined) return fail(expression, `${quote(text)} is not a duration (examples: 1h30m, 90s, 500ms)`)
     if (sign === "+") return fail(expression, `"+" is not allowed: write @every ${text.slice(1)}`)
-    if (millis < 1 || sign === "-") return fail(expression, `@every needs a period of at least 1ms, got ${quote(text)}`)
+    if (sign === "-" || millis < MIN_EVERY) {
+      return fail(
+        expression,
+        `@every needs a period of at least ${MIN_EVERY}ms (the shortest this scheduler keeps), got ${quote(text)}`
+      )
+    }
     if (millis > MAX_EVERY) return fail(expression, `@every needs a period of at most 100 years, got ${quote(text)}`)
     return Either.right(new CronSpec(expression.trim(), zone, undefined, millis))
   }

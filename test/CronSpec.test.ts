@@ -843,7 +843,7 @@ describe("invalid expressions are rejected with a specific reason", () => {
           "0 0 * JAN-DEC *",
           "59 23 31 12 SAT",
           "0 0 L-30 1 *",
-          "@every 1ms",
+          "@every 500ms",
           "*/60 * * * *"
         ]
       ) {
@@ -1022,8 +1022,31 @@ describe("differences from robfig/cron (README \"Schedules\")", () => {
     ["*/+5 * * * *", "*/5 * * * *", "minute field \"*/+5\": \"+\" is not allowed: write 5"],
     ["-0 * * * *", "0 * * * *", "minute field \"-0\": -0 is not in 0-59"],
     ["*/61 * * * *", "0 * * * *", "minute field \"*/61\": step 61 is not in 1-60"],
-    ["@every 0s", "@every 1s", "@every needs a period of at least 1ms, got \"0s\""],
-    ["@every -5m", "@every 1s", "@every needs a period of at least 1ms, got \"-5m\""],
+    [
+      "@every 0s",
+      "@every 1s",
+      "@every needs a period of at least 500ms (the shortest this scheduler keeps), got \"0s\""
+    ],
+    [
+      "@every -5m",
+      "@every 1s",
+      "@every needs a period of at least 500ms (the shortest this scheduler keeps), got \"-5m\""
+    ],
+    [
+      "@every 1ms",
+      "@every 1s",
+      "@every needs a period of at least 500ms (the shortest this scheduler keeps), got \"1ms\""
+    ],
+    [
+      "@every 499ms",
+      "@every 1s",
+      "@every needs a period of at least 500ms (the shortest this scheduler keeps), got \"499ms\""
+    ],
+    [
+      "@every .4s",
+      "@every 1s",
+      "@every needs a period of at least 500ms (the shortest this scheduler keeps), got \".4s\""
+    ],
     ["@every +5m", "@every 5m", "\"+\" is not allowed: write @every 5m"],
     ["CRON_TZ= 0 0 * * *", "CRON_TZ=UTC 0 0 * * *", "the time zone after \"CRON_TZ=\" is empty"],
     ["CRON_TZ=Local 0 0 * * *", "0 0 * * *", "unknown time zone \"Local\""]
