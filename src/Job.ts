@@ -26,8 +26,15 @@ export type CatchUp =
   /** Run every missed slot within `catchUpWindow`, one after another. */
   | "all"
 
+/**
+ * What becomes of a run abandoned by its instance (the process died with the run in flight): `record` (the
+ * default) leaves it recorded as abandoned; `rerun` runs its slot once more, on another instance, as a new attempt
+ * (`reason: rerun`).
+ */
+export type OnAbandoned = "record" | "rerun"
+
 /** Why a run started. */
-export type RunReason = "scheduled" | "manual" | "catch-up"
+export type RunReason = "scheduled" | "manual" | "catch-up" | "rerun"
 
 /** Retry of failed attempts within one slot: exponential backoff with jitter and a cap. */
 export interface RetryPolicy {
@@ -71,6 +78,8 @@ export interface JobOptions<E, R> {
   readonly catchUp?: CatchUp | undefined
   /** How old a missed slot may be and still be caught up. Default 24 hours. */
   readonly catchUpWindow?: Duration.DurationInput | undefined
+  /** Default `record`. */
+  readonly onAbandoned?: OnAbandoned | undefined
 }
 
 const TypeId: unique symbol = Symbol.for("cron-worker/Job")
@@ -171,6 +180,7 @@ export interface Plan {
   readonly jitter: Option.Option<Duration.Duration>
   readonly catchUp: CatchUp
   readonly catchUpWindow: Duration.Duration
+  readonly onAbandoned: OnAbandoned
 }
 
 /** Longest timer the runtime honours (2^31 - 1 ms, about 24.8 days): longer timeouts would never fire. */
@@ -213,6 +223,10 @@ export const validate = (
     if (!["latest", "skip", "all"].includes(catchUp)) {
       return yield* Either.left(invalid("catchUp")(`must be latest, skip or all, got "${catchUp}"`))
     }
+    const onAbandoned = o.onAbandoned ?? "record"
+    if (!["record", "rerun"].includes(onAbandoned)) {
+      return yield* Either.left(invalid("onAbandoned")(`must be record or rerun, got "${onAbandoned}"`))
+    }
     const infinite = o.timeout !== undefined &&
       Option.exists(Duration.decodeUnknown(o.timeout), (d) => !Duration.isFinite(d))
     const timeout = o.timeout === undefined
@@ -252,5 +266,5 @@ export const validate = (
       (error) =>
         new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
     )
-    return { spec, timeout, overlap, retry, jitter, catchUp, catchUpWindow }
+    return { spec, timeout, overlap, retry, jitter, catchUp, catchUpWindow, onAbandoned }
   })

@@ -1,13 +1,15 @@
 /**
- * Leases of the runs of this instance, on a store shared with other instances: renewed every third of a lease on
- * their own fiber, runs another instance asked to cancel (or already marked abandoned) interrupted, and runs whose
- * worker stopped renewing reaped as abandoned. Nothing to do on a store of one process.
+ * Leases and liveness, on a store shared with other instances: this instance beats every second (an instance
+ * silent for a few seconds is dead, and its runs are abandoned at once rather than when their leases expire); the
+ * leases of its runs are renewed every third of a lease on their own fiber, and runs another instance asked to
+ * cancel (or already marked abandoned) are interrupted; every second, the runs of dead instances are reaped as
+ * abandoned. Nothing to do on a store of one process.
  */
 import { Duration, Effect, Fiber, Schedule, type Scope } from "effect"
 import * as Execution from "./Execution.js"
 import type { InFlight } from "./InFlight.js"
 import type { Active } from "./Overlap.js"
-import type { RunStoreShape } from "./RunStore.js"
+import type { RunRecord, RunStoreShape } from "./RunStore.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
 
 export interface Options {
@@ -17,9 +19,16 @@ export interface Options {
   readonly inFlight: InFlight
   /** This instance's live runs (running or queued). */
   readonly live: () => ReadonlyArray<Active>
+  /** Told of each run this instance reaped as abandoned (see `Job`'s `onAbandoned`). */
+  readonly onAbandoned: (record: RunRecord) => Effect.Effect<void>
 }
 
-export const start = ({ config, inFlight, live, store }: Options): Effect.Effect<void, never, Scope.Scope> =>
+/** How often this instance beats, and looks for the runs of dead instances. */
+const BEAT_INTERVAL = Duration.seconds(1)
+
+export const start = (
+  { config, inFlight, instance, live, onAbandoned, store }: Options
+): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     if (!store.shared) return
     const third = Duration.times(config.leaseDuration, 1 / 3)
@@ -51,15 +60,26 @@ export const start = ({ config, inFlight, live, store }: Options): Effect.Effect
       ),
       Effect.repeat(Schedule.fixed(third))
     )
-    /** Marks runs whose worker stopped renewing the lease as abandoned. */
+    /** Says this instance is alive. */
+    const beating = store.beat(instance).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("heartbeat failed: the run store failed").pipe(
+          Effect.annotateLogs({ error: Execution.describe(defect) })
+        )
+      ),
+      Effect.repeat(Schedule.fixed(BEAT_INTERVAL))
+    )
+    /** Marks the runs of dead instances (silent, or their leases expired) as abandoned. */
     const reaping = Effect.gen(function*() {
       for (const record of yield* store.reap) {
-        yield* Effect.logWarning("run abandoned: its worker stopped renewing the lease").pipe(Effect.annotateLogs({
+        yield* Effect.logWarning("run abandoned: its worker stopped").pipe(Effect.annotateLogs({
           job: record.job,
           run_id: record.runId,
           nominal_at: record.nominalAt.toISOString(),
-          instance: record.instance
+          instance: record.instance,
+          error: record.error
         }))
+        yield* onAbandoned(record)
       }
     }).pipe(
       Effect.catchAllDefect((defect) =>
@@ -67,8 +87,10 @@ export const start = ({ config, inFlight, live, store }: Options): Effect.Effect
           Effect.annotateLogs({ error: Execution.describe(defect) })
         )
       ),
-      Effect.repeat(Schedule.spaced(third))
+      Effect.repeat(Schedule.spaced(Duration.min(third, BEAT_INTERVAL)))
     )
+    yield* store.beat(instance).pipe(Effect.catchAllDefect(() => Effect.void))
+    yield* Effect.forkScoped(beating)
     yield* Effect.forkScoped(renewal)
     yield* Effect.forkScoped(reaping)
   })

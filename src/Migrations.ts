@@ -176,13 +176,38 @@ const pausedBy = Effect.gen(function*() {
   yield* sql`ALTER TABLE cron_worker.jobs ADD COLUMN paused_by text`
 })
 
+/**
+ * Instance liveness and re-runs of abandoned slots: every instance beats in `instances` every second, so that the
+ * runs of one that stopped beating are known abandoned within seconds rather than a lease; a slot may be run once
+ * more, as a `rerun`, with its own unique key.
+ */
+const liveness = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE cron_worker.instances (
+      instance text PRIMARY KEY,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      beat_at timestamptz NOT NULL DEFAULT now()
+    )`
+  yield* sql`ALTER TABLE cron_worker.runs DROP CONSTRAINT runs_reason_check`
+  yield* sql`
+    ALTER TABLE cron_worker.runs ADD CONSTRAINT runs_reason_check
+      CHECK (reason IN ('scheduled', 'manual', 'catch-up', 'rerun'))`
+  yield* sql`ALTER TABLE cron_worker.runs ADD COLUMN rerun_of uuid`
+  yield* sql`DROP INDEX cron_worker.runs_slot`
+  yield* sql`
+    CREATE UNIQUE INDEX runs_slot ON cron_worker.runs (job, nominal_at) WHERE reason NOT IN ('manual', 'rerun')`
+  yield* sql`CREATE UNIQUE INDEX runs_rerun ON cron_worker.runs (job, nominal_at) WHERE reason = 'rerun'`
+})
+
 /** Every migration, in order. Never edit one that has shipped: add the next. */
 export const migrations = {
   "1_worker_schema": workerSchema,
   "2_finance_schema": financeSchema,
   "3_distributed": distributed,
   "4_history_indexes": historyIndexes,
-  "5_paused_by": pausedBy
+  "5_paused_by": pausedBy,
+  "6_liveness": liveness
 }
 
 /** Where the migrator records what has run. */

@@ -70,6 +70,8 @@ export interface Claim {
    * seen running by another instance. A pause still wins: the slot is `Paused`.
    */
   readonly missed?: MissedReason | undefined
+  /** For a `rerun`: the abandoned run it runs again. */
+  readonly rerunOf?: string | undefined
 }
 
 /** What a claim found. */
@@ -138,8 +140,13 @@ export interface RunStoreShape {
     runIds: ReadonlyArray<string>,
     leaseSeconds: number
   ) => Effect.Effect<ReadonlyArray<{ readonly runId: string; readonly error: string }>>
-  /** Marks live runs whose lease expired (their worker died) as `abandoned`; returns them. */
+  /**
+   * Marks live runs whose worker died as `abandoned` (their lease expired, or their instance stopped beating:
+   * see `beat`); returns them.
+   */
   readonly reap: Effect.Effect<ReadonlyArray<RunRecord>>
+  /** Says that `instance` is alive (every second): an instance that stops beating for a few seconds is dead. */
+  readonly beat: (instance: string) => Effect.Effect<void>
   /**
    * The anchor of an `@every` job: the first `proposed` ever stored for it, so
    * that restarts and other instances keep to one grid of slots.
@@ -199,7 +206,9 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
     let evictFrom = 0
     /** Finished records held (pruned ones leave stale ids in `finished`). */
     let held = 0
-    const slotKey = (job: string, nominalAt: Date) => `${job}\u0000${nominalAt.getTime()}`
+    /** A slot's key; a re-run of a slot has its own (one re-run per slot). */
+    const slotKey = (job: string, nominalAt: Date, reason: RunReason) =>
+      `${job}\u0000${nominalAt.getTime()}${reason === "rerun" ? "\u0000rerun" : ""}`
     const evict = () => {
       while (held > capacity && evictFrom < finished.length) {
         const runId = finished[evictFrom++]!
@@ -207,7 +216,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
         if (record === undefined || isLive(record.status)) continue
         byId.delete(runId)
         held--
-        const key = slotKey(record.job, record.nominalAt)
+        const key = slotKey(record.job, record.nominalAt, record.reason)
         if (bySlot.get(key) === runId) bySlot.delete(key)
       }
       // The queue's head is compacted once it is as long as what is left.
@@ -230,7 +239,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       shared: false,
       claim: (claim) =>
         Effect.sync((): ClaimResult => {
-          const key = slotKey(claim.job, claim.nominalAt)
+          const key = slotKey(claim.job, claim.nominalAt, claim.reason)
           if (claim.reason !== "manual" && bySlot.has(key)) return { _tag: "Taken" }
           if (claim.reason !== "manual") bySlot.set(key, claim.runId)
           // A manual run is an operator's explicit act: it runs even when the job is paused.
@@ -275,6 +284,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       requestCancel: () => Effect.succeed(0),
       renew: () => Effect.succeed([]),
       reap: Effect.succeed([]),
+      beat: () => Effect.void,
       anchor: (job, proposed) =>
         Effect.sync(() => {
           if (!anchors.has(job)) anchors.set(job, proposed)

@@ -147,7 +147,19 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         [...entries.values()].flatMap(({ entry }) => [
           ...entry.state.active,
           ...(entry.state.queued === undefined ? [] : [entry.state.queued.run])
-        ])
+        ]),
+      // A job that asks for it runs an abandoned slot once more, here: this instance reaped it, no other did.
+      onAbandoned: (record) => {
+        const waiting = entries.get(record.job)
+        if (waiting?.entry.onAbandoned !== "rerun" || record.reason === "rerun" || inFlight.closed()) return Effect.void
+        const runId = randomUUID()
+        return Effect.logInfo("re-running an abandoned slot").pipe(
+          Effect.annotateLogs({ job: record.job, nominal_at: record.nominalAt.toISOString(), rerun_of: record.runId }),
+          Effect.zipRight(Effect.sync(() => {
+            inFlight.start(slot(waiting.entry, record.nominalAt.getTime(), "rerun", runId, undefined, record.runId))
+          }))
+        )
+      }
     })
 
     /** Validates `jobs` (none is registered when one is invalid) and registers them, in one step for them all. */
@@ -187,6 +199,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           jitter: plan.jitter,
           catchUp: plan.catchUp,
           catchUpWindow: plan.catchUpWindow,
+          onAbandoned: plan.onAbandoned,
           state: Overlap.empty()
         }
         const waiting: Waiting = { entry, after: now, at: Infinity, index: -1 }

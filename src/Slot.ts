@@ -10,7 +10,7 @@ import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
 import * as Execution from "./Execution.js"
 import type { InFlight } from "./InFlight.js"
-import type { CatchUp, Overlap as OverlapPolicy, RunReason } from "./Job.js"
+import type { CatchUp, OnAbandoned, Overlap as OverlapPolicy, RunReason } from "./Job.js"
 import * as Metrics from "./Metrics.js"
 import * as Overlap from "./Overlap.js"
 import type { MissedReason, Others, RunStoreShape, SkipReason } from "./RunStore.js"
@@ -34,6 +34,7 @@ export interface Entry extends JobInfo, Execution.Runnable {
   readonly jitter: Option.Option<Duration.Duration>
   readonly catchUp: CatchUp
   readonly catchUpWindow: Duration.Duration
+  readonly onAbandoned: OnAbandoned
   readonly state: Overlap.State
 }
 
@@ -153,7 +154,9 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     reason: RunReason,
     runId: string,
     /** Completed once this instance has decided whether the slot runs (claimed and past the local overlap check). */
-    decided?: Deferred.Deferred<void>
+    decided?: Deferred.Deferred<void>,
+    /** For a `rerun`: the abandoned run it runs again. */
+    rerunOf?: string
   ): Effect.Effect<boolean> => {
     const nominalAt = new Date(nominal)
     const claimed = Effect.uninterruptibleMask((restore) =>
@@ -166,7 +169,8 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
             reason,
             instance,
             at: new Date(clock.unsafeCurrentTimeMillis()),
-            leaseSeconds
+            leaseSeconds,
+            rerunOf
           }),
           (claim): Effect.Effect<boolean> => {
             if (claim._tag === "Taken") return Effect.as(Effect.logDebug("slot already claimed"), false)

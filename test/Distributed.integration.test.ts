@@ -484,7 +484,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
             (records) =>
               records.filter((r) => r.nominalAt.getTime() > expires && r.status === "succeeded").length >= 2 &&
               records.some((r) => r.runId === orphan && r.status === "abandoned") &&
-              a.logs.withMessage("run abandoned: its worker stopped renewing the lease").length > 0
+              a.logs.withMessage("run abandoned: its worker stopped").length > 0
           ),
           15_000
         )
@@ -511,7 +511,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         // The abandoned slot was not run again, by anyone.
         expect(spans.filter((span) => span.nominalAt === orphanSlot)).toEqual([])
         expect(records.filter((r) => r.nominalAt.getTime() === orphanSlot)).toHaveLength(1)
-        expect(a.logs.withMessage("run abandoned: its worker stopped renewing the lease").map((e) => e.fields)).toEqual(
+        expect(a.logs.withMessage("run abandoned: its worker stopped").map((e) => e.fields)).toEqual(
           [
             expect.objectContaining({ job, run_id: orphan, nominal_at: iso(orphanSlot), instance: "dead" })
           ]
@@ -997,6 +997,66 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         expect(skipped.every((r) => r.skipReason === "store_unavailable")).toBe(true)
         // The newest slot of the outage is the one caught up.
         expect(caughtUp[0]!.nominalAt.getTime()).toBeGreaterThan(Math.max(...skipped.map((r) => r.nominalAt.getTime())))
+      })
+  )
+
+  it.scopedLive(
+    "an instance that stops beating: its runs are abandoned within seconds, not a lease; a job with " +
+      "onAbandoned rerun runs the slot once more, on one survivor only",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshDatabase
+        const a = yield* startInstance(db, "survivor-a")
+        const b = yield* startInstance(db, "survivor-b")
+        const job = "rerun-me"
+        // An instance that beat 10 s ago and then died, with a run in flight holding a 60 s lease.
+        yield* a
+          .sql`INSERT INTO cron_worker.instances (instance, beat_at) VALUES ('ghost', now() - interval '10 seconds')`
+          .pipe(Effect.orDie)
+        const orphan = randomUUID()
+        const orphanSlot = Math.floor(Date.now() / SECOND) * SECOND - 60 * SECOND
+        const claimed = yield* a.store.claim({
+          runId: orphan,
+          job,
+          nominalAt: new Date(orphanSlot),
+          reason: "scheduled",
+          instance: "ghost",
+          at: new Date(),
+          leaseSeconds: 60
+        })
+        expect(claimed._tag).toBe("Claimed")
+        const from = Date.now()
+        const spans: Array<Span> = []
+        const options = { onAbandoned: "rerun", catchUp: "skip" } as const
+        yield* register(a, probe(spans, a.id, job, "0 0 1 1 *", 50, options))
+        yield* register(b, probe(spans, b.id, job, "0 0 1 1 *", 50, options))
+        yield* waitUntil(
+          "the orphan's slot has been re-run",
+          Effect.map(
+            slots(a, job),
+            (records) => records.some((r) => r.reason === "rerun" && r.status === "succeeded")
+          ),
+          10_000
+        )
+        yield* Effect.sleep(Duration.seconds(2))
+        const records = yield* slots(a, job)
+        const abandoned = records.find((r) => r.runId === orphan)
+        expect(abandoned).toMatchObject({
+          status: "abandoned",
+          instance: "ghost",
+          error: "abandoned: instance ghost stopped (no heartbeat for 3 s)"
+        })
+        // Within two seconds, where its lease had 60 s to go.
+        expect(abandoned!.finishedAt!.getTime() - from).toBeLessThan(2500)
+        const reruns = records.filter((r) => r.reason === "rerun")
+        expect(reruns).toHaveLength(1)
+        expect(reruns[0]).toMatchObject({ nominalAt: new Date(orphanSlot), status: "succeeded" })
+        expect([a.id, b.id]).toContain(reruns[0]!.instance)
+        const [link] = yield* a.sql<{ rerun_of: string }>`
+          SELECT rerun_of FROM cron_worker.runs WHERE reason = 'rerun'`.pipe(Effect.orDie)
+        expect(link?.rerun_of).toBe(orphan)
+        // Run once, on one instance.
+        expect(spans.filter((span) => span.nominalAt === orphanSlot).map((span) => span.reason)).toEqual(["rerun"])
       })
   )
 })

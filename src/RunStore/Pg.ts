@@ -85,6 +85,12 @@ const CLAIM_LOCKS = 64
 /** Claims in one batch at most: one statement, arrays as parameters. */
 const MAX_BATCH = 1000
 
+/**
+ * An instance that has not beaten (`beat`, every second) for this long is dead: its live runs are abandoned at once,
+ * without waiting for their leases.
+ */
+export const INSTANCE_STALE_SECONDS = 3
+
 /** Why a run is interrupted when its lease could not be renewed. */
 const LEASE_LOST = "lease lost: another instance marked the run abandoned after its lease expired"
 
@@ -161,22 +167,24 @@ export const make = Effect.gen(function*() {
             ${claims.map((c) => c.runId)}::uuid[], ${claims.map((c) => c.job)}::text[],
             ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
             ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
-            ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[]
-          ) AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed)
+            ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[],
+            ${claims.map((c) => c.rerunOf ?? null)}::uuid[]
+          ) AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of)
         ), decided AS (
           SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
           FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
         ), inserted AS (
           INSERT INTO cron_worker.runs
             (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
-              started_at, finished_at, duration_ms, lease_until)
+              started_at, finished_at, duration_ms, lease_until, rerun_of)
           SELECT d.run_id, d.job, d.nominal_at, d.reason,
                  CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
                  d.skip,
                  0, d.instance, d.started_at,
                  CASE WHEN d.skip IS NULL THEN NULL ELSE d.started_at END,
                  CASE WHEN d.skip IS NULL THEN NULL ELSE 0 END,
-                 now() + make_interval(secs => d.lease_seconds)
+                 now() + make_interval(secs => d.lease_seconds),
+                 d.rerun_of
           FROM decided d
           ON CONFLICT DO NOTHING
           RETURNING run_id, job, instance, status, skip_reason
@@ -291,12 +299,24 @@ export const make = Effect.gen(function*() {
             guard
           ),
       reap: sql<Row>`
+      WITH dead AS (
+        SELECT instance FROM cron_worker.instances
+        WHERE beat_at < now() - make_interval(secs => ${INSTANCE_STALE_SECONDS})
+      )
       UPDATE cron_worker.runs
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
           duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
-          error = 'abandoned: instance ' || instance || ' stopped renewing its lease'
-      WHERE status IN ('running', 'queued') AND lease_until < now()
+          error = CASE WHEN lease_until < now()
+            THEN 'abandoned: instance ' || instance || ' stopped renewing its lease'
+            ELSE 'abandoned: instance ' || instance || ' stopped (no heartbeat for '
+              || ${INSTANCE_STALE_SECONDS}::text || ' s)'
+          END
+      WHERE status IN ('running', 'queued') AND (lease_until < now() OR instance IN (SELECT instance FROM dead))
       RETURNING ${columns}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+      beat: (instance) =>
+        sql`
+        INSERT INTO cron_worker.instances (instance) VALUES (${instance})
+        ON CONFLICT (instance) DO UPDATE SET beat_at = now()`.pipe(Effect.asVoid, guard),
       anchor: (job, proposed) =>
         sql<{ anchor: Date }>`
         INSERT INTO cron_worker.jobs (job, anchor) VALUES (${job}, ${proposed})
@@ -353,7 +373,10 @@ export const make = Effect.gen(function*() {
       ),
       prune: (before) =>
         sql<{ deleted: number }>`
-        WITH gone AS (
+        WITH departed AS (
+          -- Instances gone for longer than the retention: their rows say nothing any more.
+          DELETE FROM cron_worker.instances WHERE beat_at < ${before}
+        ), gone AS (
           DELETE FROM cron_worker.runs WHERE run_id IN (
             SELECT run_id FROM cron_worker.runs r
             WHERE r.started_at < ${before} AND r.status NOT IN ('running', 'queued')

@@ -42,7 +42,7 @@ const TIMEOUT = 120_000
 const STARTED = "worker started successfully"
 const WORK_BEGINS = "fixture work begins"
 const COMPLETED = "job completed successfully"
-const ABANDONED = "run abandoned: its worker stopped renewing the lease"
+const ABANDONED = "run abandoned: its worker stopped"
 const MISSED_WHILE_DOWN = "job missed slots while no worker ran"
 const SKIPPED_REMOTE = "job skipped (previous run still running on another instance)"
 const SKIPPED_PAUSED = "job skipped (paused)"
@@ -248,13 +248,13 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
       )
       expect(inWindow.filter((row) => row.reason !== "scheduled")).toEqual([])
       for (const row of abandoned) {
-        expect(row).toMatchObject({
-          instance: victimId,
-          error: `abandoned: instance ${victimId} stopped renewing its lease`
-        })
-        // Marked once its lease (3 s, renewed every second) expired, by a survivor's heartbeat.
+        expect(row.instance).toBe(victimId)
+        // Whichever a survivor saw first: the victim's silence (no heartbeat for 3 s) or its 3 s lease expired.
+        expect(row.error).toMatch(
+          new RegExp(`^abandoned: instance ${victimId} stopped( renewing its lease| \\(no heartbeat for 3 s\\))$`)
+        )
         expect(row.finished_at?.getTime()).toBeGreaterThanOrEqual(killedAt + 1000)
-        expect(row.finished_at?.getTime()).toBeLessThanOrEqual(killedAt + 7000)
+        expect(row.finished_at?.getTime()).toBeLessThanOrEqual(killedAt + 5000)
       }
       expect(abandoned.find((row) => row.run_id === begun.run_id)?.nominal_at).toEqual(new Date(nominalOf(begun)))
       const reported = survivors.flatMap((proc) => proc.logs().filter((line) => line.msg === ABANDONED))
@@ -281,6 +281,40 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
         ) => [record.runId, record.instance, record.reason]).sort()
       )
         .toEqual(inFlightIds.map((id) => [id, victimId, "scheduled"]).sort())
+    }
+  )
+
+  test(
+    "three workers with the default 30 s lease, one killed with SIGKILL: its run is abandoned within 5 s, and " +
+      "no slot due more than 5 s after the kill is skipped",
+    { timeout: TIMEOUT },
+    async ({ database, spawn }) => {
+      const db = await database()
+      // Overlap skip (the default): while the killed run counts as running, the job's slots are skipped.
+      const env = { FIXTURE_SLEEP_MS: "400", WORKER_LEASE_SECONDS: "30" }
+      const workers = await Promise.all(["k1", "k2", "k3"].map((id) => worker(spawn, db, id, env)))
+      await allStarted(workers)
+      await sleepUntil(Date.now() + 4 * SECOND)
+      const killFrom = Date.now()
+      const { line: begun, proc: victim } = await firstToLog(
+        workers,
+        WORK_BEGINS,
+        (line) => Date.parse(line.time) >= killFrom
+      )
+      const killedAt = victim.signal("SIGKILL")
+      expect(await victim.exit(), victim.output()).toMatchObject({ signal: "SIGKILL" })
+      const survivors = workers.filter((proc) => proc !== victim)
+      await sleepUntil(killedAt + 15 * SECOND)
+      await stopAll(survivors)
+
+      const rows = await runsOf(db)
+      const killed = rows.find((row) => row.run_id === begun.run_id)
+      expect(killed?.status).toBe("abandoned")
+      expect(killed?.finished_at?.getTime()).toBeLessThanOrEqual(killedAt + 5000)
+      // After the kill + 5 s, until the survivors stopped: every slot ran, none skipped for the dead run.
+      const after = rows.filter((row) => at(row) > killedAt + 5000 && at(row) <= killedAt + 14 * SECOND)
+      expect(after.length).toBeGreaterThanOrEqual(8)
+      expect(after.filter((row) => row.status !== "succeeded").map((row) => [iso(at(row)), row.status])).toEqual([])
     }
   )
 
