@@ -14,6 +14,9 @@ import { schedulers } from "./schedulers.mjs"
 const name = arg("scheduler")
 const n = Number(arg("jobs", "1000"))
 const slots = Number(arg("slots", "10"))
+// Another schedule (cron-worker only: it names each slot's instant), slots `period` ms apart.
+const schedule = arg("schedule", "* * * * * *")
+const period = Number(arg("period", "1000"))
 const start = schedulers[name]
 if (start === undefined) throw new Error(`unknown scheduler "${name}"`)
 
@@ -23,10 +26,13 @@ const lags = new Float64Array(n * slots * 2)
 let fires = 0
 let outside = 0
 
+/** Off the whole seconds (`@every` anchored at registration), the first slot judged is the first after the warm-up. */
+let warmedUpAt = Infinity
 const onFire = (i, nominal) => {
   const at = now()
   const second = nominal ?? Math.floor((at + 100) / 1000) * 1000
-  const slot = (second - first) / 1000
+  if (first === Infinity && at >= warmedUpAt) first = second
+  const slot = Math.round((second - first) / period)
   if (slot < 0 || slot >= slots) return void outside++
   counts[i * slots + slot]++
   if (fires < lags.length) lags[fires] = at - second
@@ -34,14 +40,18 @@ const onFire = (i, nominal) => {
 }
 
 const registeredAt = Date.now()
-const stop = await start(n, "* * * * * *", onFire)
+const stop = await start(n, schedule, onFire)
 const registration = Date.now() - registeredAt
-first = Math.ceil(Date.now() / 1000) * 1000 + 2000
-await sleepUntil(first - 500)
+if (period === 1000) first = Math.ceil(Date.now() / 1000) * 1000 + 2000
+else {
+  warmedUpAt = Date.now() + 2000
+  await sleepUntil(warmedUpAt + period + 100)
+}
+await sleepUntil(first - period / 2)
 const cpu0 = cpuMs()
-await sleepUntil(first + slots * 1000 - 500)
+await sleepUntil(first + slots * period - period / 2)
 const cpu = cpuMs() - cpu0
-await sleepUntil(first + slots * 1000 + 400)
+await sleepUntil(first + slots * period + 400)
 await stop()
 
 let missed = 0
@@ -56,6 +66,7 @@ report({
   scheduler: name,
   jobs: n,
   slots,
+  schedule,
   registrationMs: registration,
   fires,
   expected: n * slots,

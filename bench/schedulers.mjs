@@ -7,6 +7,7 @@ import { CronJob } from "cron"
 import { Cron as Croner } from "croner"
 import { Duration, Effect, Exit, Fiber, Layer, LogLevel, Schedule, Scope } from "effect"
 import nodeCron from "node-cron"
+import { CronJob as ToadCronJob, Task, ToadScheduler } from "toad-scheduler"
 import { Job, Log, RunStore, Scheduler, Worker, WorkerConfig } from "../dist/index.js"
 
 /**
@@ -54,9 +55,20 @@ const effectSchedule = async (n, expression, onFire) => {
   return () => Effect.runPromise(Fiber.interruptAll(fibers))
 }
 
-const croner = async (n, expression, onFire) => {
-  const jobs = Array.from({ length: n }, (_, i) => new Croner(expression, { timezone: "UTC" }, () => onFire(i)))
+/** croner with an explicit `timezone: "UTC"`, or (`zone` undefined) in its default: the process's zone (TZ=UTC). */
+const croner = (zone) => async (n, expression, onFire) => {
+  const options = zone === undefined ? {} : { timezone: zone }
+  const jobs = Array.from({ length: n }, (_, i) => new Croner(expression, options, () => onFire(i)))
   return async () => jobs.forEach((job) => job.stop())
+}
+
+/** toad-scheduler's cron jobs (croner underneath), in the process's zone (TZ=UTC). */
+const toad = async (n, expression, onFire) => {
+  const scheduler = new ToadScheduler()
+  for (let i = 0; i < n; i++) {
+    scheduler.addCronJob(new ToadCronJob({ cronExpression: expression }, new Task(`job-${i}`, () => onFire(i))))
+  }
+  return async () => scheduler.stop()
 }
 
 const nodeCronScheduler = async (n, expression, onFire) => {
@@ -69,10 +81,16 @@ const nodeCronScheduler = async (n, expression, onFire) => {
   }
 }
 
-const kelektivCron = async (n, expression, onFire) => {
+const kelektivCron = (zone) => async (n, expression, onFire) => {
   const jobs = Array.from(
     { length: n },
-    (_, i) => CronJob.from({ cronTime: expression, onTick: () => onFire(i), start: true, timeZone: "UTC" })
+    (_, i) =>
+      CronJob.from({
+        cronTime: expression,
+        onTick: () => onFire(i),
+        start: true,
+        ...(zone === undefined ? {} : { timeZone: zone })
+      })
   )
   return async () => jobs.forEach((job) => job.stop())
 }
@@ -81,8 +99,11 @@ const kelektivCron = async (n, expression, onFire) => {
 export const schedulers = {
   "cron-worker": cronWorker(LogLevel.Warning),
   "cron-worker (info logs)": cronWorker(LogLevel.Info),
-  croner,
+  croner: croner("UTC"),
+  "croner (process zone)": croner(undefined),
   "node-cron": nodeCronScheduler,
-  "cron (kelektiv)": kelektivCron,
+  "cron (kelektiv)": kelektivCron("UTC"),
+  "cron (kelektiv, process zone)": kelektivCron(undefined),
+  "toad-scheduler": toad,
   "effect Schedule.cron": effectSchedule
 }
