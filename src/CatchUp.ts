@@ -7,10 +7,10 @@
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
 import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
+import type { Entry } from "./Entry.js"
 import type { InFlight } from "./InFlight.js"
 import type { CatchUp } from "./Job.js"
 import type { MissedReason, RunStoreShape } from "./RunStore.js"
-import type { Entry } from "./Slot.js"
 
 /** Slots looked at per stretch, at most: beyond, the count is a lower bound. */
 export const SCAN_LIMIT = 1_000_000

@@ -26,10 +26,11 @@ export interface InFlight {
   readonly forget: (runId: string) => void
   /** Begins shutdown: no new run starts. */
   readonly close: Effect.Effect<void>
-  /** Waits up to `grace` for every fiber to end; `true` if they did. */
-  readonly awaitIdle: (grace: Duration.Duration) => Effect.Effect<boolean>
-  /** Interrupts every fiber still in flight and waits for them. */
-  readonly interruptAll: Effect.Effect<void>
+  /**
+   * Shutdown's end: waits up to `grace` for every fiber to end, then interrupts those left, the runs among them
+   * (`running`, by run id) with the reason that the grace period expired.
+   */
+  readonly drain: (grace: Duration.Duration, running: () => ReadonlyArray<string>) => Effect.Effect<void>
 }
 
 /** How often shutdown checks whether the runs have ended. */
@@ -52,6 +53,7 @@ export const make = (maxConcurrent: number): Effect.Effect<InFlight, never, Scop
       return fiber
     }
     const interruptAll = Effect.suspend(() => Fiber.interruptAll([...fibers]))
+    const awaitIdle = awaitIdleOf(fibers)
     // Whatever happens to the scope, nothing it started outlives it.
     yield* Effect.addFinalizer(() => interruptAll)
 
@@ -79,18 +81,34 @@ export const make = (maxConcurrent: number): Effect.Effect<InFlight, never, Scop
         closed = true
         return Deferred.succeed(closing, undefined)
       }),
-      awaitIdle: (grace) =>
+      drain: (grace, running) =>
         Effect.gen(function*() {
-          // The monotonic clock: a wall clock stepped meanwhile must not cut the grace short, nor stretch it.
-          const monotonic = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos / 1_000_000n))
-          const deadline = (yield* monotonic) + Duration.toMillis(grace)
-          for (;;) {
-            if (fibers.size === 0) return true
-            const now = yield* monotonic
-            if (now >= deadline) return false
-            yield* Effect.sleep(Math.min(SHUTDOWN_POLL, deadline - now))
+          if (fibers.size > 0) {
+            yield* Effect.logInfo("waiting for running jobs").pipe(
+              Effect.annotateLogs({ running: fibers.size, shutdown_timeout_seconds: Duration.toSeconds(grace) })
+            )
           }
-        }),
-      interruptAll
+          if (yield* awaitIdle(grace)) return yield* Effect.logInfo("all running jobs completed")
+          yield* Effect.logWarning("shutdown timeout reached, interrupting running jobs").pipe(
+            Effect.annotateLogs({ running: fibers.size })
+          )
+          for (const runId of running()) reasons.set(runId, "interrupted at shutdown (grace period expired)")
+          yield* interruptAll
+          yield* Effect.logInfo("running jobs interrupted")
+        })
+    }
+  })
+
+/** Waits up to `grace` for `fibers` to be none; `true` if they were. */
+const awaitIdleOf = (fibers: Set<unknown>) => (grace: Duration.Duration) =>
+  Effect.gen(function*() {
+    // The monotonic clock: a wall clock stepped meanwhile must not cut the grace short, nor stretch it.
+    const monotonic = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+    const deadline = (yield* monotonic) + Duration.toMillis(grace)
+    for (;;) {
+      if (fibers.size === 0) return true
+      const now = yield* monotonic
+      if (now >= deadline) return false
+      yield* Effect.sleep(Math.min(SHUTDOWN_POLL, deadline - now))
     }
   })

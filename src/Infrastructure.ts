@@ -14,6 +14,7 @@ import * as Http from "./Http.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as Publisher from "./Publisher.js"
 import * as RunStore from "./RunStore.js"
+import * as PgRunStore from "./RunStore/Pg.js"
 import * as Telemetry from "./Telemetry.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
@@ -41,7 +42,7 @@ export const make = (options: Options = {}): Layer.Layer<
   StartError,
   WorkerConfig
 > =>
-  Layer.mergeAll(RunStore.layerPg, Publisher.layerOutbox, options.http === false ? Layer.empty : Http.layer).pipe(
+  Layer.mergeAll(PgRunStore.layer, Publisher.layerOutbox, options.http === false ? Layer.empty : Http.layer).pipe(
     Layer.provideMerge(options.relay === "flush" ? OutboxRelay.layerFlush : OutboxRelay.layer),
     Layer.provideMerge(Database.layer),
     Layer.provideMerge(Telemetry.layer)

@@ -1,10 +1,9 @@
 /**
  * The run store: where every slot is claimed before it runs and where its
  * outcome is recorded; the job history and the pause switches. A port with
- * one adapter per backend: `layerPg` (durable, shared by every instance on
- * one PostgreSQL) and `layerMemory` (one process; tests).
+ * one adapter per backend: `RunStore/Pg.ts` (durable, shared by every instance
+ * on one PostgreSQL; the port does not import it) and `layerMemory` (one process; tests).
  */
-import type { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Option } from "effect"
 import type { RunReason } from "./Job.js"
 
@@ -332,11 +331,3 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
 /** {@link makeMemory} as a layer. */
 export const layerMemory = (options?: MemoryOptions): Layer.Layer<RunStore> =>
   Layer.effect(RunStore, makeMemory(options))
-
-/**
- * The store on PostgreSQL (`RunStore/Pg.ts`): durable history, claims that
- * make each slot run once across instances, leases, pauses. Loaded on use.
- */
-export const layerPg: Layer.Layer<RunStore, never, SqlClient.SqlClient> = Layer.unwrapEffect(
-  Effect.map(Effect.promise(() => import("./RunStore/Pg.js")), (Pg) => Pg.layer)
-)

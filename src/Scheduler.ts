@@ -5,14 +5,13 @@
  * `Slot`: claim, overlap, limit, run) and re-arms the job. Closing the scope is the shutdown: no new runs, running
  * ones get the grace period, then are interrupted.
  */
-import { Clock, Deferred, Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as CatchUp from "./CatchUp.js"
 import type * as CronSpec from "./CronSpec.js"
 import * as Deadlines from "./Deadlines.js"
-import * as Execution from "./Execution.js"
-import { Heap, type Timer } from "./Heap.js"
+import * as Entry from "./Entry.js"
 import * as InFlight from "./InFlight.js"
 import {
   type CurrentRun,
@@ -22,15 +21,14 @@ import {
   type Plan,
   validate as validateJob
 } from "./Job.js"
+import * as JobClock from "./JobClock.js"
 import * as Leases from "./Leases.js"
-import * as Overlap from "./Overlap.js"
 import { RunStore } from "./RunStore.js"
 import * as Slot from "./Slot.js"
-import type { Entry, JobInfo } from "./Slot.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 export { LATE_MILLIS, MISSED_RECORD_DELAY } from "./CatchUp.js"
-export type { JobInfo } from "./Slot.js"
+export type { JobInfo } from "./Entry.js"
 
 /** Why a job could not be registered. */
 export type RegistrationError = CronSpec.InvalidCronExpression | InvalidJobOption | DuplicateJobName
@@ -49,14 +47,8 @@ export class SchedulerStopped extends Schema.TaggedError<SchedulerStopped>()("Sc
   }
 }
 
-/** Longest single sleep of the clock: long timers are unreliable, and clocks move. */
-const MAX_SLEEP = Duration.toMillis(Duration.hours(1))
-
-/** A job in the clock: due `at`, the first slot after `after`. */
-interface Waiting extends Timer {
-  readonly entry: Entry
-  after: number
-}
+/** A job in the clock. */
+type Waiting = JobClock.Waiting<Entry.Entry>
 
 export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Scheduler", {
   scoped: Effect.gen(function*() {
@@ -67,7 +59,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const inFlight = yield* InFlight.make(config.maxConcurrentJobs)
     const deadlines = yield* Deadlines.make
     const holes = new CatchUp.Holes()
-    const onStoreFailure = (entry: Entry, nominal: number) => {
+    const onStoreFailure = (entry: Entry.Entry, nominal: number) => {
       holes.add(entry, nominal)
       runner.mendLater()
     }
@@ -84,47 +76,22 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const entries = new Map<string, Waiting>()
     let started = false
 
-    // The clock: a heap of the jobs' next slots, and one fiber that sleeps until the earliest.
-    const heap = new Heap<Waiting>()
-    let target = Infinity
-    let wake = yield* Deferred.make<void>()
-    /** Puts the job back in the clock, due at its first slot after `after` (never again: left out). */
-    const arm = (waiting: Waiting, after: number) => {
-      const due = waiting.entry.spec.next(after, waiting.entry.anchor)
-      waiting.after = after
-      if (due === Infinity) return
-      waiting.at = due
-      heap.push(waiting)
-      if (due < target) Deferred.unsafeDone(wake, Effect.void)
-    }
     /**
-     * Fires the slots due at `now`. The slot a job waited for, alone, runs (late, if the process was slow to get to
-     * it); when the process woke past more than one slot of a job, its catch-up policy decides.
+     * The clock hands over each job whose slot has come. The slot it waited for, alone, runs (late, if the process
+     * was slow to get to it); when the process woke past more than one slot of a job, its catch-up policy decides.
      */
-    const fireDue = (now: number) => {
-      for (let waiting = heap.popDue(now); waiting !== undefined; waiting = heap.popDue(now)) {
-        const { after, at: due, entry } = waiting
-        if (entry.spec.next(due, entry.anchor) > now) {
-          inFlight.start(slot(entry, due, "scheduled", randomUUID()))
-          arm(waiting, due)
-        } else {
-          inFlight.start(runner.catchUp(entry, after, now, "behind"))
-          arm(waiting, now)
-        }
-      }
-    }
-    const ticking = Effect.gen(function*() {
-      for (;;) {
-        const now = clock.unsafeCurrentTimeMillis()
-        if (!inFlight.closed()) fireDue(now)
-        wake = yield* Deferred.make<void>()
-        const next = heap.peek()
-        target = next === undefined ? Infinity : next.at
-        if (next === undefined) yield* Deferred.await(wake)
-        else yield* Effect.raceFirst(Effect.sleep(Math.min(next.at - now, MAX_SLEEP)), Deferred.await(wake))
+    const jobClock = yield* JobClock.make<Entry.Entry>(clock, (waiting, now) => {
+      const { after, at: due, entry } = waiting
+      if (inFlight.closed()) return
+      if (entry.spec.next(due, entry.anchor) > now) {
+        inFlight.start(slot(entry, due, "scheduled", randomUUID()))
+        jobClock.arm(waiting, due)
+      } else {
+        inFlight.start(runner.catchUp(entry, after, now, "behind"))
+        jobClock.arm(waiting, now)
       }
     })
-    const ticker = yield* Effect.forkScoped(Effect.interruptible(ticking))
+    const arm = jobClock.arm
 
     /**
      * Starts a job: first what its `catchUp` policy does with the slots missed since `last` (the newest slot in the
@@ -184,25 +151,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         const plan = plans[i]!
         // `@every` keeps the grid of its first registration ever: across restarts and instances.
         const anchor = plan.spec.kind === "every" ? (yield* store.anchor(job.name, new Date(now))).getTime() : now
-        const entry: Entry = {
-          name: job.name,
-          schedule: job.schedule,
-          timezone: plan.spec.timezone,
-          description: job.options.description,
-          overlap: plan.overlap,
-          spec: plan.spec,
-          anchor,
-          timeout: plan.timeout ?? config.defaultTimeout,
-          run: Execution.provideContext(job.run, context),
-          retry: plan.retry === undefined ? undefined : Execution.retrySchedule(plan.retry),
-          attempts: plan.retry?.attempts ?? 1,
-          jitter: plan.jitter,
-          catchUp: plan.catchUp,
-          catchUpWindow: plan.catchUpWindow,
-          onAbandoned: plan.onAbandoned,
-          state: Overlap.empty()
-        }
-        const waiting: Waiting = { entry, after: now, at: Infinity, index: -1 }
+        const entry = Entry.make(job, plan, context, anchor, config.defaultTimeout)
+        const waiting = jobClock.waiting(entry, now)
         entries.set(job.name, waiting)
         added.push(waiting)
       }
@@ -231,28 +181,11 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       Effect.gen(function*() {
         yield* inFlight.close
         yield* Effect.logInfo("shutting down scheduler...")
-        yield* Fiber.interrupt(ticker)
+        yield* jobClock.stop
         // Missed slots still waiting to be recorded are recorded now, while the store is open.
         yield* runner.flush
-        const running = inFlight.size()
-        if (running > 0) {
-          yield* Effect.logInfo("waiting for running jobs").pipe(
-            Effect.annotateLogs({ running, shutdown_timeout_seconds: Duration.toSeconds(config.shutdownTimeout) })
-          )
-        }
-        if (yield* inFlight.awaitIdle(config.shutdownTimeout)) {
-          return yield* Effect.logInfo("all running jobs completed")
-        }
-        yield* Effect.logWarning("shutdown timeout reached, interrupting running jobs").pipe(
-          Effect.annotateLogs({ running: inFlight.size() })
-        )
-        for (const { entry } of entries.values()) {
-          for (const run of entry.state.active) {
-            inFlight.interruptWith(run.runId, "interrupted at shutdown (grace period expired)")
-          }
-        }
-        yield* inFlight.interruptAll
-        yield* Effect.logInfo("running jobs interrupted")
+        yield* inFlight.drain(config.shutdownTimeout, () =>
+          [...entries.values()].flatMap(({ entry }) => entry.state.active.map((run) => run.runId)))
       })
     )
 
@@ -282,7 +215,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         for (const waiting of entries.values()) yield* launch(waiting, lasts.get(waiting.entry.name))
       }),
       /** The registered jobs, in registration order. */
-      jobs: Effect.sync((): ReadonlyArray<JobInfo> =>
+      jobs: Effect.sync((): ReadonlyArray<Entry.JobInfo> =>
         [...entries.values()].map((
           { entry: { anchor, description, name, overlap, schedule, spec, timeout, timezone } }
         ) => ({ name, schedule, timezone, description, overlap, timeout, spec, anchor }))

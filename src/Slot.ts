@@ -6,37 +6,15 @@
  */
 import { Clock, Deferred, Duration, Effect, Exit, FiberRef, HashMap, Option, Random } from "effect"
 import { randomUUID } from "node:crypto"
-import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
+import type { Entry } from "./Entry.js"
 import * as Execution from "./Execution.js"
 import type { InFlight } from "./InFlight.js"
-import type { CatchUp, OnAbandoned, Overlap as OverlapPolicy, RunReason } from "./Job.js"
+import type { RunReason } from "./Job.js"
 import * as Metrics from "./Metrics.js"
 import * as Overlap from "./Overlap.js"
 import type { MissedReason, Others, RunStoreShape, SkipReason } from "./RunStore.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
-
-/** A registered job, as `jobs` lists it. */
-export interface JobInfo {
-  readonly name: string
-  readonly schedule: string
-  readonly timezone: string
-  readonly description: string | undefined
-  readonly overlap: OverlapPolicy
-  readonly timeout: Option.Option<Duration.Duration>
-  readonly spec: CronSpec.CronSpec
-  /** Registration instant: the anchor of `@every` schedules. */
-  readonly anchor: number
-}
-
-/** A registered job as the scheduler keeps it: what it lists, what it runs, its overlap state. */
-export interface Entry extends JobInfo, Execution.Runnable {
-  readonly jitter: Option.Option<Duration.Duration>
-  readonly catchUp: CatchUp
-  readonly catchUpWindow: Duration.Duration
-  readonly onAbandoned: OnAbandoned
-  readonly state: Overlap.State
-}
 
 /** What slots share: the scheduler's store, the runs in flight, the deadlines. */
 export interface Dependencies {

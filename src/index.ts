@@ -11,6 +11,8 @@ export * as Log from "./Log.js"
 export * as OutboxRelay from "./OutboxRelay.js"
 export * as Publisher from "./Publisher.js"
 export * as RunStore from "./RunStore.js"
+/** The run store on PostgreSQL: `PgRunStore.layer`. */
+export * as PgRunStore from "./RunStore/Pg.js"
 export { type JobInfo, JobNotFound, type RegistrationError, Scheduler, SchedulerStopped } from "./Scheduler.js"
 export * as TimeZone from "./TimeZone.js"
 export * as Worker from "./Worker.js"

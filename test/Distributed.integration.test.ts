@@ -23,6 +23,7 @@ import * as Database from "../src/Database.js"
 import * as Job from "../src/Job.js"
 import { maintenance } from "../src/Maintenance.js"
 import * as RunStore from "../src/RunStore.js"
+import * as PgRunStore from "../src/RunStore/Pg.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
@@ -98,7 +99,7 @@ const startInstance = (
     const stack = Worker.layer(options.maintenance === true ? [maintenance] : []).pipe(
       Layer.provideMerge(Control.Default),
       Layer.provideMerge(Scheduler.Default),
-      Layer.provideMerge(RunStore.layerPg),
+      Layer.provideMerge(PgRunStore.layer),
       Layer.provideMerge(Database.layer),
       Layer.provideMerge(configFor(db, id, options.config)),
       Layer.provide(Layer.merge(Logger.remove(Logger.defaultLogger), logs.layer))

@@ -1,5 +1,5 @@
 /**
- * Pauses on `RunStore.layerPg`: who paused a job is stored (migration
+ * Pauses on `PgRunStore.layer`: who paused a job is stored (migration
  * `5_paused_by`), and pausing a paused job changes nothing and returns the
  * pause in force, also when two pauses race.
  */
@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import * as Database from "../src/Database.js"
 import * as RunStore from "../src/RunStore.js"
+import * as PgRunStore from "../src/RunStore/Pg.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
 import { servicesAvailable, unique } from "./services.js"
 import { suiteDatabase } from "./utils.js"
@@ -19,7 +20,7 @@ describe.skipIf(!available)("pauses on PostgreSQL", () => {
   const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
     Effect.flatMap(RunStore.RunStore, f).pipe(
       Effect.provide(
-        RunStore.layerPg.pipe(
+        PgRunStore.layer.pipe(
           Layer.provide(Database.layer),
           Layer.provide(
             WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })

@@ -1,5 +1,5 @@
 /**
- * `RunStore.layerPg` against the real PostgreSQL: a slot is claimed once
+ * `PgRunStore.layer` against the real PostgreSQL: a slot is claimed once
  * (also when two instances race for it), the first outcome is kept, records
  * round-trip, and the history is by job, newest first.
  */
@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto"
 import * as Database from "../src/Database.js"
 import type { RunReason } from "../src/Job.js"
 import * as RunStore from "../src/RunStore.js"
+import * as PgRunStore from "../src/RunStore/Pg.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
 import { servicesAvailable, unique } from "./services.js"
 import { suiteDatabase } from "./utils.js"
@@ -31,12 +32,12 @@ const claim = (
   leaseSeconds: 30
 })
 
-describe.skipIf(!available)("RunStore.layerPg on PostgreSQL", () => {
+describe.skipIf(!available)("PgRunStore.layer on PostgreSQL", () => {
   const db = suiteDatabase()
 
   /** A store on its own pool: one worker instance. */
   const instance = () =>
-    RunStore.layerPg.pipe(
+    PgRunStore.layer.pipe(
       Layer.provide(Database.layer),
       Layer.provide(WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })),
       Layer.provide(Logger.remove(Logger.defaultLogger))

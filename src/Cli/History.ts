@@ -4,10 +4,11 @@ import { Console, Effect, Option } from "effect"
 import * as Control from "../Control.js"
 import type * as Job from "../Job.js"
 import * as RunStore from "../RunStore.js"
+import * as PgRunStore from "../RunStore/Pg.js"
 import { escapeControl, jsonArray, knownJob, quote, table, usage, withDatabase } from "./Common.js"
 
 const onRunStore = <A, E>(command: string, f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
-  withDatabase(command, Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(RunStore.layerPg)))
+  withDatabase(command, Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(PgRunStore.layer)))
 
 const jobArgument = Args.text({ name: "job" }).pipe(Args.withDescription("name of the job (see `jobs`)"))
 

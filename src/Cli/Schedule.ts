@@ -7,6 +7,7 @@ import * as CronSpec from "../CronSpec.js"
 import * as Job from "../Job.js"
 import * as Lifecycle from "../Lifecycle.js"
 import * as RunStore from "../RunStore.js"
+import * as PgRunStore from "../RunStore/Pg.js"
 import * as TimeZone from "../TimeZone.js"
 import * as Worker from "../Worker.js"
 import * as WorkerConfig from "../WorkerConfig.js"
@@ -93,7 +94,7 @@ const readPauses = (config: WorkerConfig.WorkerConfigShape) =>
     ? Effect.succeed(Either.right<ReadonlyArray<RunStore.Pause>>([]))
     : Lifecycle.withDatabase(
       config,
-      Effect.flatMap(RunStore.RunStore, (store) => store.pauses).pipe(Effect.provide(RunStore.layerPg))
+      Effect.flatMap(RunStore.RunStore, (store) => store.pauses).pipe(Effect.provide(PgRunStore.layer))
     ).pipe(
       Effect.exit,
       Effect.map(Exit.match({

@@ -1,0 +1,57 @@
+/**
+ * A registered job as the scheduler keeps it: what `jobs` lists, what a slot runs (its effect with the services
+ * captured at registration, its policies), and its overlap state.
+ */
+import type { Context, Duration, Option } from "effect"
+import type * as CronSpec from "./CronSpec.js"
+import * as Execution from "./Execution.js"
+import type { CatchUp, CurrentRun, Job, OnAbandoned, Overlap as OverlapPolicy, Plan } from "./Job.js"
+import * as Overlap from "./Overlap.js"
+
+/** A registered job, as `jobs` lists it. */
+export interface JobInfo {
+  readonly name: string
+  readonly schedule: string
+  readonly timezone: string
+  readonly description: string | undefined
+  readonly overlap: OverlapPolicy
+  readonly timeout: Option.Option<Duration.Duration>
+  readonly spec: CronSpec.CronSpec
+  /** Registration instant: the anchor of `@every` schedules. */
+  readonly anchor: number
+}
+
+/** A registered job as the scheduler keeps it: what it lists, what it runs, its overlap state. */
+export interface Entry extends JobInfo, Execution.Runnable {
+  readonly jitter: Option.Option<Duration.Duration>
+  readonly catchUp: CatchUp
+  readonly catchUpWindow: Duration.Duration
+  readonly onAbandoned: OnAbandoned
+  readonly state: Overlap.State
+}
+
+/** The entry of `job`, validated as `plan`, with the services of `context` and its `@every` `anchor`. */
+export const make = <E, R>(
+  job: Job<E, R>,
+  plan: Plan,
+  context: Context.Context<Exclude<R, CurrentRun>>,
+  anchor: number,
+  defaultTimeout: Option.Option<Duration.Duration>
+): Entry => ({
+  name: job.name,
+  schedule: job.schedule,
+  timezone: plan.spec.timezone,
+  description: job.options.description,
+  overlap: plan.overlap,
+  spec: plan.spec,
+  anchor,
+  timeout: plan.timeout ?? defaultTimeout,
+  run: Execution.provideContext(job.run, context),
+  retry: plan.retry === undefined ? undefined : Execution.retrySchedule(plan.retry),
+  attempts: plan.retry?.attempts ?? 1,
+  jitter: plan.jitter,
+  catchUp: plan.catchUp,
+  catchUpWindow: plan.catchUpWindow,
+  onAbandoned: plan.onAbandoned,
+  state: Overlap.empty()
+})
