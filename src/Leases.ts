@@ -69,28 +69,30 @@ export const start = (
       ),
       Effect.repeat(Schedule.fixed(BEAT_INTERVAL))
     )
-    /** Marks the runs of dead instances (silent, or their leases expired) as abandoned. */
-    const reaping = Effect.gen(function*() {
-      for (const record of yield* store.reap) {
-        yield* Effect.logWarning("run abandoned: its worker stopped").pipe(Effect.annotateLogs({
-          job: record.job,
-          run_id: record.runId,
-          nominal_at: record.nominalAt.toISOString(),
-          instance: record.instance,
-          error: record.error
-        }))
-        yield* onAbandoned(record)
-      }
-    }).pipe(
-      Effect.catchAllDefect((defect) =>
-        Effect.logError("abandoned runs not reaped: the run store failed").pipe(
-          Effect.annotateLogs({ error: Execution.describe(defect) })
-        )
-      ),
-      Effect.repeat(Schedule.spaced(Duration.min(third, BEAT_INTERVAL)))
-    )
+    /** Marks the runs of dead instances (silent: every second; their leases expired: every third of a lease). */
+    const reap = (which: Effect.Effect<ReadonlyArray<RunRecord>>, every: Duration.Duration) =>
+      Effect.gen(function*() {
+        for (const record of yield* which) {
+          yield* Effect.logWarning("run abandoned: its worker stopped").pipe(Effect.annotateLogs({
+            job: record.job,
+            run_id: record.runId,
+            nominal_at: record.nominalAt.toISOString(),
+            instance: record.instance,
+            error: record.error
+          }))
+          yield* onAbandoned(record)
+        }
+      }).pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.logError("abandoned runs not reaped: the run store failed").pipe(
+            Effect.annotateLogs({ error: Execution.describe(defect) })
+          )
+        ),
+        Effect.repeat(Schedule.spaced(every))
+      )
     yield* store.beat(instance).pipe(Effect.catchAllDefect(() => Effect.void))
     yield* Effect.forkScoped(beating)
     yield* Effect.forkScoped(renewal)
-    yield* Effect.forkScoped(reaping)
+    yield* Effect.forkScoped(reap(store.reapDead, BEAT_INTERVAL))
+    yield* Effect.forkScoped(reap(store.reap, third))
   })

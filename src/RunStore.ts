@@ -139,11 +139,10 @@ export interface RunStoreShape {
     runIds: ReadonlyArray<string>,
     leaseSeconds: number
   ) => Effect.Effect<ReadonlyArray<{ readonly runId: string; readonly error: string }>>
-  /**
-   * Marks live runs whose worker died as `abandoned` (their lease expired, or their instance stopped beating:
-   * see `beat`); returns them.
-   */
+  /** Marks live runs whose lease expired (their worker stopped renewing it) as `abandoned`; returns them. */
   readonly reap: Effect.Effect<ReadonlyArray<RunRecord>>
+  /** Marks the live runs of instances that stopped beating (see `beat`) as `abandoned`; returns them. */
+  readonly reapDead: Effect.Effect<ReadonlyArray<RunRecord>>
   /** Says that `instance` is alive (every second): an instance that stops beating for a few seconds is dead. */
   readonly beat: (instance: string) => Effect.Effect<void>
   /**
@@ -283,6 +282,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       requestCancel: () => Effect.succeed(0),
       renew: () => Effect.succeed([]),
       reap: Effect.succeed([]),
+      reapDead: Effect.succeed([]),
       beat: () => Effect.void,
       anchor: (job, proposed) =>
         Effect.sync(() => {

@@ -299,20 +299,29 @@ export const make = Effect.gen(function*() {
             guard
           ),
       reap: sql<Row>`
-      WITH dead AS (
-        SELECT instance FROM cron_worker.instances
-        WHERE beat_at < now() - make_interval(secs => ${INSTANCE_STALE_SECONDS})
-      )
       UPDATE cron_worker.runs
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
           duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
-          error = CASE WHEN lease_until < now()
-            THEN 'abandoned: instance ' || instance || ' stopped renewing its lease'
-            ELSE 'abandoned: instance ' || instance || ' stopped (no heartbeat for '
-              || ${INSTANCE_STALE_SECONDS}::text || ' s)'
-          END
-      WHERE status IN ('running', 'queued') AND (lease_until < now() OR instance IN (SELECT instance FROM dead))
+          error = 'abandoned: instance ' || instance || ' stopped renewing its lease'
+      WHERE status IN ('running', 'queued') AND lease_until < now()
       RETURNING ${columns}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+      reapDead: Effect.gen(function*() {
+        // Most of the time no instance is dead: one look at a small table, nothing else.
+        const dead = yield* sql<{ instance: string }>`
+          SELECT instance FROM cron_worker.instances
+          WHERE beat_at < now() - make_interval(secs => ${INSTANCE_STALE_SECONDS})
+            AND beat_at > now() - interval '1 day'`
+        if (dead.length === 0) return []
+        const rows = yield* sql<Row>`
+          UPDATE cron_worker.runs
+          SET status = 'abandoned', finished_at = now(), lease_until = NULL,
+              duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
+              error = 'abandoned: instance ' || instance || ' stopped (no heartbeat for '
+                || ${INSTANCE_STALE_SECONDS}::text || ' s)'
+          WHERE status IN ('running', 'queued') AND instance = ANY(${dead.map((d) => d.instance)}::text[])
+          RETURNING ${columns}`
+        return rows.map(toRecord)
+      }).pipe(guard),
       beat: (instance) =>
         sql`
         INSERT INTO cron_worker.instances (instance) VALUES (${instance})
