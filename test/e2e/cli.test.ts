@@ -409,7 +409,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
   test(
     "without RabbitMQ, what run report_generator published waits in the outbox: outbox lists it, " +
       "--json as one array; outbox show and --show-body give its body",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ database }) => {
       const db = await database()
       const run = await cli(["run", "report_generator"], { database: db })
