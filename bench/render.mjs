@@ -1,14 +1,5 @@
 // bench/results/latest.md from the results of bench/run.mjs.
 const SELF = "cron-worker"
-const PEERS = [
-  "croner",
-  "croner (process zone)",
-  "node-cron",
-  "cron (kelektiv)",
-  "cron (kelektiv, process zone)",
-  "toad-scheduler",
-  "effect Schedule.cron"
-]
 
 const fixed = (value, digits = 1) => (typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "–")
 const ratio = (peer, self) =>
@@ -274,22 +265,22 @@ export const targets = (results) => {
       list.push([
         info.cpuPerTickUs <= effect.cpuPerTickUs,
         `CPU per job-tick at N = ${jobs}, INFO logs on: cron-worker ${fixed(info.cpuPerTickUs)} µs, effect ` +
-          `Schedule.cron ${fixed(effect.cpuPerTickUs)} µs (${times(info.cpuPerTickUs, effect.cpuPerTickUs)})`
+        `Schedule.cron ${fixed(effect.cpuPerTickUs)} µs (${times(info.cpuPerTickUs, effect.cpuPerTickUs)})`
       ])
     }
     if (warn !== undefined && effect !== undefined) {
       list.push([
         warn.p99 <= effect.p99,
         `fire lag p99 at N = ${jobs}: cron-worker ${fixed(warn.p99)} ms (${warn.missed} missed, ${warn.duplicates} ` +
-          `duplicates), effect Schedule.cron ${fixed(effect.p99)} ms (${times(warn.p99, effect.p99)})`
+        `duplicates), effect Schedule.cron ${fixed(effect.p99)} ms (${times(warn.p99, effect.p99)})`
       ])
     }
     if (warn !== undefined && toad !== undefined) {
       list.push([
         warn.cpuPerTickUs <= 2 * toad.cpuPerTickUs,
         `stretch: CPU per job-tick at N = ${jobs}, LOG_LEVEL=warn, at most 2× toad-scheduler's: cron-worker ` +
-          `${fixed(warn.cpuPerTickUs)} µs, toad-scheduler ${fixed(toad.cpuPerTickUs)} µs ` +
-          `(${times(warn.cpuPerTickUs, toad.cpuPerTickUs)})`
+        `${fixed(warn.cpuPerTickUs)} µs, toad-scheduler ${fixed(toad.cpuPerTickUs)} µs ` +
+        `(${times(warn.cpuPerTickUs, toad.cpuPerTickUs)})`
       ])
     }
   }
@@ -300,7 +291,7 @@ export const targets = (results) => {
     list.push([
       self.heapPerJobBytes <= kelektiv.heapPerJobBytes,
       `retained heap per idle job: cron-worker ${bytes(self.heapPerJobBytes)}, cron (kelektiv) ` +
-        `${bytes(kelektiv.heapPerJobBytes)} (${times(self.heapPerJobBytes, kelektiv.heapPerJobBytes)})`
+      `${bytes(kelektiv.heapPerJobBytes)} (${times(self.heapPerJobBytes, kelektiv.heapPerJobBytes)})`
     ])
   }
   const large = results.B.find((r) => r.scheduler === SELF && r.jobs === 100000 && r.error === undefined)
@@ -308,7 +299,7 @@ export const targets = (results) => {
     list.push([
       large.registrationMs <= 1500,
       `100,000 rare jobs registered in ${fixed(large.registrationMs, 0)} ms (target 1,500 ms); ` +
-        `${bytes(large.heapPerJobBytes)} per job`
+      `${bytes(large.heapPerJobBytes)} per job`
     ])
   }
   if (results.D !== undefined && results.D.error === undefined) {
@@ -317,8 +308,8 @@ export const targets = (results) => {
     list.push([
       d.missed === 0 && d.duplicates === 0 && d.p99 <= 250 && perInstance <= 0.02,
       `PostgreSQL, 3 instances × ${d.jobs} every-second jobs for ${d.slots} s: ${d.missed} missed, ` +
-        `${d.duplicates} duplicates over ${d.expected} slots, lag p99 ${fixed(d.p99)} ms (target 250), ` +
-        `${fixed(perInstance, 4)} round trips per slot per instance (target 0.02)`
+      `${d.duplicates} duplicates over ${d.expected} slots, lag p99 ${fixed(d.p99)} ms (target 250), ` +
+      `${fixed(perInstance, 4)} round trips per slot per instance (target 0.02)`
     ])
   }
   if (results.F !== undefined && results.F.error === undefined) {
@@ -326,7 +317,7 @@ export const targets = (results) => {
     list.push([
       f.missed === 0 && f.duplicates === 0,
       `${f.jobs} every-second jobs for ${f.slots} s (INFO logs): ${f.missed} missed, ${f.duplicates} duplicates ` +
-        `over ${f.expected} slots; lag p99 ${fixed(f.p99)} ms; ${fixed(f.cpuPerTickUs)} µs per job-tick`
+      `over ${f.expected} slots; lag p99 ${fixed(f.p99)} ms; ${fixed(f.cpuPerTickUs)} µs per job-tick`
     ])
   }
   if (results.G !== undefined && results.G.error === undefined) {
@@ -334,7 +325,7 @@ export const targets = (results) => {
     list.push([
       g.missed === 0 && g.duplicates === 0,
       `the shortest @every period (\`${g.schedule}\`) for ${g.slots} slots: ${g.missed} missed, ` +
-        `${g.duplicates} duplicates; lag p99 ${fixed(g.p99)} ms`
+      `${g.duplicates} duplicates; lag p99 ${fixed(g.p99)} ms`
     ])
   }
   return list
