@@ -698,7 +698,7 @@ describe.skipIf(!postgres).concurrent("history, pause, resume", { timeout: 60_00
 
   test(
     "pause logs who and why, says so when already paused, shows in jobs; resume logs who; long reasons refused",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ database }) => {
       const db = await database()
       const tooLong = await cli(["pause", "database_cleanup", "--reason", "x".repeat(501)], { database: db })
