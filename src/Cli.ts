@@ -1,8 +1,9 @@
 /**
  * The command line: `worker` (the default), `run`, `next`, `jobs`, `check`,
- * `history`, `pause`, `resume`, `migrate`, `seed-demo` and `outbox` (the
- * commands are in `Cli/`). `main({ jobs, layer })` is everything a worker's
- * entry point needs: `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
+ * `history`, `pause`, `resume`, `migrate` and `outbox` (the commands are in
+ * `Cli/`), and the application's own. `main({ jobs, layer, migrations,
+ * commands })` is everything a worker's entry point needs:
+ * `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
@@ -10,7 +11,7 @@ import { Cause, Console, Effect, Either, Layer } from "effect"
 import { CliExit, CliSettings, readConfigFor, usage } from "./Cli/Common.js"
 import * as CliConsole from "./Cli/Console.js"
 import { historyCommand, pauseCommand, resumeCommand } from "./Cli/History.js"
-import { migrateCommand, runCommand, seedDemoCommand } from "./Cli/Operations.js"
+import { migrateCommand, runCommand } from "./Cli/Operations.js"
 import { outboxCommand } from "./Cli/Outbox.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
 import { expressionLast, packageName, takeLogLevel } from "./Cli/Settings.js"
@@ -18,10 +19,10 @@ import { describe } from "./Execution.js"
 import type * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import * as Lifecycle from "./Lifecycle.js"
-import { maintenance } from "./Maintenance.js"
+import * as Migrations from "./Migrations.js"
 import * as Worker from "./Worker.js"
 
-export { CliExit } from "./Cli/Common.js"
+export { CliExit, withDatabase } from "./Cli/Common.js"
 export { parseInstant } from "./Cli/Schedule.js"
 
 /**
@@ -32,7 +33,15 @@ export { parseInstant } from "./Cli/Schedule.js"
  */
 export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> =
   & {
+    /**
+     * Every job the worker runs, in registration order. The worker adds none of its own: history retention is
+     * the job `maintenance` (exported beside `Cli`), listed here like any other.
+     */
     readonly jobs: Jobs
+    /** The application's tables: migration sets applied after the worker's own. Default: none. */
+    readonly migrations?: ReadonlyArray<Migrations.Set> | undefined
+    /** The application's own commands, beside the worker's (`seed-demo` in this repository). Default: none. */
+    readonly commands?: ReadonlyArray<AppCommand> | undefined
     /** Name in `--help`. Default `cron-worker`. */
     readonly name?: string | undefined
     readonly version?: string | undefined
@@ -47,12 +56,19 @@ export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> =
     ? { readonly layer?: Lifecycle.AppLayer<Jobs, E> | undefined }
     : { readonly layer: Lifecycle.AppLayer<Jobs, E> })
 
+/** A command of the application: it may read the configuration and open the database (`withDatabase`). */
+// Its name and parsed arguments are its own: `withSubcommands` itself takes `Command<any, any, any, any>`.
+/* eslint-disable-next-line @typescript-eslint/no-explicit-any */
+export type AppCommand = Command.Command<any, CliContext, unknown, any>
+
+/** What a command runs in: Node's file system, path and terminal, and the settings of `main`. */
+type CliContext = NodeContext.NodeContext
+
 /** The command tree of a worker made of `options.jobs`. */
 export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>) => {
   // `layer` may be left out only when the jobs need nothing more: `Layer.empty` then provides all of it.
   const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E>
-  // The worker's own maintenance job runs beside the user's.
-  const jobs = [...options.jobs, maintenance] as const
+  const jobs = options.jobs
   // A failed start-up was logged (`worker failed to start`), defects too: nothing more to print. Invalid jobs
   // are printed like bad configuration.
   const runWorker = Effect.flatMap(readConfigFor("worker"), (config) =>
@@ -77,8 +93,8 @@ export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: Main
       pauseCommand(jobs),
       resumeCommand(jobs),
       migrateCommand,
-      seedDemoCommand,
-      outboxCommand
+      outboxCommand,
+      ...(options.commands ?? [])
     ])
   )
 }
@@ -129,6 +145,7 @@ export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     const argv = expressionLast(parsed.right.argv)
     return Command.run(make(options), { name, version: options.version ?? "0.1.0" })(argv).pipe(
       Effect.provideService(CliSettings, settings),
+      Effect.provideService(Migrations.AppMigrations, options.migrations ?? []),
       Effect.catchAll(report(command)),
       Effect.catchAllCause(reportDefect(command))
     )

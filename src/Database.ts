@@ -90,7 +90,7 @@ const client = Layer.unwrapScoped(
   })
 )
 
-/** Runs the migrations; a failure names the database. */
+/** Runs the worker's migrations, then the application's (`Migrations.AppMigrations`); a failure names the database. */
 export const migrate = Effect.gen(function*() {
   const pg = yield* PgClient.PgClient
   const target = `${pg.config.host}:${pg.config.port ?? 5432}/${pg.config.database}`
@@ -102,7 +102,7 @@ export const migrate = Effect.gen(function*() {
   )
   if (applied.length > 0) {
     yield* Effect.logInfo("database migrated").pipe(
-      Effect.annotateLogs({ applied: applied.map(([id, name]) => `${id}_${name}`) })
+      Effect.annotateLogs({ applied })
     )
   }
   return applied

@@ -3,7 +3,7 @@
  * silent for a few seconds is dead, and its runs are abandoned at once rather than when their leases expire); the
  * leases of its runs are renewed every third of a lease on their own fiber, and runs another instance asked to
  * cancel (or already marked abandoned) are interrupted; every second, the runs of dead instances are reaped as
- * abandoned. Nothing to do on a store of one process.
+ * abandoned, and those of jobs that ask for it are re-run once. Nothing to do on a store of one process.
  */
 import { Duration, Effect, Fiber, Schedule, type Scope } from "effect"
 import * as Execution from "./Execution.js"
@@ -19,15 +19,23 @@ export interface Options {
   readonly inFlight: InFlight
   /** This instance's live runs (running or queued). */
   readonly live: () => ReadonlyArray<Active>
-  /** Told of each run this instance reaped as abandoned (see `Job`'s `onAbandoned`). */
-  readonly onAbandoned: (record: RunRecord) => Effect.Effect<void>
+  /** The jobs of this instance that re-run an abandoned slot (`onAbandoned: "rerun"`). */
+  readonly rerunJobs: () => ReadonlyArray<string>
+  /** Re-runs one abandoned run of one of {@link Options.rerunJobs} (the store makes it once across instances). */
+  readonly rerun: (record: RunRecord) => Effect.Effect<void>
 }
 
-/** How often this instance beats, and looks for the runs of dead instances. */
+/** How often this instance beats, and looks for the runs of dead instances and for abandoned runs to re-run. */
 const BEAT_INTERVAL = Duration.seconds(1)
 
+/**
+ * How long after it was abandoned a run is still re-run (`onAbandoned: "rerun"`) by an instance that runs its job:
+ * one that starts, or registers the job, later than that leaves it recorded abandoned.
+ */
+const RERUN_WINDOW = Duration.minutes(10)
+
 export const start = (
-  { config, inFlight, instance, live, onAbandoned, store }: Options
+  { config, inFlight, instance, live, rerun, rerunJobs, store }: Options
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     if (!store.shared) return
@@ -80,7 +88,6 @@ export const start = (
             instance: record.instance,
             error: record.error
           }))
-          yield* onAbandoned(record)
         }
       }).pipe(
         Effect.catchAllDefect((defect) =>
@@ -90,9 +97,27 @@ export const start = (
         ),
         Effect.repeat(Schedule.spaced(every))
       )
+    /**
+     * Re-runs the abandoned runs of this instance's `rerun` jobs, whoever reaped them: looked up in the store, so
+     * that one reaped before the job was registered here, or by an instance that died right after, is not lost.
+     */
+    const reruns = Effect.gen(function*() {
+      const jobs = rerunJobs()
+      if (jobs.length === 0) return
+      const since = new Date(Date.now() - Duration.toMillis(RERUN_WINDOW))
+      for (const record of yield* store.unrerun(jobs, instance, since)) yield* rerun(record)
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("abandoned runs not re-run: the run store failed").pipe(
+          Effect.annotateLogs({ error: Execution.describe(defect) })
+        )
+      ),
+      Effect.repeat(Schedule.spaced(BEAT_INTERVAL))
+    )
     yield* store.beat(instance).pipe(Effect.catchAllDefect(() => Effect.void))
     yield* Effect.forkScoped(beating)
     yield* Effect.forkScoped(renewal)
     yield* Effect.forkScoped(reap(store.reapDead, BEAT_INTERVAL))
     yield* Effect.forkScoped(reap(store.reap, third))
+    yield* Effect.forkScoped(reruns)
   })

@@ -1,13 +1,14 @@
 /**
  * The database schema, as migrations compiled into the worker
  * (`PgMigrator.fromRecord`: no file is read at run time). The worker's own
- * tables live in the `cron_worker` schema; the example jobs' tables, modelled
- * on the finance app, in `finance`. Run at start-up and by `migrate`;
- * several workers starting at once are serialised by an advisory lock.
+ * tables live in the `cron_worker` schema; an application's tables come in
+ * sets of its own ({@link AppMigrations}), as the example jobs' `finance`
+ * schema does. Run at start-up and by `migrate`; several workers starting at
+ * once are serialised by an advisory lock.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type SqlError } from "@effect/sql"
 import { PgMigrator } from "@effect/sql-pg"
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 
 const workerSchema = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -49,83 +50,6 @@ const workerSchema = Effect.gen(function*() {
       delivered_at timestamptz
     )`
   yield* sql`CREATE INDEX outbox_pending ON cron_worker.outbox (seq) WHERE status = 'pending'`
-})
-
-const financeSchema = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql`CREATE SCHEMA IF NOT EXISTS finance`
-  yield* sql`
-    CREATE TABLE finance.users (
-      id uuid PRIMARY KEY,
-      name text NOT NULL,
-      email text NOT NULL UNIQUE,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz,
-      deleted_at timestamptz
-    )`
-  yield* sql`
-    CREATE TABLE finance.categories (
-      id uuid PRIMARY KEY,
-      user_id uuid NOT NULL REFERENCES finance.users (id),
-      parent_id uuid REFERENCES finance.categories (id),
-      name text NOT NULL,
-      sequence integer NOT NULL DEFAULT 0,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz,
-      deleted_at timestamptz
-    )`
-  yield* sql`CREATE INDEX categories_parent ON finance.categories (parent_id)`
-  yield* sql`CREATE INDEX categories_deleted ON finance.categories (deleted_at) WHERE deleted_at IS NOT NULL`
-  yield* sql`
-    CREATE TABLE finance.budgets (
-      id uuid PRIMARY KEY,
-      user_id uuid NOT NULL REFERENCES finance.users (id),
-      date date NOT NULL,
-      amount_goal numeric(14, 2) NOT NULL DEFAULT 0,
-      amount_used numeric(14, 2) NOT NULL DEFAULT 0,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz,
-      deleted_at timestamptz
-    )`
-  yield* sql`
-    CREATE TABLE finance.budget_items (
-      id uuid PRIMARY KEY,
-      budget_id uuid NOT NULL REFERENCES finance.budgets (id),
-      category_id uuid NOT NULL REFERENCES finance.categories (id) ON DELETE RESTRICT,
-      percentage_goal numeric(5, 2) NOT NULL DEFAULT 0,
-      amount_goal numeric(14, 2) NOT NULL DEFAULT 0,
-      amount_used numeric(14, 2) NOT NULL DEFAULT 0,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz,
-      deleted_at timestamptz
-    )`
-  yield* sql`CREATE INDEX budget_items_category ON finance.budget_items (category_id)`
-  yield* sql`
-    CREATE TABLE finance.invoices (
-      id uuid PRIMARY KEY,
-      user_id uuid NOT NULL REFERENCES finance.users (id),
-      reference_month date NOT NULL,
-      due_date date NOT NULL,
-      total_amount numeric(14, 2) NOT NULL DEFAULT 0,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz,
-      deleted_at timestamptz
-    )`
-  yield* sql`
-    CREATE TABLE finance.invoice_items (
-      id uuid PRIMARY KEY,
-      invoice_id uuid NOT NULL REFERENCES finance.invoices (id),
-      category_id uuid NOT NULL REFERENCES finance.categories (id) ON DELETE RESTRICT,
-      purchase_date date NOT NULL,
-      description text NOT NULL,
-      total_amount numeric(14, 2) NOT NULL DEFAULT 0,
-      installment_number integer NOT NULL DEFAULT 1,
-      installment_total integer NOT NULL DEFAULT 1,
-      created_at timestamptz NOT NULL DEFAULT now(),
-      updated_at timestamptz,
-      deleted_at timestamptz
-    )`
-  yield* sql`CREATE INDEX invoice_items_category ON finance.invoice_items (category_id)`
 })
 
 /**
@@ -200,38 +124,90 @@ const liveness = Effect.gen(function*() {
   yield* sql`CREATE UNIQUE INDEX runs_rerun ON cron_worker.runs (job, nominal_at) WHERE reason = 'rerun'`
 })
 
-/** Every migration, in order. Never edit one that has shipped: add the next. */
+/** The abandoned runs not yet re-run, looked up every second by the instances that run `onAbandoned: "rerun"` jobs. */
+const abandonedIndex = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE INDEX runs_abandoned ON cron_worker.runs (finished_at) WHERE status = 'abandoned' AND reason <> 'rerun'`
+})
+
+/**
+ * The worker's own migrations, in order. Never edit one that has shipped: add the next. The ids need not be
+ * contiguous: `2_finance_schema` (the example app's tables) moved to the example app (`src/jobs/schema.ts`); a
+ * database migrated before keeps its row and its tables.
+ */
 export const migrations = {
   "1_worker_schema": workerSchema,
-  "2_finance_schema": financeSchema,
   "3_distributed": distributed,
   "4_history_indexes": historyIndexes,
   "5_paused_by": pausedBy,
-  "6_liveness": liveness
+  "6_liveness": liveness,
+  "7_abandoned_index": abandonedIndex
 }
 
-/** Where the migrator records what has run. */
-const TABLE = "cron_worker.migrations"
+/**
+ * A named set of migrations with its own record of what has run: the
+ * worker's own (`cron_worker`), or an application's tables beside it.
+ */
+export interface Set {
+  /** Names the set in logs and in its record table, `cron_worker.migrations_<name>`: letters, digits, `_`. */
+  readonly name: string
+  /** `<id>_<name>` → the migration; ids increase, gaps allowed. Never edit one that has shipped: add the next. */
+  readonly migrations: Record<string, Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClient>>
+}
+
+/** The worker's own set; its record is `cron_worker.migrations`. */
+export const worker: Set = { name: "cron_worker", migrations }
+
+/**
+ * The sets of the application the worker runs, applied after the worker's
+ * own, in order, at start-up and by `migrate`. `Cli.main({ migrations })`
+ * provides them. Default: none.
+ */
+export class AppMigrations extends Context.Reference<AppMigrations>()("cron-worker/AppMigrations", {
+  defaultValue: (): ReadonlyArray<Set> => []
+}) {}
+
+/** Where the migrator records what has run of `set`. */
+const tableOf = (set: Set) => set === worker ? "cron_worker.migrations" : `cron_worker.migrations_${set.name}`
 
 /** A lock id of our own for `pg_advisory_xact_lock`: "cron_wrk" in ASCII. */
 const LOCK_ID = 0x63726f6e5f77726bn
 
+/** A set's migration as `migrate` and the logs name it: `3_distributed`, `finance/1_schema`. */
+const label = (set: Set, [id, name]: readonly [number, string]) =>
+  set === worker ? `${id}_${name}` : `${set.name}/${id}_${name}`
+
 /**
- * Creates the `cron_worker` schema and the migrations table (under an advisory
- * lock, so that concurrent first starts do not race), then applies what is new.
- * Returns the migrations applied now.
+ * Creates the `cron_worker` schema and the set's record table (under an
+ * advisory lock, so that concurrent first starts do not race), then applies
+ * what is new. Returns the labels of the migrations applied now.
  */
+const runSet = (set: Set) =>
+  Effect.gen(function*() {
+    if (!/^[a-z_][a-z0-9_]*$/.test(set.name)) {
+      return yield* Effect.dieMessage(`migration set name ${JSON.stringify(set.name)}: expected [a-z_][a-z0-9_]*`)
+    }
+    const sql = yield* SqlClient.SqlClient
+    const table = tableOf(set)
+    yield* sql.withTransaction(Effect.gen(function*() {
+      yield* sql`SELECT pg_advisory_xact_lock(${LOCK_ID.toString()}::bigint)`
+      yield* sql`CREATE SCHEMA IF NOT EXISTS cron_worker`
+      yield* sql`
+        CREATE TABLE IF NOT EXISTS ${sql(table)} (
+          migration_id integer PRIMARY KEY,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          name text NOT NULL
+        )`
+    }))
+    const applied = yield* PgMigrator.run({ loader: PgMigrator.fromRecord(set.migrations), table })
+    return applied.map((migration) => label(set, migration))
+  })
+
+/** The worker's migrations, then the application's ({@link AppMigrations}). Returns what was applied now. */
 export const run = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.withTransaction(Effect.gen(function*() {
-    yield* sql`SELECT pg_advisory_xact_lock(${LOCK_ID.toString()}::bigint)`
-    yield* sql`CREATE SCHEMA IF NOT EXISTS cron_worker`
-    yield* sql`
-      CREATE TABLE IF NOT EXISTS ${sql(TABLE)} (
-        migration_id integer PRIMARY KEY,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        name text NOT NULL
-      )`
-  }))
-  return yield* PgMigrator.run({ loader: PgMigrator.fromRecord(migrations), table: TABLE })
+  const sets = [worker, ...yield* AppMigrations]
+  const applied: Array<string> = []
+  for (const set of sets) applied.push(...yield* runSet(set))
+  return applied
 })

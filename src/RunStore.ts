@@ -143,6 +143,15 @@ export interface RunStoreShape {
   readonly reap: Effect.Effect<ReadonlyArray<RunRecord>>
   /** Marks the live runs of instances that stopped beating (see `beat`) as `abandoned`; returns them. */
   readonly reapDead: Effect.Effect<ReadonlyArray<RunRecord>>
+  /**
+   * The runs of `jobs` marked abandoned since `since` on an instance other than `instance`, that have not been
+   * re-run yet (`onAbandoned: "rerun"`): whoever reaped them, a survivor that runs the job re-runs each once.
+   */
+  readonly unrerun: (
+    jobs: ReadonlyArray<string>,
+    instance: string,
+    since: Date
+  ) => Effect.Effect<ReadonlyArray<RunRecord>>
   /** Says that `instance` is alive (every second): an instance that stops beating for a few seconds is dead. */
   readonly beat: (instance: string) => Effect.Effect<void>
   /**
@@ -283,6 +292,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       renew: () => Effect.succeed([]),
       reap: Effect.succeed([]),
       reapDead: Effect.succeed([]),
+      unrerun: () => Effect.succeed([]),
       beat: () => Effect.void,
       anchor: (job, proposed) =>
         Effect.sync(() => {

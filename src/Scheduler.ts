@@ -74,6 +74,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       newRunId: randomUUID
     })
     const entries = new Map<string, Waiting>()
+    /** The jobs with `onAbandoned: "rerun"`. */
+    const rerunList: Array<string> = []
     let started = false
 
     /**
@@ -115,10 +117,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           ...entry.state.active,
           ...(entry.state.queued === undefined ? [] : [entry.state.queued.run])
         ]),
-      // A job that asks for it runs an abandoned slot once more, here: this instance reaped it, no other did.
-      onAbandoned: (record) => {
+      // Only a started scheduler re-runs: not `run <job>` or a scheduler still being composed.
+      rerunJobs: () => started ? rerunList : [],
+      // An abandoned slot of a job that asks for it runs once more (the store's unique key keeps it once).
+      rerun: (record) => {
         const waiting = entries.get(record.job)
-        if (waiting?.entry.onAbandoned !== "rerun" || record.reason === "rerun" || inFlight.closed()) return Effect.void
+        if (waiting === undefined || inFlight.closed()) return Effect.void
         const runId = randomUUID()
         return Effect.logInfo("re-running an abandoned slot").pipe(
           Effect.annotateLogs({ job: record.job, nominal_at: record.nominalAt.toISOString(), rerun_of: record.runId }),
@@ -154,6 +158,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         const entry = Entry.make(job, plan, context, anchor, config.defaultTimeout)
         const waiting = jobClock.waiting(entry, now)
         entries.set(job.name, waiting)
+        if (entry.onAbandoned === "rerun") rerunList.push(job.name)
         added.push(waiting)
       }
       if (LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Info)) {

@@ -13,6 +13,7 @@ import * as net from "node:net"
 import * as Database from "../src/Database.js"
 import { migrations } from "../src/Migrations.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
+import { financeSchema } from "./jobs/fixtures.js"
 import { createDatabase, freePort, servicesAvailable, tcpProxy, unique, via } from "./services.js"
 import { captureLogs, suiteDatabase } from "./utils.js"
 
@@ -35,7 +36,9 @@ const urlWithSomePassword = (url: string): { readonly url: string; readonly pass
 }
 
 const config = (url: string, overrides: Partial<WorkerConfig.WorkerConfigShape> = {}) =>
-  WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(url)), databasePoolSize: 3, ...overrides })
+  WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(url)), databasePoolSize: 3, ...overrides }).pipe(
+    Layer.merge(financeSchema)
+  )
 
 const quiet = Logger.remove(Logger.defaultLogger)
 
@@ -228,6 +231,7 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         "cron_worker.instances",
         "cron_worker.jobs",
         "cron_worker.migrations",
+        "cron_worker.migrations_finance",
         "cron_worker.outbox",
         "cron_worker.runs",
         "finance.budget_items",
@@ -286,6 +290,34 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
       expect(runs?.count).toBe(Object.keys(migrations).length)
     }).pipe(Effect.provide(Database.layer.pipe(Layer.provide(config(db.url)))), Effect.provide(quiet)))
 
+  it.live(
+    "a database migrated when the example schema was the worker's migration 2 keeps its rows: the example app's " +
+      "set records itself there and changes nothing",
+    () =>
+      Effect.gen(function*() {
+        const old = yield* Effect.acquireRelease(
+          Effect.promise(() => createDatabase("cw_test_old")),
+          (d) => Effect.promise(d.drop)
+        )
+        const user = randomUUID()
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* Database.migrate
+          // What an earlier worker left: the finance tables with their rows, recorded as the worker's migration 2.
+          yield* sql`DROP TABLE cron_worker.migrations_finance`
+          yield* sql`INSERT INTO cron_worker.migrations (migration_id, name) VALUES (2, 'finance_schema')`
+          yield* sql`INSERT INTO finance.users (id, name, email) VALUES (${user}, 'Old', ${`${user}@example.com`})`
+          expect(yield* Database.migrate).toEqual(["finance/1_schema"])
+          const [kept] = yield* sql<{ count: number }>`
+            SELECT count(*)::int AS count FROM finance.users WHERE id = ${user}`
+          expect(kept?.count).toBe(1)
+          const worker = yield* sql<{ name: string }>`SELECT name FROM cron_worker.migrations ORDER BY migration_id`
+          expect(worker.map((m) => m.name)).toContain("finance_schema")
+          expect(yield* Database.migrate).toEqual([])
+        }).pipe(Effect.provide(Database.layerWithoutMigrations.pipe(Layer.provide(config(old.url)))))
+      }).pipe(Effect.scoped, Effect.provide(financeSchema), Effect.provide(quiet))
+  )
+
   it.live("two concurrent migration runs on one fresh database both succeed, applying each migration once", () =>
     Effect.gen(function*() {
       const fresh = yield* Effect.acquireRelease(
@@ -300,7 +332,8 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
       const applied = yield* Effect.all([Effect.provide(Database.migrate, a), Effect.provide(Database.migrate, b)], {
         concurrency: 2
       })
-      expect(applied.map((list) => list.length).sort()).toEqual([0, Object.keys(migrations).length])
+      // The worker's set, then the example app's one.
+      expect(applied.map((list) => list.length).sort()).toEqual([0, Object.keys(migrations).length + 1])
       const rows = yield* Effect.flatMap(
         SqlClient.SqlClient,
         (s) => s<{ id: number }>`SELECT migration_id AS id FROM cron_worker.migrations`
@@ -308,5 +341,5 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         Effect.provide(a)
       )
       expect(rows).toHaveLength(Object.keys(migrations).length)
-    }).pipe(Effect.scoped, Effect.provide(quiet)))
+    }).pipe(Effect.scoped, Effect.provide(financeSchema), Effect.provide(quiet)))
 })

@@ -122,9 +122,8 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
       expect(failure).toBe("the job failed after publishing")
       expect(yield* rowsOf([rolledBack])).toEqual([])
 
-      const user = randomUUID()
       yield* Effect.gen(function*() {
-        yield* sql`INSERT INTO finance.users (id, name, email) VALUES (${user}, 'Tx', ${`${user}@example.com`})`
+        yield* sql`INSERT INTO cron_worker.jobs (job) VALUES (${`tx-${committed}`})`
         yield* publisher.publish(exchange, "tx.committed", { n: 2 }, { messageId: committed })
       }).pipe(sql.withTransaction)
       const [row] = yield* rowsOf([committed])

@@ -1,8 +1,7 @@
-/** Commands on the worker's database and broker: `run`, `migrate`, `seed-demo`. */
+/** Commands on the worker's database and broker: `run`, `migrate`. */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import * as Database from "../Database.js"
-import * as Demo from "../Demo.js"
 import type * as Job from "../Job.js"
 import * as Lifecycle from "../Lifecycle.js"
 import { CliExit, escapeControl, knownJob, quote, readConfigFor, withDatabase } from "./Common.js"
@@ -52,15 +51,6 @@ export const migrateCommand = Command.make("migrate", {}, () =>
     yield* Console.log(
       applied.length === 0
         ? "database is up to date"
-        : `applied: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`
+        : `applied: ${applied.join(", ")}`
     )
   })).pipe(Command.withDescription("Apply the database migrations and exit"))
-
-export const seedDemoCommand = Command.make("seed-demo", {}, () =>
-  Effect.gen(function*() {
-    yield* withDatabase("seed-demo", Demo.seed)
-    yield* Console.log(
-      `demo data seeded: ${Demo.expectations.deletable.length} categories for the clean-up to delete, ` +
-        `${Demo.expectations.kept.length} expired but still referenced`
-    )
-  })).pipe(Command.withDescription("Fill the demo schema with data that exercises the example jobs"))

@@ -322,6 +322,14 @@ export const make = Effect.gen(function*() {
           RETURNING ${columns}`
         return rows.map(toRecord)
       }).pipe(guard),
+      unrerun: (jobs, instance, since) =>
+        sql<Row>`
+        SELECT ${columns} FROM cron_worker.runs r
+        WHERE r.status = 'abandoned' AND r.reason <> 'rerun' AND r.finished_at > ${since}
+          AND r.job = ANY(${jobs}::text[]) AND r.instance <> ${instance}
+          AND NOT EXISTS (
+            SELECT 1 FROM cron_worker.runs x WHERE x.job = r.job AND x.nominal_at = r.nominal_at AND x.reason = 'rerun'
+          )`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
       beat: (instance) =>
         sql`
         INSERT INTO cron_worker.instances (instance) VALUES (${instance})

@@ -1,7 +1,5 @@
-/** This worker's jobs, in registration order. */
-import { databaseCleanup } from "./databaseCleanup.js"
-import { reportGenerator } from "./reportGenerator.js"
-
-export const jobs = [databaseCleanup, reportGenerator] as const
-
-export { databaseCleanup, reportGenerator }
+/** The example app, modelled on the finance app: its jobs, its tables and its demo data. */
+export { databaseCleanup } from "./databaseCleanup.js"
+export { reportGenerator } from "./reportGenerator.js"
+export { migrations } from "./schema.js"
+export { seedDemoCommand } from "./seedDemo.js"

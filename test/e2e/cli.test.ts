@@ -338,7 +338,7 @@ describe.skipIf(!postgres).concurrent("migrate, seed-demo, run, outbox", { timeo
       expect(first.code, first.output).toBe(0)
       expectToolStreams(first)
       expect(printed(first), first.output).toHaveLength(1)
-      expect(printed(first)[0]).toMatch(/^applied: \d+_\w+(, \d+_\w+)*$/)
+      expect(printed(first)[0]).toMatch(/^applied: \d+_\w+(, \d+_\w+)*, finance\/1_schema$/)
       expect(await tablesOf(db.url, "cron_worker")).toEqual(expect.arrayContaining(["outbox", "runs"]))
 
       const second = await cli(["migrate"], { database: db })

@@ -1,6 +1,6 @@
 // main.ts
 import { NodeRuntime } from "@effect/platform-node"
-import { Cli } from "cron-worker"
+import { Cli, maintenance } from "cron-worker"
 import { Effect, Layer } from "effect"
 import { dailyDigest, Mailer } from "./jobs/dailyDigest.js"
 
@@ -8,7 +8,7 @@ const MailerLive = Layer.succeed(Mailer, {
   send: (to, subject) => Effect.logInfo("mail sent").pipe(Effect.annotateLogs({ to, subject }))
 })
 
-NodeRuntime.runMain(Cli.main({ jobs: [dailyDigest], layer: MailerLive }), {
+NodeRuntime.runMain(Cli.main({ jobs: [dailyDigest, maintenance], layer: MailerLive }), {
   disableErrorReporting: true,
   disablePrettyLogger: true
 })

@@ -10,14 +10,15 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "../../src/Database.js"
-import * as Demo from "../../src/Demo.js"
 import * as Infrastructure from "../../src/Infrastructure.js"
 import { databaseCleanup } from "../../src/jobs/databaseCleanup.js"
+import * as Demo from "../../src/jobs/seedDemo.js"
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
 import { servicesAvailable } from "../services.js"
 import { buildScoped, type CapturedLogs, captureLogs, frozenAt, suiteDatabase } from "../utils.js"
+import { financeSchema } from "./fixtures.js"
 
 const available = await servicesAvailable(["postgres"])
 
@@ -109,7 +110,9 @@ describe.skipIf(!available)("database_cleanup on PostgreSQL", () => {
   const db = suiteDatabase()
 
   const config = (overrides: Partial<WorkerConfig.WorkerConfigShape>) =>
-    WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 3, ...overrides })
+    WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 3, ...overrides }).pipe(
+      Layer.merge(financeSchema)
+    )
 
   /** The worker with this one job (no broker), logging into `logs`. */
   const worker = (logs: CapturedLogs, overrides: Partial<WorkerConfig.WorkerConfigShape> = {}) =>

@@ -5,10 +5,15 @@
  */
 import { Effect, Layer } from "effect"
 import * as Database from "../../src/Database.js"
+import { migrations } from "../../src/jobs/schema.js"
+import * as Migrations from "../../src/Migrations.js"
 import * as Publisher from "../../src/Publisher.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
 import type { CapturedLogs } from "../utils.js"
+
+/** The example app's tables (`finance`), migrated after the worker's own, as `main.ts` asks. */
+export const financeSchema = Layer.succeed(Migrations.AppMigrations, [migrations])
 
 /**
  * Shared by the tests of a file (`it.layer`): one in-memory database, migrated
@@ -18,6 +23,7 @@ export const jobsLayer = (logs: CapturedLogs, overrides: Partial<WorkerConfig.Wo
   const config = WorkerConfig.layerWith({ embeddedDataDir: "memory://", ...overrides })
   return Layer.mergeAll(Database.layer, Publisher.layerMemory, Worker.layerTest(overrides)).pipe(
     Layer.provideMerge(config),
+    Layer.provideMerge(financeSchema),
     Layer.provideMerge(logs.layer),
     Layer.orDie
   )

@@ -6,14 +6,15 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Option, Redacted, Schema } from "effect"
-import * as Demo from "../../src/Demo.js"
 import * as Infrastructure from "../../src/Infrastructure.js"
 import { reportGenerator, ROUTING_KEY, WeeklyReport } from "../../src/jobs/reportGenerator.js"
+import * as Demo from "../../src/jobs/seedDemo.js"
 import { Scheduler } from "../../src/Scheduler.js"
 import * as Worker from "../../src/Worker.js"
 import * as WorkerConfig from "../../src/WorkerConfig.js"
 import { bindQueue, servicesAvailable, TEST_RABBITMQ_URL, unique } from "../services.js"
 import { captureLogs, frozenAt, suiteDatabase } from "../utils.js"
+import { financeSchema } from "./fixtures.js"
 
 const available = await servicesAvailable()
 
@@ -39,7 +40,7 @@ describe.skipIf(!available)("report_generator on PostgreSQL and RabbitMQ", () =>
           rabbitmqUrl: Option.some(Redacted.make(TEST_RABBITMQ_URL)),
           rabbitmqExchange: exchange,
           shutdownTimeout: Duration.seconds(5)
-        })
+        }).pipe(Layer.merge(financeSchema))
       ),
       Layer.provide(Logger.remove(Logger.defaultLogger))
     )

@@ -3,11 +3,14 @@
  * categories exercise every case of the clean-up: expired and unreferenced,
  * expired but referenced by a budget item, an invoice item or a live child,
  * an expired parent whose children are expired too, recently deleted, live.
- * Idempotent: ids are derived from names.
+ * Idempotent: ids are derived from names. A command of the example app,
+ * added to the worker's command line by `main.ts` (`Cli.main({ commands })`).
  */
+import { Command } from "@effect/cli"
 import { SqlClient } from "@effect/sql"
-import { Clock, Effect } from "effect"
-import { uuidFromName } from "./jobs/reportGenerator.js"
+import { Clock, Console, Effect } from "effect"
+import * as Cli from "../Cli.js"
+import { uuidFromName } from "./reportGenerator.js"
 
 const DAY = 86_400_000
 const id = (name: string) => uuidFromName(`demo/${name}`)
@@ -74,3 +77,13 @@ export const seed = Effect.gen(function*() {
 
 /** The id of a demo category, by name. */
 export const categoryId = id
+
+/** `seed-demo`: {@link seed} on the worker's database (migrated first), and one line saying what it wrote. */
+export const seedDemoCommand = Command.make("seed-demo", {}, () =>
+  Effect.gen(function*() {
+    yield* Cli.withDatabase("seed-demo", seed)
+    yield* Console.log(
+      `demo data seeded: ${expectations.deletable.length} categories for the clean-up to delete, ` +
+        `${expectations.kept.length} expired but still referenced`
+    )
+  })).pipe(Command.withDescription("Fill the demo schema with data that exercises the example jobs"))
