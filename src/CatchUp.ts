@@ -93,12 +93,10 @@ export class Holes {
     if (hole === undefined) this.byJob.set(entry.name, { entry, first: nominal, last: nominal })
     else if (nominal > hole.last) hole.last = nominal
   }
-  get size(): number {
-    return this.byJob.size
-  }
-  /** The jobs with holes. */
-  jobs(): Array<string> {
-    return [...this.byJob.keys()]
+  /** One job with holes, to ask the store about. */
+  anyJob(): string | undefined {
+    for (const job of this.byJob.keys()) return job
+    return undefined
   }
   /** Every hole, forgotten here. */
   take(): Array<{ readonly entry: Entry; readonly first: number; readonly last: number }> {
@@ -237,9 +235,10 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
      * `MEND_INTERVAL` while there are holes, on a fiber that ends with them.
      */
     const mend: Effect.Effect<void> = Effect.suspend(() => {
-      if (holes.size === 0 || inFlight.closed()) return Effect.sync(() => (mending = false))
+      const probe = holes.anyJob()
+      if (probe === undefined || inFlight.closed()) return Effect.sync(() => (mending = false))
       // A question to the store, to learn whether it answers.
-      return store.lastSlots(holes.jobs().slice(0, 1)).pipe(
+      return store.lastSlots([probe]).pipe(
         Effect.zipRight(Effect.suspend(() =>
           Effect.forEach(
             holes.take(),

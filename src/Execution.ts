@@ -51,9 +51,6 @@ export const retrySchedule = (policy: RetryPlan): Schedule.Schedule<unknown, unk
   )
 }
 
-/** Counts a slot's outcome. */
-export const count = Metrics.count
-
 /** A failure as one line, secrets masked: `Name: message` for errors, their JSON otherwise. */
 export const describe = (error: unknown): string => Redact.scrub(describeRaw(error))
 

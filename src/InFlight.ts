@@ -8,8 +8,6 @@ import { Clock, Deferred, Duration, Effect, Fiber, Runtime, type Scope } from "e
 export interface InFlight {
   /** Starts `effect` on a fiber of its own, with the scheduler's context (not the caller's), tracked until it ends. */
   readonly start: <A>(effect: Effect.Effect<A>) => Fiber.RuntimeFiber<A>
-  /** Fibers in flight. */
-  readonly size: () => number
   /** True once shutdown began: no run starts. */
   readonly closed: () => boolean
   /** Completes when shutdown begins. */
@@ -59,7 +57,6 @@ export const make = (maxConcurrent: number): Effect.Effect<InFlight, never, Scop
 
     return {
       start,
-      size: () => fibers.size,
       closed: () => closed,
       closing,
       acquire: () => {

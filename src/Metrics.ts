@@ -3,7 +3,7 @@
  * then a plain call (`unsafeUpdate`) with no lookup in the registry and no effect to run, which matters on a path
  * taken thousands of times a second.
  */
-import { Effect, Metric, MetricBoundaries, MetricKey, MetricLabel } from "effect"
+import { Metric, MetricBoundaries, MetricKey, MetricLabel } from "effect"
 
 const runsTotal = MetricKey.counter("cron_worker_runs_total", {
   description: "Slots by job and outcome (succeeded, failed, timed_out, interrupted, skipped)",
@@ -39,9 +39,6 @@ export const unsafeCount = (job: string, status: string): void => {
   }
   counter.unsafeUpdate(1, none)
 }
-
-/** Counts a slot's outcome. */
-export const count = (job: string, status: string): Effect.Effect<void> => Effect.sync(() => unsafeCount(job, status))
 
 /** Notes how late a run started after its nominal instant. */
 export const unsafeLag = (millis: number): void => runLag.unsafeUpdate(Math.max(0, millis) / 1000, none)

@@ -14,7 +14,7 @@ import * as Database from "../src/Database.js"
 import { migrations } from "../src/Migrations.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
 import { financeSchema } from "./jobs/fixtures.js"
-import { createDatabase, freePort, servicesAvailable, tcpProxy, unique, via } from "./services.js"
+import { createDatabase, freePort, scopedProxy, servicesAvailable, unique, via } from "./services.js"
 import { captureLogs, suiteDatabase } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
@@ -192,10 +192,7 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
 
   it.live("a connection cut by the proxy: DatabaseUnavailable naming the proxy's host:port/database", () =>
     Effect.gen(function*() {
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => tcpProxy(db.url, 5432)),
-        (p) => Effect.promise(p.close)
-      )
+      const proxy = yield* scopedProxy(db.url, 5432)
       proxy.cut()
       const url = withPassword(via(db.url, proxy.port), SECRET)
       const { error, pretty } = yield* startFailure(url)

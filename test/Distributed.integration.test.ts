@@ -27,7 +27,7 @@ import * as PgRunStore from "../src/RunStore/Pg.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { createDatabase, servicesAvailable, tcpProxy, type TestDatabase, via } from "./services.js"
+import { createDatabase, scopedProxy, servicesAvailable, type TestDatabase, via } from "./services.js"
 import { buildScoped, type CapturedLogs, captureLogs } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
@@ -116,6 +116,23 @@ const startInstance = (
       logs,
       close
     }
+  })
+
+/** A run of `instance` (which then died) claimed in the store at `slot`, as if it were in flight. Returns its id. */
+const orphanRun = (on: Instance, job: string, slot: number, instance: string, leaseSeconds: number) =>
+  Effect.gen(function*() {
+    const runId = randomUUID()
+    const claimed = yield* on.store.claim({
+      runId,
+      job,
+      nominalAt: new Date(slot),
+      reason: "scheduled",
+      instance,
+      at: new Date(),
+      leaseSeconds
+    })
+    expect(claimed._tag).toBe("Claimed")
+    return runId
   })
 
 /** What a run of a probe job saw: which instance ran it, when its work began and ended, how. */
@@ -456,18 +473,8 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         const a = yield* startInstance(db, "survivor")
         const job = "orphaned"
         // A run of an instance that died at once: its lease (3 s) is never renewed.
-        const orphan = randomUUID()
         const orphanSlot = Math.floor(Date.now() / SECOND) * SECOND
-        const claimed = yield* a.store.claim({
-          runId: orphan,
-          job,
-          nominalAt: new Date(orphanSlot),
-          reason: "scheduled",
-          instance: "dead",
-          at: new Date(),
-          leaseSeconds: 3
-        })
-        expect(claimed._tag).toBe("Claimed")
+        const orphan = yield* orphanRun(a, job, orphanSlot, "dead", 3)
         // The lease as the database set it (its clock, at the claim's statement): not `Date.now()` after the
         // claim returned, which a slow round trip would put later.
         const [lease] = yield* a.sql<
@@ -956,10 +963,7 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
     () =>
       Effect.gen(function*() {
         const db = yield* freshDatabase
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() => tcpProxy(db.url, 5432)),
-          (p) => Effect.promise(() => p.close())
-        )
+        const proxy = yield* scopedProxy(db.url, 5432)
         const a = yield* startInstance({ ...db, url: via(db.url, proxy.port) }, "store-cut")
         const job = "through-a-cut"
         const spans: Array<Span> = []
@@ -1014,18 +1018,8 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         yield* a
           .sql`INSERT INTO cron_worker.instances (instance, beat_at) VALUES ('ghost', now() - interval '10 seconds')`
           .pipe(Effect.orDie)
-        const orphan = randomUUID()
         const orphanSlot = Math.floor(Date.now() / SECOND) * SECOND - 60 * SECOND
-        const claimed = yield* a.store.claim({
-          runId: orphan,
-          job,
-          nominalAt: new Date(orphanSlot),
-          reason: "scheduled",
-          instance: "ghost",
-          at: new Date(),
-          leaseSeconds: 60
-        })
-        expect(claimed._tag).toBe("Claimed")
+        const orphan = yield* orphanRun(a, job, orphanSlot, "ghost", 60)
         const from = Date.now()
         const spans: Array<Span> = []
         const options = { onAbandoned: "rerun", catchUp: "skip" } as const

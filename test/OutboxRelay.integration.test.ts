@@ -19,8 +19,8 @@ import {
   bindQueue,
   createDatabase,
   freePort,
+  scopedProxy,
   servicesAvailable,
-  tcpProxy,
   TEST_RABBITMQ_URL,
   unique,
   via
@@ -288,10 +288,7 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
     Effect.gen(function*() {
       const exchange = unique("cw_test_ex")
       const queue = yield* queueOn(exchange, "cut.#")
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
-        (p) => Effect.promise(p.close)
-      )
+      const proxy = yield* scopedProxy(TEST_RABBITMQ_URL, 5672)
       const logs = captureLogs()
       yield* Effect.gen(function*() {
         const publisher = yield* Publisher
@@ -339,10 +336,7 @@ describe.skipIf(!available)("Outbox and OutboxRelay on PostgreSQL and RabbitMQ",
       Effect.gen(function*() {
         const exchange = unique("cw_test_ex")
         const queue = yield* queueOn(exchange, "startup.#")
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
-          (p) => Effect.promise(p.close)
-        )
+        const proxy = yield* scopedProxy(TEST_RABBITMQ_URL, 5672)
         proxy.cut()
         const logs = captureLogs()
         yield* Effect.gen(function*() {
@@ -485,10 +479,7 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
         const db = yield* ownDatabase
         const exchange = unique("cw_test_ex")
         const queue = yield* queueOn(exchange, "seq.#")
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
-          (p) => Effect.promise(p.close)
-        )
+        const proxy = yield* scopedProxy(TEST_RABBITMQ_URL, 5672)
         const options = { confirmTimeout: "5 seconds", sendLease: "60 seconds" } as const
         // A: the worker's relay, connected through the proxy before it turns half-open.
         const logsA = captureLogs()
@@ -572,10 +563,7 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
         const db = yield* ownDatabase
         const exchange = unique("cw_test_ex")
         const queue = yield* queueOn(exchange, "cut.#")
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
-          (p) => Effect.promise(p.close)
-        )
+        const proxy = yield* scopedProxy(TEST_RABBITMQ_URL, 5672)
         // `run <job>` on a broker whose confirms do not come back: its 1 s flush ends long before the confirms' 30 s.
         const cut = yield* Layer.build(relayProcess(db.url, via(TEST_RABBITMQ_URL, proxy.port), exchange, {
           mode: "flush",
@@ -612,10 +600,7 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
     () =>
       Effect.gen(function*() {
         const db = yield* ownDatabase
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() => tcpProxy(TEST_RABBITMQ_URL, 5672)),
-          (p) => Effect.promise(p.close)
-        )
+        const proxy = yield* scopedProxy(TEST_RABBITMQ_URL, 5672)
         const password = `wrong-${randomUUID()}`
         const url = new URL(via(TEST_RABBITMQ_URL, proxy.port))
         url.username = "guest"

@@ -11,6 +11,7 @@
  * which services and why (`test/globalSetup.ts`).
  */
 import amqp from "amqplib"
+import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import pg from "pg"
@@ -215,6 +216,13 @@ export const tcpProxy = async (targetUrl: string, defaultPort: number): Promise<
       })
   }
 }
+
+/** {@link tcpProxy} for the scope of a test: closed when the scope closes. */
+export const scopedProxy = (targetUrl: string, defaultPort: number) =>
+  Effect.acquireRelease(
+    Effect.promise(() => tcpProxy(targetUrl, defaultPort)),
+    (proxy) => Effect.promise(proxy.close)
+  )
 
 /** A queue of this test's own bound to `exchange` (declared topic, durable) with `routingKey`. */
 export const bindQueue = async (exchange: string, routingKey: string) => {

@@ -195,6 +195,22 @@ const expectHistoryMatches = async (db: TestDatabase, limit: number) => {
 
 afterAll(killAll)
 
+/**
+ * The first of `workers` to begin a run from now on is killed (SIGKILL) while that run is in flight. Returns the
+ * line of that run's start, when the signal was sent, the victim and the others.
+ */
+const killFirstToBegin = async (workers: ReadonlyArray<Proc>) => {
+  const killFrom = Date.now()
+  const { line: begun, proc: victim } = await firstToLog(
+    workers,
+    WORK_BEGINS,
+    (line) => Date.parse(line.time) >= killFrom
+  )
+  const killedAt = victim.signal("SIGKILL")
+  expect(await victim.exit(), victim.output()).toMatchObject({ signal: "SIGKILL" })
+  return { begun, killedAt, victim, survivors: workers.filter((proc) => proc !== victim) }
+}
+
 describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () => {
   test(
     "three workers, one killed with SIGKILL half-way: every slot of 30 s " +
@@ -216,17 +232,8 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
       const windowStart = Math.ceil(Date.now() / SECOND) * SECOND + 2 * SECOND
       const windowEnd = windowStart + 30 * SECOND
       await sleepUntil(windowStart + 14 * SECOND)
-      const killFrom = Date.now()
-      // The first worker to begin a run from now on is killed while that run is in flight.
-      const { line: begun, proc: victim } = await firstToLog(
-        workers,
-        WORK_BEGINS,
-        (line) => Date.parse(line.time) >= killFrom
-      )
-      const killedAt = victim.signal("SIGKILL")
-      expect(await victim.exit(), victim.output()).toMatchObject({ signal: "SIGKILL" })
+      const { begun, killedAt, survivors, victim } = await killFirstToBegin(workers)
       const victimId = ids.get(victim) ?? ""
-      const survivors = workers.filter((proc) => proc !== victim)
       // The runs the victim began and never finished: that one, and maybe the one of the slot before.
       const finished = new Set(victim.logs().filter((line) => line.msg === COMPLETED).map((line) => line.run_id))
       const inFlight = executions(victim).filter((line) => !finished.has(line.run_id))
@@ -295,15 +302,7 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
       const workers = await Promise.all(["k1", "k2", "k3"].map((id) => worker(spawn, db, id, env)))
       await allStarted(workers)
       await sleepUntil(Date.now() + 4 * SECOND)
-      const killFrom = Date.now()
-      const { line: begun, proc: victim } = await firstToLog(
-        workers,
-        WORK_BEGINS,
-        (line) => Date.parse(line.time) >= killFrom
-      )
-      const killedAt = victim.signal("SIGKILL")
-      expect(await victim.exit(), victim.output()).toMatchObject({ signal: "SIGKILL" })
-      const survivors = workers.filter((proc) => proc !== victim)
+      const { begun, killedAt, survivors } = await killFirstToBegin(workers)
       await sleepUntil(killedAt + 15 * SECOND)
       await stopAll(survivors)
 
