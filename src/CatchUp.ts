@@ -8,6 +8,7 @@ import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, type Scope } 
 import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
 import type { Entry } from "./Entry.js"
+import { Heap, type Timer } from "./Heap.js"
 import type { InFlight } from "./InFlight.js"
 import type { CatchUp } from "./Job.js"
 import type { MissedReason, RunStoreShape } from "./RunStore.js"
@@ -106,6 +107,13 @@ export class Holes {
   }
 }
 
+/** Missed slots of one job waiting to be recorded, due `at` (see `recordLater`). */
+interface Waiting extends Timer {
+  readonly entry: Entry
+  readonly slots: ReadonlyArray<number>
+  readonly reason: MissedReason
+}
+
 /** Why slots were missed: no worker ran, the process fell behind, or the store could not take them. */
 export type Cause = "downtime" | "behind" | "store_unavailable"
 
@@ -144,7 +152,7 @@ export interface Runner {
 
 export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed, slot, store }: Dependencies) =>
   Effect.gen(function*() {
-    /** Missed slots waiting to be recorded until they are `MISSED_RECORD_DELAY` old. */
+    /** The fiber recording missed slots once they are `MISSED_RECORD_DELAY` old (see `recordLater`). */
     const recorders = yield* FiberSet.make()
     /** Jobs whose catch-up sequence is going: one at a time per job. */
     const chains = new Set<string>()
@@ -153,12 +161,36 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
     const recordAll = (entry: Entry, slots: ReadonlyArray<number>, reason: MissedReason = "missed") =>
       Effect.forEach(slots, (slot) => recordMissed(entry, slot, reason), { concurrency: "unbounded", discard: true })
 
+    /**
+     * Missed slots waiting until they are `MISSED_RECORD_DELAY` old, by when they may be recorded: one fiber records
+     * them all (a process far behind passes over slots of thousands of jobs every second; a fiber and a timer each
+     * would pile up). Recorded at that time or, when an earlier one joins while the fiber sleeps, a little later.
+     */
+    const waiting = new Heap<Waiting>()
+    let recording = false
+    /** Records the waiting slots due by `upTo`. */
+    const recordDue = (upTo: number) =>
+      Effect.suspend(() => {
+        const due: Array<Waiting> = []
+        for (let next = waiting.popDue(upTo); next !== undefined; next = waiting.popDue(upTo)) due.push(next)
+        return Effect.forEach(due, ({ entry, reason, slots }) => recordAll(entry, slots, reason), { discard: true })
+      })
+    const recordWaiting: Effect.Effect<void> = Effect.gen(function*() {
+      for (let next = waiting.peek(); next !== undefined; next = waiting.peek()) {
+        const wait = next.at - (yield* Clock.currentTimeMillis)
+        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(inFlight.closing))
+        // Shutdown records them all, old enough or not.
+        yield* recordDue(inFlight.closed() ? Infinity : yield* Clock.currentTimeMillis)
+      }
+    }).pipe(Effect.ensuring(Effect.sync(() => (recording = false))))
+
     /** Records `slots` as missed once they are `MISSED_RECORD_DELAY` old (or when shutdown begins). */
     const recordLater = (entry: Entry, slots: ReadonlyArray<number>, reason: MissedReason) =>
-      Effect.gen(function*() {
-        const wait = slots[slots.length - 1]! + MISSED_RECORD_DELAY - (yield* Clock.currentTimeMillis)
-        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(inFlight.closing))
-        yield* recordAll(entry, slots, reason)
+      Effect.suspend(() => {
+        waiting.push({ entry, slots, reason, at: slots[slots.length - 1]! + MISSED_RECORD_DELAY, index: -1 })
+        if (recording) return Effect.void
+        recording = true
+        return Effect.asVoid(FiberSet.run(recorders, recordWaiting))
       })
 
     /** One missed slot, run now; `false` when it was not this instance's (taken, or shutdown began). */
@@ -258,7 +290,7 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
 
     const runner: Runner = {
       catchUp,
-      flush: FiberSet.awaitEmpty(recorders),
+      flush: Effect.zipRight(recordDue(Infinity), FiberSet.awaitEmpty(recorders)),
       mendLater: () => {
         if (mending) return
         mending = true

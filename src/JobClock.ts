@@ -57,8 +57,17 @@ export const make = <A extends Scheduled>(
         wake = yield* Deferred.make<void>()
         const next = heap.peek()
         target = next === undefined ? Infinity : next.at
-        if (next === undefined) yield* Deferred.await(wake)
-        else yield* Effect.raceFirst(Effect.sleep(Math.min(next.at - now, MAX_SLEEP)), Deferred.await(wake))
+        if (next === undefined) {
+          yield* Deferred.await(wake)
+          continue
+        }
+        // From the clock as it is after the hand-over, which takes time (the runs start in it): not from `now`,
+        // which would wake the clock that much late for the next slot.
+        const left = next.at - clock.unsafeCurrentTimeMillis()
+        if (left > 0) yield* Effect.raceFirst(Effect.sleep(Math.min(left, MAX_SLEEP)), Deferred.await(wake))
+        // Behind (the hand-over took past the next slot): a turn of the event loop first, for the timers and I/O of
+        // everything else (leases, the database, HTTP), which a yield to Effect's scheduler (microtasks) starves.
+        else yield* Effect.sleep(0)
       }
     })
     const ticker = yield* Effect.forkScoped(Effect.interruptible(ticking))
