@@ -187,6 +187,9 @@ export interface Plan {
 const LONGEST_TIMER = Duration.days(24)
 
 /** A finite, non-negative duration of at most `LONGEST_TIMER`, or the reason it is not. */
+/** The default `catchUpWindow`. */
+const DEFAULT_CATCH_UP_WINDOW = Duration.hours(24)
+
 const boundedDuration = (input: unknown): Either.Either<Duration.Duration, string> => {
   const negative = (typeof input === "number" && !(input >= 0)) ||
     (typeof input === "string" && input.trim().startsWith("-"))
@@ -208,63 +211,66 @@ const boundedDuration = (input: unknown): Either.Either<Duration.Duration, strin
 export const validate = (
   job: Any,
   defaultTimezone: string
-): Either.Either<Plan, InvalidJobOption | CronSpec.InvalidCronExpression> =>
-  Either.gen(function*() {
-    const invalid = (option: string) => (reason: string) => new InvalidJobOption({ job: job.name, option, reason })
-    const o = job.options
-    if (!/^[\w.:@/-]{1,200}$/.test(job.name)) {
-      return yield* Either.left(invalid("name")(`must be 1–200 letters, digits or _ . : @ / -, got "${job.name}"`))
+): Either.Either<Plan, InvalidJobOption | CronSpec.InvalidCronExpression> => {
+  // Plain returns, not `Either.gen`: 100,000 jobs are validated at start-up.
+  const invalid = (option: string, reason: string) =>
+    Either.left(new InvalidJobOption({ job: job.name, option, reason }))
+  const o = job.options
+  if (!/^[\w.:@/-]{1,200}$/.test(job.name)) {
+    return invalid("name", `must be 1–200 letters, digits or _ . : @ / -, got "${job.name}"`)
+  }
+  const overlap = o.overlap ?? "skip"
+  if (!["skip", "allow", "queue", "replace"].includes(overlap)) {
+    return invalid("overlap", `must be skip, allow, queue or replace, got "${overlap}"`)
+  }
+  const catchUp = o.catchUp ?? "latest"
+  if (!["latest", "skip", "all"].includes(catchUp)) {
+    return invalid("catchUp", `must be latest, skip or all, got "${catchUp}"`)
+  }
+  const onAbandoned = o.onAbandoned ?? "record"
+  if (!["record", "rerun"].includes(onAbandoned)) {
+    return invalid("onAbandoned", `must be record or rerun, got "${onAbandoned}"`)
+  }
+  let timeout: Plan["timeout"] = undefined
+  if (o.timeout !== undefined) {
+    if (Option.exists(Duration.decodeUnknown(o.timeout), (d) => !Duration.isFinite(d))) timeout = Option.none()
+    else {
+      const bounded = boundedDuration(o.timeout)
+      if (Either.isLeft(bounded)) return invalid("timeout", bounded.left)
+      timeout = Option.liftPredicate(bounded.right, (d) => !Duration.isZero(d))
     }
-    const overlap = o.overlap ?? "skip"
-    if (!["skip", "allow", "queue", "replace"].includes(overlap)) {
-      return yield* Either.left(invalid("overlap")(`must be skip, allow, queue or replace, got "${overlap}"`))
+  }
+  let jitter: Plan["jitter"] = Option.none()
+  if (o.jitter !== undefined) {
+    const bounded = boundedDuration(o.jitter)
+    if (Either.isLeft(bounded)) return invalid("jitter", bounded.left)
+    jitter = Option.some(bounded.right)
+  }
+  let catchUpWindow = DEFAULT_CATCH_UP_WINDOW
+  if (o.catchUpWindow !== undefined) {
+    const bounded = boundedDuration(o.catchUpWindow)
+    if (Either.isLeft(bounded)) return invalid("catchUpWindow", bounded.left)
+    catchUpWindow = bounded.right
+  }
+  let retry: Plan["retry"] = undefined
+  if (o.retry !== undefined) {
+    const { attempts, factor = 2, jitter: jittered = true } = o.retry
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
+      return invalid("retry.attempts", `must be a whole number from 1 to 1000, got ${attempts}`)
     }
-    const catchUp = o.catchUp ?? "latest"
-    if (!["latest", "skip", "all"].includes(catchUp)) {
-      return yield* Either.left(invalid("catchUp")(`must be latest, skip or all, got "${catchUp}"`))
-    }
-    const onAbandoned = o.onAbandoned ?? "record"
-    if (!["record", "rerun"].includes(onAbandoned)) {
-      return yield* Either.left(invalid("onAbandoned")(`must be record or rerun, got "${onAbandoned}"`))
-    }
-    const infinite = o.timeout !== undefined &&
-      Option.exists(Duration.decodeUnknown(o.timeout), (d) => !Duration.isFinite(d))
-    const timeout = o.timeout === undefined
-      ? undefined
-      : infinite
-      ? Option.none()
-      : Option.liftPredicate(yield* Either.mapLeft(boundedDuration(o.timeout), invalid("timeout")), (d) =>
-        !Duration.isZero(d))
-    const jitter = o.jitter === undefined
-      ? Option.none()
-      : Option.some(yield* Either.mapLeft(boundedDuration(o.jitter), invalid("jitter")))
-    const catchUpWindow = yield* Either.mapLeft(
-      boundedDuration(o.catchUpWindow ?? Duration.hours(24)),
-      invalid("catchUpWindow")
+    if (!(factor >= 1 && factor < Infinity)) return invalid("retry.factor", `must be a number ≥ 1, got ${factor}`)
+    const initialDelay = boundedDuration(o.retry.initialDelay ?? Duration.seconds(1))
+    if (Either.isLeft(initialDelay)) return invalid("retry.initialDelay", initialDelay.left)
+    const maxDelay = boundedDuration(o.retry.maxDelay ?? Duration.minutes(1))
+    if (Either.isLeft(maxDelay)) return invalid("retry.maxDelay", maxDelay.left)
+    retry = { attempts, factor, initialDelay: initialDelay.right, maxDelay: maxDelay.right, jitter: jittered }
+  }
+  const spec = CronSpec.parse(job.schedule, { timezone: o.timezone ?? defaultTimezone })
+  if (Either.isLeft(spec)) {
+    const error = spec.left
+    return Either.left(
+      new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
     )
-    let retry: Plan["retry"] = undefined
-    if (o.retry !== undefined) {
-      const { attempts, factor = 2, jitter: jittered = true } = o.retry
-      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
-        return yield* Either.left(invalid("retry.attempts")(`must be a whole number from 1 to 1000, got ${attempts}`))
-      }
-      if (!(factor >= 1 && factor < Infinity)) {
-        return yield* Either.left(invalid("retry.factor")(`must be a number ≥ 1, got ${factor}`))
-      }
-      const initialDelay = yield* Either.mapLeft(
-        boundedDuration(o.retry.initialDelay ?? Duration.seconds(1)),
-        invalid("retry.initialDelay")
-      )
-      const maxDelay = yield* Either.mapLeft(
-        boundedDuration(o.retry.maxDelay ?? Duration.minutes(1)),
-        invalid("retry.maxDelay")
-      )
-      retry = { attempts, factor, initialDelay, maxDelay, jitter: jittered }
-    }
-    const spec = yield* Either.mapLeft(
-      CronSpec.parse(job.schedule, { timezone: o.timezone ?? defaultTimezone }),
-      (error) =>
-        new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
-    )
-    return { spec, timeout, overlap, retry, jitter, catchUp, catchUpWindow, onAbandoned }
-  })
+  }
+  return Either.right({ spec: spec.right, timeout, overlap, retry, jitter, catchUp, catchUpWindow, onAbandoned })
+}

@@ -196,6 +196,11 @@ export interface MemoryOptions {
 
 const isLive = (status: RunStatus) => status === "running" || status === "queued"
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** A record as it is now, for a reader: the memory store changes its own in place. */
+const copy = (record: RunRecord): RunRecord => ({ ...record })
+
 /**
  * A store in this process's memory: history is lost at exit, and there are no
  * other instances (nothing runs elsewhere, nothing is abandoned). Bounded by
@@ -204,8 +209,10 @@ const isLive = (status: RunStatus) => status === "running" || status === "queued
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreShape> =>
   Effect.sync(() => {
     const capacity = options.capacity ?? 10_000
-    const byId = new Map<string, RunRecord>()
-    const bySlot = new Map<string, string>()
+    const byId = new Map<string, Mutable<RunRecord>>()
+    /** Per job, its claimed slots (epoch ms → run id); a re-run of a slot has its own (one re-run per slot). */
+    const bySlot = new Map<string, Map<number, string>>()
+    const reruns = new Map<string, Map<number, string>>()
     const paused = new Map<string, Pause>()
     const anchors = new Map<string, Date>()
     /** Finished runs, oldest first: what is evicted first. Live runs are never evicted. */
@@ -213,9 +220,13 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
     let evictFrom = 0
     /** Finished records held (pruned ones leave stale ids in `finished`). */
     let held = 0
-    /** A slot's key; a re-run of a slot has its own (one re-run per slot). */
-    const slotKey = (job: string, nominalAt: Date, reason: RunReason) =>
-      `${job}\u0000${nominalAt.getTime()}${reason === "rerun" ? "\u0000rerun" : ""}`
+    /** The claimed slots of `job` (of its re-runs for a `rerun`), created when `create`. */
+    const slotsOf = (job: string, reason: RunReason, create: boolean) => {
+      const all = reason === "rerun" ? reruns : bySlot
+      let slots = all.get(job)
+      if (slots === undefined && create) all.set(job, slots = new Map())
+      return slots
+    }
     const evict = () => {
       while (held > capacity && evictFrom < finished.length) {
         const runId = finished[evictFrom++]!
@@ -223,8 +234,9 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
         if (record === undefined || isLive(record.status)) continue
         byId.delete(runId)
         held--
-        const key = slotKey(record.job, record.nominalAt, record.reason)
-        if (bySlot.get(key) === runId) bySlot.delete(key)
+        const slots = slotsOf(record.job, record.reason, false)
+        const at = record.nominalAt.getTime()
+        if (slots?.get(at) === runId) slots.delete(at)
       }
       // The queue's head is compacted once it is as long as what is left.
       if (evictFrom > 1024 && evictFrom * 2 > finished.length) {
@@ -238,17 +250,20 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       evict()
     }
     const none: Others = { running: 0, queued: 0 }
-    const update = (runId: string, f: (record: RunRecord) => RunRecord) => {
+    const setStatus = (runId: string, status: RunStatus) => {
       const record = byId.get(runId)
-      if (record !== undefined) byId.set(runId, f(record))
+      if (record !== undefined) record.status = status
     }
     return RunStore.of({
       shared: false,
       claim: (claim) =>
         Effect.sync((): ClaimResult => {
-          const key = slotKey(claim.job, claim.nominalAt, claim.reason)
-          if (claim.reason !== "manual" && bySlot.has(key)) return { _tag: "Taken" }
-          if (claim.reason !== "manual") bySlot.set(key, claim.runId)
+          if (claim.reason !== "manual") {
+            const slots = slotsOf(claim.job, claim.reason, true)!
+            const at = claim.nominalAt.getTime()
+            if (slots.has(at)) return { _tag: "Taken" }
+            slots.set(at, claim.runId)
+          }
           // A manual run is an operator's explicit act: it runs even when the job is paused.
           const pause = claim.reason === "manual" ? undefined : paused.get(claim.job)
           const skipReason = pause !== undefined ? "paused" : claim.missed
@@ -273,20 +288,18 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
         Effect.sync(() => {
           const record = byId.get(runId)
           if (record === undefined || !isLive(record.status)) return false
-          byId.set(runId, {
-            ...record,
-            status: outcome.status,
-            skipReason: outcome.skipReason,
-            attempt: outcome.attempt,
-            finishedAt: outcome.at,
-            durationMs: outcome.at.getTime() - record.startedAt.getTime(),
-            error: outcome.error
-          })
+          // Changed in place: what `get` and `history` return are copies.
+          record.status = outcome.status
+          record.skipReason = outcome.skipReason
+          record.attempt = outcome.attempt
+          record.finishedAt = outcome.at
+          record.durationMs = outcome.at.getTime() - record.startedAt.getTime()
+          record.error = outcome.error
           ended(runId)
           return true
         }),
-      enqueue: (runId) => Effect.sync(() => (update(runId, (r) => ({ ...r, status: "queued" })), true)),
-      dequeue: (runId) => Effect.sync(() => update(runId, (r) => ({ ...r, status: "running" }))),
+      enqueue: (runId) => Effect.sync(() => (setStatus(runId, "queued"), true)),
+      dequeue: (runId) => Effect.sync(() => setStatus(runId, "running")),
       others: () => Effect.succeed(none),
       requestCancel: () => Effect.succeed(0),
       renew: () => Effect.succeed([]),
@@ -302,18 +315,19 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       lastSlots: (jobs) =>
         Effect.sync(() => {
           const last = new Map<string, Date>()
+          const wanted = new Set(jobs)
           for (const record of byId.values()) {
-            if (!jobs.includes(record.job) || record.reason === "manual") continue
+            if (!wanted.has(record.job) || record.reason === "manual") continue
             const seen = last.get(record.job)
             if (seen === undefined || seen < record.nominalAt) last.set(record.job, record.nominalAt)
           }
           return last
         }),
-      get: (runId) => Effect.sync(() => Option.fromNullable(byId.get(runId))),
+      get: (runId) => Effect.sync(() => Option.map(Option.fromNullable(byId.get(runId)), copy)),
       history: (query = {}) =>
         Effect.sync(() => {
           const records = [...byId.values()].reverse().filter((r) => query.job === undefined || r.job === query.job)
-          return query.limit === undefined ? records : records.slice(0, query.limit)
+          return (query.limit === undefined ? records : records.slice(0, query.limit)).map(copy)
         }),
       pause: (job, reason, at, by) =>
         Effect.sync(() => {

@@ -96,15 +96,18 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const arm = jobClock.arm
 
     /**
-     * Starts a job: first what its `catchUp` policy does with the slots missed since `last` (the newest slot in the
-     * history) while no worker ran, then its place in the clock, from `now` as it was before the catch-up work (a
-     * slot falling due meanwhile is not lost).
+     * Starts jobs: for each, first what its `catchUp` policy does with the slots missed since `lasts` (the newest slot
+     * in the history) while no worker ran, then its place in the clock, from `now` as it was before the catch-up work
+     * (a slot falling due meanwhile is not lost). A job with no history costs no effect of its own.
      */
-    const launch = (waiting: Waiting, last: Date | undefined) =>
+    const launch = (waitings: Iterable<Waiting>, lasts: ReadonlyMap<string, Date>) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        if (last !== undefined) yield* runner.catchUp(waiting.entry, last.getTime(), now, "downtime")
-        arm(waiting, now)
+        for (const waiting of waitings) {
+          const last = lasts.get(waiting.entry.name)
+          const now = clock.unsafeCurrentTimeMillis()
+          if (last !== undefined) yield* runner.catchUp(waiting.entry, last.getTime(), now, "downtime")
+          arm(waiting, now)
+        }
       })
 
     yield* Leases.start({
@@ -174,8 +177,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         }
       }
       if (!started) return
-      const lasts = yield* store.lastSlots(added.map(({ entry }) => entry.name))
-      for (const waiting of added) yield* launch(waiting, lasts.get(waiting.entry.name))
+      yield* launch(added, yield* store.lastSlots(added.map(({ entry }) => entry.name)))
     })
 
     /** Registers one job; see `registerAll`. */
@@ -216,8 +218,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             timezone: config.timezone
           })
         )
-        const lasts = yield* store.lastSlots([...entries.keys()])
-        for (const waiting of entries.values()) yield* launch(waiting, lasts.get(waiting.entry.name))
+        yield* launch(entries.values(), yield* store.lastSlots([...entries.keys()]))
       }),
       /** The registered jobs, in registration order. */
       jobs: Effect.sync((): ReadonlyArray<Entry.JobInfo> =>
