@@ -2,7 +2,7 @@
  * A registered job as the scheduler keeps it: what `jobs` lists, what a slot runs (its effect with the services
  * captured at registration, its policies), and its overlap state.
  */
-import type { Context, Duration, Option } from "effect"
+import { type Context, type Duration, Effect, FiberRef, LogLevel, type Option } from "effect"
 import type * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
 import type { CatchUp, CurrentRun, Job, OnAbandoned, Overlap as OverlapPolicy, Plan } from "./Job.js"
@@ -55,3 +55,30 @@ export const make = <E, R>(
   onAbandoned: plan.onAbandoned,
   state: Overlap.empty()
 })
+
+/** What `jobs` lists of a registered job. */
+export const info = ({ anchor, description, name, overlap, schedule, spec, timeout, timezone }: Entry): JobInfo => ({
+  name,
+  schedule,
+  timezone,
+  description,
+  overlap,
+  timeout,
+  spec,
+  anchor
+})
+
+/** One INFO line per job registered at `now` (`job registered: <name>`); nothing is built when INFO is off. */
+export const logRegistered = (entries: ReadonlyArray<Entry>, now: number): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (level) =>
+    LogLevel.greaterThan(level, LogLevel.Info)
+      ? Effect.void
+      : Effect.forEach(entries, (entry) =>
+        Effect.logInfo(`job registered: ${entry.name}`).pipe(
+          Effect.annotateLogs({
+            job: entry.name,
+            schedule: entry.schedule,
+            timezone: entry.timezone,
+            next_run: new Date(entry.spec.next(now, entry.anchor)).toISOString()
+          })
+        ), { discard: true }))

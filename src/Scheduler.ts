@@ -5,7 +5,7 @@
  * `Slot`: claim, overlap, limit, run) and re-arms the job. Closing the scope is the shutdown: no new runs, running
  * ones get the grace period, then are interrupted.
  */
-import { Clock, Duration, Effect, Either, Fiber, FiberRef, LogLevel, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as CatchUp from "./CatchUp.js"
@@ -164,18 +164,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         if (entry.onAbandoned === "rerun") rerunList.push(job.name)
         added.push(waiting)
       }
-      if (LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Info)) {
-        for (const { entry } of added) {
-          yield* Effect.logInfo(`job registered: ${entry.name}`).pipe(
-            Effect.annotateLogs({
-              job: entry.name,
-              schedule: entry.schedule,
-              timezone: entry.timezone,
-              next_run: new Date(entry.spec.next(now, entry.anchor)).toISOString()
-            })
-          )
-        }
-      }
+      yield* Entry.logRegistered(added.map(({ entry }) => entry), now)
       if (!started) return
       yield* launch(added, yield* store.lastSlots(added.map(({ entry }) => entry.name)))
     })
@@ -222,9 +211,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }),
       /** The registered jobs, in registration order. */
       jobs: Effect.sync((): ReadonlyArray<Entry.JobInfo> =>
-        [...entries.values()].map((
-          { entry: { anchor, description, name, overlap, schedule, spec, timeout, timezone } }
-        ) => ({ name, schedule, timezone, description, overlap, timeout, spec, anchor }))
+        [...entries.values()].map(({ entry }) => Entry.info(entry))
       ),
       /** Runs a job now, as a manual run, and waits for its outcome (its history record). */
       trigger: (name: string) =>
