@@ -132,6 +132,82 @@ const abandonedIndex = Effect.gen(function*() {
 })
 
 /**
+ * Claims in one round trip: the claim's advisory locks and its insert run in one function call, its own implicit
+ * transaction, so no lock is ever held while PostgreSQL waits for a busy client to send the next statement (a
+ * `BEGIN`, lock, insert, `COMMIT` transaction did, and at 3 instances × 3,000 every-second jobs each instance's
+ * claims queued behind the others' for seconds). The function's body is the claim of `RunStore/Pg.ts`.
+ */
+const claimFunction = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(CLAIM_FUNCTION)
+})
+
+/**
+ * `cron_worker.claim(...)`: takes the advisory lock of each claimed job's bucket (in bucket order, so never a
+ * deadlock; not for a slot already claimed, which the insert leaves out anyway), then, under a fresh snapshot that
+ * sees what the previous holder committed, inserts the claims (a paused job's slot as skipped `paused`, a missed one
+ * as skipped with its reason; a slot already claimed is left out) and returns, per row inserted, the job's live runs
+ * on other instances. A static DDL text, no input.
+ */
+const CLAIM_FUNCTION = `
+CREATE FUNCTION cron_worker.claim(
+  p_run_ids uuid[], p_jobs text[], p_nominal_ats timestamptz[], p_reasons text[], p_instances text[],
+  p_started_ats timestamptz[], p_lease_seconds float8[], p_missed text[], p_rerun_of uuid[], p_buckets int
+) RETURNS TABLE (
+  claimed_run_id uuid, claimed_status text, claimed_skip_reason text, claimed_paused_reason text,
+  claimed_running int, claimed_queued int
+) LANGUAGE plpgsql VOLATILE AS $claim$
+#variable_conflict use_column
+DECLARE
+  v_bucket int;
+BEGIN
+  -- A slot another instance has claimed already needs no lock: its insert is left out whatever happens meanwhile.
+  FOR v_bucket IN
+    SELECT DISTINCT mod(abs(hashtext(j.job)::bigint), p_buckets)::int
+    FROM unnest(p_jobs, p_nominal_ats, p_reasons) AS j (job, nominal_at, reason)
+    WHERE j.reason NOT IN ('scheduled', 'catch-up') OR NOT EXISTS (
+      SELECT 1 FROM cron_worker.runs r
+      WHERE r.job = j.job AND r.nominal_at = j.nominal_at AND r.reason NOT IN ('manual', 'rerun'))
+    ORDER BY 1
+  LOOP
+    PERFORM pg_advisory_xact_lock(hashtext('cron_worker.claim'), v_bucket);
+  END LOOP;
+  RETURN QUERY
+  WITH input AS (
+    SELECT * FROM unnest(p_run_ids, p_jobs, p_nominal_ats, p_reasons, p_instances, p_started_ats, p_lease_seconds,
+      p_missed, p_rerun_of)
+      AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of)
+  ), decided AS (
+    SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
+    FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
+  ), inserted AS (
+    INSERT INTO cron_worker.runs
+      (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
+        started_at, finished_at, duration_ms, lease_until, rerun_of)
+    SELECT d.run_id, d.job, d.nominal_at, d.reason,
+           CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
+           d.skip,
+           0, d.instance, d.started_at,
+           CASE WHEN d.skip IS NULL THEN NULL ELSE d.started_at END,
+           CASE WHEN d.skip IS NULL THEN NULL ELSE 0 END,
+           now() + make_interval(secs => d.lease_seconds),
+           d.rerun_of
+    FROM decided d
+    ON CONFLICT DO NOTHING
+    RETURNING run_id, job, instance, status, skip_reason
+  )
+  SELECT ins.run_id, ins.status, ins.skip_reason, j.paused_reason,
+    (SELECT count(*) FROM cron_worker.runs r
+      WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'running'
+        AND r.lease_until > now())::int,
+    (SELECT count(*) FROM cron_worker.runs r
+      WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'queued'
+        AND r.lease_until > now())::int
+  FROM inserted ins LEFT JOIN cron_worker.jobs j ON j.job = ins.job;
+END
+$claim$`
+
+/**
  * The worker's own migrations, in order. Never edit one that has shipped: add the next. The ids need not be
  * contiguous: `2_finance_schema` (the example app's tables) moved to the example app (`src/jobs/schema.ts`); a
  * database migrated before keeps its row and its tables.
@@ -142,7 +218,8 @@ export const migrations = {
   "4_history_indexes": historyIndexes,
   "5_paused_by": pausedBy,
   "6_liveness": liveness,
-  "7_abandoned_index": abandonedIndex
+  "7_abandoned_index": abandonedIndex,
+  "8_claim_function": claimFunction
 }
 
 /**

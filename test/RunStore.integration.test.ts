@@ -1,11 +1,14 @@
 /**
  * `PgRunStore.layer` against the real PostgreSQL: a slot is claimed once
  * (also when two instances race for it), the first outcome is kept, records
- * round-trip, and the history is by job, newest first.
+ * round-trip, and the history is by job, newest first. Claims, outcomes,
+ * lease renewals and reaping of one instance's runs, all at once, never
+ * deadlock; a claim of a slot already taken waits for no lock.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
+import pg from "pg"
 import * as Database from "../src/Database.js"
 import type { RunReason } from "../src/Job.js"
 import * as RunStore from "../src/RunStore.js"
@@ -192,4 +195,61 @@ describe.skipIf(!available)("PgRunStore.layer on PostgreSQL", () => {
         expect(blind).toEqual([])
       }).pipe(Effect.scoped)
   )
+
+  /** A connection of its own that holds every claim lock (`cron_worker.claim`'s buckets) until `release`. */
+  const holdClaimLocks = Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: db.url })
+      await client.connect()
+      await client.query("BEGIN")
+      await client.query(
+        "SELECT pg_advisory_xact_lock(hashtext('cron_worker.claim'), b) FROM generate_series(0, 63) AS b"
+      )
+      return client
+    }),
+    (client) => Effect.promise(() => client.query("COMMIT").then(() => client.end()))
+  )
+
+  it.live("a slot already claimed is refused at once, even while another claim holds the locks", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        expect((yield* store.claim(claim(job, T0)))._tag).toBe("Claimed")
+        const fresh = unique("job")
+        const [taken, blocked] = yield* Effect.scoped(Effect.gen(function*() {
+          yield* holdClaimLocks
+          // The slot taken needs no lock; a new slot waits for the holder.
+          const taken = yield* store.claim(claim(job, T0, { instance: "other" })).pipe(Effect.timeout("5 seconds"))
+          const fiber = yield* Effect.fork(store.claim(claim(fresh, T0)))
+          yield* Effect.sleep("300 millis")
+          return [taken, yield* fiber.poll] as const
+        }))
+        expect(taken._tag).toBe("Taken")
+        expect(Option.isNone(blocked)).toBe(true)
+        // Released: the new slot's claim went through.
+        expect((yield* store.history({ job: fresh })).map((r) => r.status)).toEqual(["running"])
+      })
+    ))
+
+  it.live("outcomes and lease renewals of the same runs at the same moment never deadlock", () =>
+    Effect.gen(function*() {
+      const a = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
+      const b = yield* Layer.build(instance()).pipe(Effect.map((context) => Context.get(context, RunStore.RunStore)))
+      for (let round = 0; round < 8; round++) {
+        const claims = Array.from({ length: 300 }, () => claim(unique("job"), T0, { instance: "a", reason: "manual" }))
+        yield* Effect.forEach(claims, (c) => a.claim(c), { concurrency: 50, discard: true })
+        const ids = claims.map((c) => c.runId)
+        // Outcomes in one order (one statement per batch), renewals in another, on two pools.
+        const shuffled = [...ids].sort(() => Math.random() - 0.5)
+        const [finished] = yield* Effect.all([
+          Effect.forEach(
+            shuffled,
+            (runId) => a.finish(runId, { status: "succeeded", attempt: 1, at: new Date() }),
+            { concurrency: "unbounded" }
+          ),
+          b.renew([...ids].reverse(), 30)
+        ], { concurrency: "unbounded" })
+        expect(finished.every((recorded) => recorded)).toBe(true)
+      }
+    }).pipe(Effect.scoped))
 })

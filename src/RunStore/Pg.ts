@@ -141,70 +141,42 @@ export const make = Effect.gen(function*() {
   yield* checkClock(sql)
   const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
     duration_ms::float8 AS duration_ms, error`
+  /** {@link columns} of `runs r`, for an update joined to a set of locked run ids. */
+  const returned = sql`r.run_id, r.job, r.nominal_at, r.reason, r.status, r.skip_reason, r.attempt, r.instance,
+    r.started_at, r.finished_at, r.duration_ms::float8 AS duration_ms, r.error`
   const live = sql`status IN ('running', 'queued') AND lease_until > now()`
 
   /**
-   * One statement inserts the claims and counts, per claim, the runs of the
-   * job live on other instances. A transaction-scoped advisory lock per job's
-   * bucket (taken in one order, so never a deadlock) makes claims of one job from
-   * several instances take turns: each counts what the one before committed,
-   * so two runs of one job started at the same moment by two instances (a
-   * manual run and a scheduled slot, say) cannot both see the other as absent.
+   * One call of `cron_worker.claim` (migration `8_claim_function`) inserts
+   * the claims and counts, per claim, the runs of the job live on other
+   * instances, in one round trip. A transaction-scoped advisory lock per job's
+   * bucket makes claims of one job from several instances take turns: each
+   * counts what the one before committed, so two runs of one job started at
+   * the same moment by two instances (a manual run and a scheduled slot, say)
+   * cannot both see the other as absent.
    */
   const claimAll = (claims: ReadonlyArray<Claim>) =>
-    sql.withTransaction(Effect.gen(function*() {
-      // Jobs hash into CLAIM_LOCKS buckets: a batch of a thousand jobs takes 64 locks at most, not a thousand.
-      yield* sql`
-        SELECT pg_advisory_xact_lock(hashtext('cron_worker.claim'), b.bucket)
-        FROM (
-          SELECT DISTINCT mod(abs(hashtext(j.job)::bigint), ${CLAIM_LOCKS})::int AS bucket
-          FROM unnest(${claims.map((c) => c.job)}::text[]) AS j (job)
-        ) AS b
-        ORDER BY b.bucket`
-      const rows = yield* sql<ClaimRow>`
-        WITH input AS (
-          SELECT * FROM unnest(
-            ${claims.map((c) => c.runId)}::uuid[], ${claims.map((c) => c.job)}::text[],
-            ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
-            ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
-            ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[],
-            ${claims.map((c) => c.rerunOf ?? null)}::uuid[]
-          ) AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of)
-        ), decided AS (
-          SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
-          FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
-        ), inserted AS (
-          INSERT INTO cron_worker.runs
-            (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
-              started_at, finished_at, duration_ms, lease_until, rerun_of)
-          SELECT d.run_id, d.job, d.nominal_at, d.reason,
-                 CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
-                 d.skip,
-                 0, d.instance, d.started_at,
-                 CASE WHEN d.skip IS NULL THEN NULL ELSE d.started_at END,
-                 CASE WHEN d.skip IS NULL THEN NULL ELSE 0 END,
-                 now() + make_interval(secs => d.lease_seconds),
-                 d.rerun_of
-          FROM decided d
-          ON CONFLICT DO NOTHING
-          RETURNING run_id, job, instance, status, skip_reason
-        )
-        SELECT ins.run_id, ins.status, ins.skip_reason, j.paused_reason,
-          (SELECT count(*) FROM cron_worker.runs r
-            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'running'
-              AND r.lease_until > now())::int AS running,
-          (SELECT count(*) FROM cron_worker.runs r
-            WHERE r.job = ins.job AND r.instance <> ins.instance AND r.status = 'queued'
-              AND r.lease_until > now())::int AS queued
-        FROM inserted ins LEFT JOIN cron_worker.jobs j ON j.job = ins.job`
-      const byId = new Map(rows.map((row) => [row.run_id, row]))
-      return claims.map((claim): ClaimResult => {
-        const row = byId.get(claim.runId)
-        if (row === undefined) return { _tag: "Taken" }
-        if (row.skip_reason === "paused") return { _tag: "Paused", reason: row.paused_reason ?? undefined }
-        return { _tag: "Claimed", others: { running: row.running, queued: row.queued } }
-      })
-    })).pipe(guard)
+    sql<ClaimRow>`
+      SELECT claimed_run_id AS run_id, claimed_status AS status, claimed_skip_reason AS skip_reason,
+        claimed_paused_reason AS paused_reason, claimed_running AS running, claimed_queued AS queued
+      FROM cron_worker.claim(
+        ${claims.map((c) => c.runId)}::uuid[], ${claims.map((c) => c.job)}::text[],
+        ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
+        ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
+        ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[],
+        ${claims.map((c) => c.rerunOf ?? null)}::uuid[], ${CLAIM_LOCKS}::int
+      )`.pipe(
+      Effect.map((rows) => {
+        const byId = new Map(rows.map((row) => [row.run_id, row]))
+        return claims.map((claim): ClaimResult => {
+          const row = byId.get(claim.runId)
+          if (row === undefined) return { _tag: "Taken" }
+          if (row.skip_reason === "paused") return { _tag: "Paused", reason: row.paused_reason ?? undefined }
+          return { _tag: "Claimed", others: { running: row.running, queued: row.queued } }
+        })
+      }),
+      guard
+    )
 
   const batched = yield* Batcher.make(claimAll, { maxSize: MAX_BATCH, minWaitMillis: 5, maxWaitMillis: 50 })
 
@@ -220,15 +192,23 @@ export const make = Effect.gen(function*() {
     items.forEach((item, index) => first.has(item.runId) || first.set(item.runId, index))
     const unique = [...first.values()].map((index) => items[index]!)
     return sql<{ run_id: string }>`
+      WITH i AS (
+        SELECT * FROM unnest(
+          ${unique.map((i) => i.runId)}::uuid[], ${unique.map((i) => i.outcome.status)}::text[],
+          ${unique.map((i) => i.outcome.skipReason ?? null)}::text[], ${unique.map((i) => i.outcome.attempt)}::int[],
+          ${unique.map((i) => i.outcome.at)}::timestamptz[], ${unique.map((i) => i.outcome.error ?? null)}::text[]
+        ) AS i (run_id, status, skip_reason, attempt, finished_at, error)
+      ), locked AS (
+        SELECT r.run_id FROM cron_worker.runs r JOIN i ON i.run_id = r.run_id
+        WHERE r.status IN ('running', 'queued')
+        ORDER BY r.run_id
+        FOR UPDATE OF r
+      )
       UPDATE cron_worker.runs r
       SET status = i.status, skip_reason = i.skip_reason, attempt = i.attempt, finished_at = i.finished_at,
           error = i.error, lease_until = NULL,
           duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (i.finished_at - r.started_at)) * 1000)::bigint)
-      FROM unnest(
-        ${unique.map((i) => i.runId)}::uuid[], ${unique.map((i) => i.outcome.status)}::text[],
-        ${unique.map((i) => i.outcome.skipReason ?? null)}::text[], ${unique.map((i) => i.outcome.attempt)}::int[],
-        ${unique.map((i) => i.outcome.at)}::timestamptz[], ${unique.map((i) => i.outcome.error ?? null)}::text[]
-      ) AS i (run_id, status, skip_reason, attempt, finished_at, error)
+      FROM i JOIN locked USING (run_id)
       WHERE r.run_id = i.run_id AND r.status IN ('running', 'queued')
       RETURNING r.run_id`.pipe(
       Effect.map((rows) => {
@@ -284,9 +264,15 @@ export const make = Effect.gen(function*() {
         runIds.length === 0
           ? Effect.succeed([])
           : sql<{ run_id: string; cancel_requested: string | null }>`
-            UPDATE cron_worker.runs SET lease_until = now() + make_interval(secs => ${leaseSeconds})
-            WHERE run_id = ANY(${runIds}::uuid[]) AND status IN ('running', 'queued')
-            RETURNING run_id, cancel_requested`.pipe(
+            WITH locked AS (
+              SELECT run_id FROM cron_worker.runs
+              WHERE run_id = ANY(${runIds}::uuid[]) AND status IN ('running', 'queued')
+              ORDER BY run_id
+              FOR UPDATE
+            )
+            UPDATE cron_worker.runs r SET lease_until = now() + make_interval(secs => ${leaseSeconds})
+            FROM locked WHERE r.run_id = locked.run_id AND r.status IN ('running', 'queued')
+            RETURNING r.run_id, r.cancel_requested`.pipe(
             Effect.map((rows) => {
               const renewed = new Map(rows.map((row) => [row.run_id, row.cancel_requested]))
               return runIds.flatMap((runId) => {
@@ -299,12 +285,18 @@ export const make = Effect.gen(function*() {
             guard
           ),
       reap: sql<Row>`
-      UPDATE cron_worker.runs
+      WITH locked AS (
+        SELECT run_id FROM cron_worker.runs WHERE status IN ('running', 'queued') AND lease_until < now()
+        ORDER BY run_id
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE cron_worker.runs r
       SET status = 'abandoned', finished_at = now(), lease_until = NULL,
           duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
           error = 'abandoned: instance ' || instance || ' stopped renewing its lease'
-      WHERE status IN ('running', 'queued') AND lease_until < now()
-      RETURNING ${columns}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+      FROM locked
+      WHERE r.run_id = locked.run_id AND r.status IN ('running', 'queued') AND r.lease_until < now()
+      RETURNING ${returned}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
       reapDead: Effect.gen(function*() {
         // Most of the time no instance is dead: one look at a small table, nothing else.
         const dead = yield* sql<{ instance: string }>`
@@ -313,13 +305,20 @@ export const make = Effect.gen(function*() {
             AND beat_at > now() - interval '1 day'`
         if (dead.length === 0) return []
         const rows = yield* sql<Row>`
-          UPDATE cron_worker.runs
+          WITH locked AS (
+            SELECT run_id FROM cron_worker.runs
+            WHERE status IN ('running', 'queued') AND instance = ANY(${dead.map((d) => d.instance)}::text[])
+            ORDER BY run_id
+            FOR UPDATE SKIP LOCKED
+          )
+          UPDATE cron_worker.runs r
           SET status = 'abandoned', finished_at = now(), lease_until = NULL,
               duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint),
               error = 'abandoned: instance ' || instance || ' stopped (no heartbeat for '
                 || ${INSTANCE_STALE_SECONDS}::text || ' s)'
-          WHERE status IN ('running', 'queued') AND instance = ANY(${dead.map((d) => d.instance)}::text[])
-          RETURNING ${columns}`
+          FROM locked
+          WHERE r.run_id = locked.run_id AND r.status IN ('running', 'queued')
+          RETURNING ${returned}`
         return rows.map(toRecord)
       }).pipe(guard),
       unrerun: (jobs, instance, since) =>
