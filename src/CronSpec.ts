@@ -139,6 +139,8 @@ export class CronSpec {
 }
 
 const cache = new Map<string, CronSpec>()
+/** Parsed specs kept at most; past that the cache starts again. */
+const MAX_CACHED = 10_000
 
 /** Options of {@link parse}. */
 export interface ParseOptions {
@@ -213,7 +215,11 @@ export const parse = (
   const cached = cache.get(key)
   if (cached !== undefined) return Either.right(cached)
   const result = parseUncached(expression, zoneName)
-  if (Either.isRight(result)) cache.set(key, result.right)
+  if (Either.isRight(result)) {
+    // Expressions come from code and from the admin API's previews: bounded, whatever is sent.
+    if (cache.size >= MAX_CACHED) cache.clear()
+    cache.set(key, result.right)
+  }
   return result
 }
 

@@ -2,12 +2,13 @@
  * The operations endpoint on `HTTP_PORT`: `GET /health` (200 when the
  * database answers and RabbitMQ has not refused the connection, 503
  * otherwise, as JSON) and `GET /metrics` (every Effect metric in the
- * Prometheus text format). Without `HTTP_PORT` there is no server.
+ * Prometheus text format), and the admin API under `/api` once it is mounted
+ * (`Admin.ts`). Without `HTTP_PORT` there is no server.
  */
-import { HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { type HttpApp, HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Metric, MetricState, Option, Schema } from "effect"
+import { Context, Effect, Layer, Metric, MetricState, Option, Schema } from "effect"
 import { createServer } from "node:http"
 import { createServer as createTcpServer } from "node:net"
 import * as OutboxRelay from "./OutboxRelay.js"
@@ -119,30 +120,57 @@ export const health = Effect.gen(function*() {
   return { status: healthy ? 200 : 503, body: { status: healthy ? "ok" : "unavailable", database, rabbitmq } }
 })
 
-const router = HttpRouter.empty.pipe(
-  HttpRouter.get("/health", Effect.map(health, ({ body, status }) => HttpServerResponse.unsafeJson(body, { status }))),
-  HttpRouter.get(
-    "/metrics",
-    Effect.map(renderMetrics, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
-  )
+/**
+ * Where the admin API plugs into the server: `Admin.layer` sets `app` once
+ * the services the API calls exist and clears it when they close; meanwhile
+ * `/api` answers 503. The server itself is built earlier and closes later,
+ * so `/health` and `/metrics` answer through start-up and shutdown.
+ */
+export class ApiMount extends Context.Tag("cron-worker/Http/ApiMount")<ApiMount, {
+  app: HttpApp.Default<never, HttpRouter.HttpRouter.DefaultServices> | undefined
+}>() {}
+
+const apiUnavailable = HttpServerResponse.unsafeJson(
+  { _tag: "Unavailable", message: "the admin API is not available: the worker is starting or stopping" },
+  { status: 503 }
 )
+
+const router = (mount: ApiMount["Type"]) => {
+  const api = Effect.suspend(() => mount.app ?? Effect.succeed(apiUnavailable))
+  return HttpRouter.empty.pipe(
+    HttpRouter.get(
+      "/health",
+      Effect.map(health, ({ body, status }) => HttpServerResponse.unsafeJson(body, { status }))
+    ),
+    HttpRouter.get(
+      "/metrics",
+      Effect.map(renderMetrics, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
+    ),
+    HttpRouter.all("/api", api),
+    HttpRouter.all("/api/*", api)
+  )
+}
 
 /** What the endpoint reads: the configuration, the database and the relay's status. */
 type Requirements = WorkerConfig | SqlClient.SqlClient | OutboxRelay.OutboxRelay
 
 /** The server, for the scope, when `HTTP_PORT` is set. A port in use stops start-up. */
-export const layer: Layer.Layer<never, HttpPortUnavailable, Requirements> = Layer.unwrapEffect(
-  Effect.map(WorkerConfig, (config) =>
-    Option.match(config.httpPort, {
+export const layer: Layer.Layer<ApiMount, HttpPortUnavailable, Requirements> = Layer.unwrapEffect(
+  Effect.map(WorkerConfig, (config) => {
+    const mount: ApiMount["Type"] = { app: undefined }
+    return Option.match(config.httpPort, {
       onNone: () => Layer.empty,
       onSome: (port) =>
-        HttpServer.serve(router, HttpMiddleware.withLoggerDisabled).pipe(
+        HttpServer.serve(router(mount), HttpMiddleware.withLoggerDisabled).pipe(
           Layer.provide(NodeHttpServer.layer(createServer, { port })),
           // ServeError says only "ServeError": name the port and the cause (EADDRINUSE, …).
           Layer.mapError((error) => new HttpPortUnavailable({ port, reason: listenFailure(error.cause) })),
           Layer.tap(() =>
-            Effect.logInfo("http server listening").pipe(Effect.annotateLogs({ port, endpoints: "/health /metrics" }))
+            Effect.logInfo("http server listening").pipe(
+              Effect.annotateLogs({ port, endpoints: "/health /metrics /api" })
+            )
           )
         )
-    }))
+    }).pipe(Layer.merge(Layer.succeed(ApiMount, mount)))
+  })
 )

@@ -38,11 +38,15 @@ export interface Options {
 
 /** Everything but the configuration, on `WorkerConfig`. */
 export const make = (options: Options = {}): Layer.Layer<
-  Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay,
+  Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay | Http.ApiMount,
   StartError,
   WorkerConfig
 > =>
-  Layer.mergeAll(PgRunStore.layer, Publisher.layerOutbox, options.http === false ? Layer.empty : Http.layer).pipe(
+  Layer.mergeAll(
+    PgRunStore.layer,
+    Publisher.layerOutbox,
+    options.http === false ? Layer.succeed(Http.ApiMount, { app: undefined }) : Http.layer
+  ).pipe(
     Layer.provideMerge(options.relay === "flush" ? OutboxRelay.layerFlush : OutboxRelay.layer),
     Layer.provideMerge(Database.layer),
     Layer.provideMerge(Telemetry.layer)

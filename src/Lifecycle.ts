@@ -6,6 +6,7 @@
 import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
+import * as Admin from "./Admin.js"
 import { Control } from "./Control.js"
 import * as Database from "./Database.js"
 import { EmbeddedDatabaseError } from "./Database/Embedded.js"
@@ -29,13 +30,17 @@ export type AppLayer<Jobs extends ReadonlyArray<Job.Any>, E> = Layer.Layer<
   Infrastructure.Provided
 >
 
-/** The whole stack under the scheduler, in start-up order: config, infrastructure, the app's layer. */
+/**
+ * The whole stack, in start-up order: config, infrastructure, the app's layer, the scheduler, the operations
+ * service and the admin API on it (mounted on the HTTP server; not for `run <job>`).
+ */
 const services = <Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   layer: AppLayer<Jobs, E>,
   options: Infrastructure.Options = {}
 ) =>
-  Control.Default.pipe(
+  (options.http === false ? Layer.empty : Admin.layer).pipe(
+    Layer.provideMerge(Control.Default),
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(layer),
     Layer.provideMerge(Infrastructure.make(options)),

@@ -207,6 +207,21 @@ BEGIN
 END
 $claim$`
 
+/** The audit trail of the admin API: who (which token) changed what, before and after. */
+const audit = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE cron_worker.audit (
+      id bigserial PRIMARY KEY,
+      at timestamptz NOT NULL,
+      token text NOT NULL,
+      action text NOT NULL,
+      target text NOT NULL,
+      before jsonb,
+      after jsonb
+    )`
+})
+
 /**
  * The worker's own migrations, in order. Never edit one that has shipped: add the next. The ids need not be
  * contiguous: `2_finance_schema` (the example app's tables) moved to the example app (`src/jobs/schema.ts`); a
@@ -219,7 +234,8 @@ export const migrations = {
   "5_paused_by": pausedBy,
   "6_liveness": liveness,
   "7_abandoned_index": abandonedIndex,
-  "8_claim_function": claimFunction
+  "8_claim_function": claimFunction,
+  "9_audit": audit
 }
 
 /**

@@ -52,6 +52,20 @@ export interface RunRecord {
   readonly error: string | undefined
 }
 
+/** Which runs `history` returns. */
+export interface HistoryQuery {
+  readonly job?: string | undefined
+  readonly status?: RunStatus | undefined
+  /** Started at or after this instant. */
+  readonly from?: Date | undefined
+  /** Started before this instant. */
+  readonly to?: Date | undefined
+  /** The runs that come after this one in the order (the last of the previous page). */
+  readonly after?: Pick<RunRecord, "runId" | "startedAt" | "nominalAt"> | undefined
+  /** At most this many. Default 100. */
+  readonly limit?: number | undefined
+}
+
 /** A slot about to run. */
 export interface Claim {
   readonly runId: string
@@ -163,10 +177,8 @@ export interface RunStoreShape {
   readonly lastSlots: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Date>>
   /** One run's record. */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>
-  /** History, newest first; optionally of one job only. */
-  readonly history: (
-    options?: { readonly job?: string | undefined; readonly limit?: number | undefined }
-  ) => Effect.Effect<ReadonlyArray<RunRecord>>
+  /** History, newest first (by start, then slot), filtered; a page of `limit` (default 100) after `after`. */
+  readonly history: (query?: HistoryQuery) => Effect.Effect<ReadonlyArray<RunRecord>>
   /**
    * Pauses a job for every instance. A job already paused stays as it was:
    * its pause is returned (none when this call paused it).
@@ -183,6 +195,28 @@ export interface RunStoreShape {
   readonly pauses: Effect.Effect<ReadonlyArray<Pause>>
   /** Deletes finished runs that started before `before`, a bounded batch per call; returns how many. */
   readonly prune: (before: Date) => Effect.Effect<number>
+  /** Records a change made through the admin API. */
+  readonly audit: (change: Change) => Effect.Effect<void>
+  /** The changes recorded, newest first, `limit` at most. */
+  readonly changes: (limit: number) => Effect.Effect<ReadonlyArray<AuditRecord>>
+}
+
+/** A change made through the admin API, for the audit trail. */
+export interface Change {
+  /** Which token made it: `admin`. */
+  readonly token: string
+  /** `pause`, `resume`, `trigger`, … */
+  readonly action: string
+  /** What it acted on: `job:<name>`. */
+  readonly target: string
+  readonly before?: unknown
+  readonly after?: unknown
+  readonly at: Date
+}
+
+/** A recorded {@link Change}. */
+export interface AuditRecord extends Change {
+  readonly id: number
 }
 
 /** The run store port. */
@@ -210,6 +244,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
   Effect.sync(() => {
     const capacity = options.capacity ?? 10_000
     const byId = new Map<string, Mutable<RunRecord>>()
+    const changes: Array<AuditRecord> = []
+    let changeCount = 0
     /** Per job, its claimed slots (epoch ms → run id); a re-run of a slot has its own (one re-run per slot). */
     const bySlot = new Map<string, Map<number, string>>()
     const reruns = new Map<string, Map<number, string>>()
@@ -326,8 +362,20 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       get: (runId) => Effect.sync(() => Option.map(Option.fromNullable(byId.get(runId)), copy)),
       history: (query = {}) =>
         Effect.sync(() => {
-          const records = [...byId.values()].reverse().filter((r) => query.job === undefined || r.job === query.job)
-          return (query.limit === undefined ? records : records.slice(0, query.limit)).map(copy)
+          // Newest claimed first; `after` continues past that run.
+          const records = [...byId.values()].reverse()
+          const start = query.after === undefined ? 0 : records.findIndex((r) => r.runId === query.after!.runId) + 1
+          const page: Array<RunRecord> = []
+          const limit = query.limit ?? 100
+          for (let i = start; i < records.length && page.length < limit; i++) {
+            const r = records[i]!
+            if (query.job !== undefined && r.job !== query.job) continue
+            if (query.status !== undefined && r.status !== query.status) continue
+            if (query.from !== undefined && r.startedAt < query.from) continue
+            if (query.to !== undefined && r.startedAt >= query.to) continue
+            page.push(copy(r))
+          }
+          return page
         }),
       pause: (job, reason, at, by) =>
         Effect.sync(() => {
@@ -348,7 +396,13 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             }
           }
           return deleted
-        })
+        }),
+      audit: (change) =>
+        Effect.sync(() => {
+          changes.push({ ...change, id: ++changeCount })
+          if (changes.length > capacity) changes.shift()
+        }),
+      changes: (limit) => Effect.sync(() => changes.slice(-limit).reverse())
     })
   })
 

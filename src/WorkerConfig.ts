@@ -50,6 +50,15 @@ export interface WorkerConfigShape {
   readonly otlpEndpoint: Option.Option<string>
   /** `HTTP_PORT`: port of `/health` and `/metrics`. Unset: no HTTP server. */
   readonly httpPort: Option.Option<number>
+  /** `ADMIN_TOKEN`: bearer token of the admin API with full access. See {@link WorkerConfigShape.adminTokenFile}. */
+  readonly adminToken: Option.Option<Redacted.Redacted<string>>
+  /** `VIEWER_TOKEN`: bearer token of the admin API that may only read. */
+  readonly viewerToken: Option.Option<Redacted.Redacted<string>>
+  /**
+   * `ADMIN_TOKEN_FILE`: with neither token set, the worker makes an admin token at its first start and keeps it in
+   * this file (mode 0600), where a local command line reads it. Default `./.data/admin-token`.
+   */
+  readonly adminTokenFile: string
   /** `WORKER_INSTANCE_ID`: this instance's name in the run history. Default `<hostname>:<pid>`. */
   readonly instanceId: Option.Option<string>
   /** `WORKER_LEASE_SECONDS`: how long a run stays alive for other instances without renewal. Default 30 s. */
@@ -82,6 +91,9 @@ export const defaults: WorkerConfigShape = {
   rabbitmqExchange: "financial.events",
   otlpEndpoint: Option.none(),
   httpPort: Option.none(),
+  adminToken: Option.none(),
+  viewerToken: Option.none(),
+  adminTokenFile: "./.data/admin-token",
   instanceId: Option.none(),
   leaseDuration: Duration.seconds(30),
   historyRetentionDays: 30,
@@ -136,6 +148,10 @@ const url = (protocols: ReadonlyArray<string>, example: string): Parse<string> =
   }
   return Either.right(raw)
 }
+
+/** An API token: long enough not to be guessed, printable, no spaces. */
+const token: Parse<string> = (raw) =>
+  /^[\x21-\x7e]{16,512}$/.test(raw) ? Either.right(raw) : Either.left("16 to 512 printable characters, no spaces")
 
 const some = <A>(parse: Parse<A>): Parse<Option.Option<A>> => (raw) => Either.map(parse(raw), Option.some)
 const secret = (parse: Parse<string>): Parse<Option.Option<Redacted.Redacted<string>>> => (raw) =>
@@ -257,6 +273,14 @@ export const makeConfig = (options: ConfigDefaults = {}): Config.Config<WorkerCo
       "Port of /health and /metrics; unset = none",
       defaults.httpPort,
       some(wholeNumber(1, 65_535, "a port from 1 to 65535"))
+    ),
+    adminToken: variable("ADMIN_TOKEN", "Admin API token, full access", defaults.adminToken, secret(token), true),
+    viewerToken: variable("VIEWER_TOKEN", "Admin API token, read only", defaults.viewerToken, secret(token), true),
+    adminTokenFile: variable(
+      "ADMIN_TOKEN_FILE",
+      "Where the generated admin token is kept when no token is set",
+      defaults.adminTokenFile,
+      Either.right
     ),
     instanceId: variable(
       "WORKER_INSTANCE_ID",

@@ -2,6 +2,7 @@
  * cron-worker's public API: what a team imports to write jobs, compose a
  * worker from them and test them.
  */
+export { AdminApi } from "./AdminApi.js"
 export * as Cli from "./Cli.js"
 export * as CronSpec from "./CronSpec.js"
 export * as Database from "./Database.js"

@@ -225,6 +225,7 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         WHERE table_schema IN ('cron_worker', 'finance') AND table_type = 'BASE TABLE'
         ORDER BY 1, 2`
       expect(tables.map((t) => `${t.schema}.${t.name}`)).toEqual([
+        "cron_worker.audit",
         "cron_worker.instances",
         "cron_worker.jobs",
         "cron_worker.migrations",

@@ -43,6 +43,9 @@ describe("WorkerConfig", () => {
         RABBITMQ_EXCHANGE: "billing.events",
         OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
         HTTP_PORT: "9464",
+        ADMIN_TOKEN: "admin-token-0123456789",
+        VIEWER_TOKEN: "viewer-token-0123456789",
+        ADMIN_TOKEN_FILE: "/run/secrets/admin-token",
         CLEANUP_RETENTION_DAYS: "30",
         CLEANUP_BATCH_SIZE: "100",
         WORKER_INSTANCE_ID: "worker-a",
@@ -54,28 +57,41 @@ describe("WorkerConfig", () => {
       )
       expect(Option.map(config.rabbitmqUrl, Redacted.value)).toEqual(Option.some("amqp://app:s3cret@mq.internal:5672"))
       expect(String(config.databaseUrl)).not.toContain("s3cret")
-      expect({ ...config, databaseUrl: undefined, rabbitmqUrl: undefined }).toEqual({
-        serviceName: "billing-worker",
-        defaultTimeout: Option.none(),
-        maxConcurrentJobs: 0,
-        shutdownTimeout: Duration.seconds(5),
-        timezone: "America/Sao_Paulo",
-        logLevel: LogLevel.Warning,
-        logFormat: "pretty",
+      expect(Option.map(config.adminToken, Redacted.value)).toEqual(Option.some("admin-token-0123456789"))
+      expect(Option.map(config.viewerToken, Redacted.value)).toEqual(Option.some("viewer-token-0123456789"))
+      expect(String(config.adminToken)).not.toContain("admin-token-0123456789")
+      expect({
+        ...config,
         databaseUrl: undefined,
-        databasePoolSize: 4,
-        databaseConnectTimeout: Duration.seconds(7),
-        embeddedDataDir: "/var/lib/worker",
         rabbitmqUrl: undefined,
-        rabbitmqExchange: "billing.events",
-        otlpEndpoint: Option.some("http://collector:4318"),
-        httpPort: Option.some(9464),
-        cleanupRetentionDays: 30,
-        cleanupBatchSize: 100,
-        instanceId: Option.some("worker-a"),
-        leaseDuration: Duration.seconds(12),
-        historyRetentionDays: 0
+        adminToken: undefined,
+        viewerToken: undefined
       })
+        .toEqual({
+          serviceName: "billing-worker",
+          defaultTimeout: Option.none(),
+          maxConcurrentJobs: 0,
+          shutdownTimeout: Duration.seconds(5),
+          timezone: "America/Sao_Paulo",
+          logLevel: LogLevel.Warning,
+          logFormat: "pretty",
+          databaseUrl: undefined,
+          databasePoolSize: 4,
+          databaseConnectTimeout: Duration.seconds(7),
+          embeddedDataDir: "/var/lib/worker",
+          rabbitmqUrl: undefined,
+          rabbitmqExchange: "billing.events",
+          otlpEndpoint: Option.some("http://collector:4318"),
+          httpPort: Option.some(9464),
+          adminToken: undefined,
+          viewerToken: undefined,
+          adminTokenFile: "/run/secrets/admin-token",
+          cleanupRetentionDays: 30,
+          cleanupBatchSize: 100,
+          instanceId: Option.some("worker-a"),
+          leaseDuration: Duration.seconds(12),
+          historyRetentionDays: 0
+        })
     }))
 
   it.effect.each(
@@ -130,6 +146,8 @@ describe("WorkerConfig", () => {
         "amqp//guest:guest@mq",
         `RABBITMQ_URL (value hidden): expected a URL such as amqp://user@host:5672`
       ],
+      ["ADMIN_TOKEN", "short secret", `ADMIN_TOKEN (value hidden): expected 16 to 512 printable characters, no spaces`],
+      ["VIEWER_TOKEN", "tooshort", `VIEWER_TOKEN (value hidden): expected 16 to 512 printable characters, no spaces`],
       ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
       ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`],
       ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`]

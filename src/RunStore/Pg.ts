@@ -356,12 +356,23 @@ export const make = Effect.gen(function*() {
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
           guard
         ),
-      history: (query = {}) =>
-        sql<Row>`
+      history: (query = {}) => {
+        const { after } = query
+        const where = [
+          ...(query.job === undefined ? [] : [sql`job = ${query.job}`]),
+          ...(query.status === undefined ? [] : [sql`status = ${query.status}`]),
+          ...(query.from === undefined ? [] : [sql`started_at >= ${query.from}`]),
+          ...(query.to === undefined ? [] : [sql`started_at < ${query.to}`]),
+          ...(after === undefined ? [] : [
+            sql`(started_at, nominal_at, run_id) < (${after.startedAt}, ${after.nominalAt}, ${after.runId}::uuid)`
+          ])
+        ]
+        return sql<Row>`
         SELECT ${columns} FROM cron_worker.runs
-        ${query.job === undefined ? sql`` : sql`WHERE job = ${query.job}`}
-        ORDER BY started_at DESC, nominal_at DESC
-        LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+        ${where.length === 0 ? sql`` : sql`WHERE ${sql.and(where)}`}
+        ORDER BY started_at DESC, nominal_at DESC, run_id DESC
+        LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard)
+      },
       pause: (job, reason, at, by) =>
         sql.withTransaction(Effect.gen(function*() {
           // A job already paused keeps its pause: who paused it, when and why stay as they were.
@@ -402,7 +413,38 @@ export const make = Effect.gen(function*() {
                   AND n.nominal_at > r.nominal_at))
             LIMIT ${PRUNE_BATCH}
           ) RETURNING 1
-        ) SELECT count(*)::int AS deleted FROM gone`.pipe(Effect.map((rows) => rows[0]?.deleted ?? 0), guard)
+        ) SELECT count(*)::int AS deleted FROM gone`.pipe(Effect.map((rows) => rows[0]?.deleted ?? 0), guard),
+      audit: (change) =>
+        sql`
+        INSERT INTO cron_worker.audit (at, token, action, target, before, after)
+        VALUES (${change.at}, ${change.token}, ${change.action}, ${change.target},
+          ${change.before === undefined ? null : JSON.stringify(change.before)}::jsonb,
+          ${change.after === undefined ? null : JSON.stringify(change.after)}::jsonb)`.pipe(Effect.asVoid, guard),
+      changes: (limit) =>
+        sql<{
+          id: string
+          at: Date
+          token: string
+          action: string
+          target: string
+          before: unknown
+          after: unknown
+        }>`
+        SELECT id::text AS id, at, token, action, target, before, after FROM cron_worker.audit
+        ORDER BY id DESC LIMIT ${limit}`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              id: Number(row.id),
+              at: row.at,
+              token: row.token,
+              action: row.action,
+              target: row.target,
+              before: row.before ?? undefined,
+              after: row.after ?? undefined
+            }))
+          ),
+          guard
+        )
     } satisfies RunStoreShape
   )
 })

@@ -29,7 +29,8 @@ describe("the README's examples", () => {
       "jobs/dailyDigest.ts",
       "jobs/closeMonth.ts",
       "main.ts",
-      "jobs/dailyDigest.test.ts"
+      "jobs/dailyDigest.test.ts",
+      "adminClient.ts"
     ])
     for (const { path, text } of blocks) {
       const file = join(HERE, path!)

@@ -1,0 +1,324 @@
+/**
+ * The admin API served: the handlers of `AdminApi.ts` on the scheduler, the
+ * run store and `Control`, bearer tokens checked in constant time, every
+ * change recorded in the audit trail, the OpenAPI document at
+ * `/api/openapi.json` and an interactive reference at `/api/docs` (served by
+ * the worker, no CDN). Mounted on the HTTP server of `Http.ts`.
+ */
+import { HttpApiBuilder, HttpApiScalar } from "@effect/platform"
+import { Clock, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
+import {
+  AdminApi,
+  Authorization,
+  BadRequest,
+  Caller,
+  Forbidden,
+  type JobView,
+  NotFound,
+  type RunView,
+  Unauthorized,
+  Unavailable
+} from "./AdminApi.js"
+import { Control, PauseReasonTooLong } from "./Control.js"
+import * as CronSpec from "./CronSpec.js"
+import * as Http from "./Http.js"
+import { type Pause, type RunRecord, RunStore } from "./RunStore.js"
+import { type JobInfo, JobNotFound, Scheduler } from "./Scheduler.js"
+import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
+
+/** The tokens the API accepts, by the name the audit trail gives them. */
+export interface Tokens {
+  readonly admin: Option.Option<Redacted.Redacted<string>>
+  readonly viewer: Option.Option<Redacted.Redacted<string>>
+}
+
+/**
+ * The tokens of `config`; with neither set, the admin token kept in
+ * `ADMIN_TOKEN_FILE`, made (32 random bytes, mode 0600) if the file does not
+ * exist yet. The token itself is never logged.
+ */
+export const tokens = (config: WorkerConfigShape): Effect.Effect<Tokens> =>
+  Effect.gen(function*() {
+    if (Option.isSome(config.adminToken) || Option.isSome(config.viewerToken)) {
+      return { admin: config.adminToken, viewer: config.viewerToken }
+    }
+    const file = config.adminTokenFile
+    const kept = yield* Effect.sync(() => {
+      try {
+        return readFileSync(file, "utf8").trim()
+      } catch {
+        return ""
+      }
+    })
+    if (kept !== "") return { admin: Option.some(Redacted.make(kept)), viewer: Option.none() }
+    const made = randomBytes(32).toString("base64url")
+    yield* Effect.sync(() => {
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, `${made}\n`, { mode: 0o600 })
+      chmodSync(file, 0o600)
+    })
+    yield* Effect.logInfo("admin token made").pipe(Effect.annotateLogs({ file }))
+    return { admin: Option.some(Redacted.make(made)), viewer: Option.none() }
+  })
+
+const digest = (text: string) => createHash("sha256").update(text).digest()
+
+/** `true` when `given` is `expected`, in a time that does not depend on where they differ. */
+const same = (given: string, expected: Option.Option<Redacted.Redacted<string>>) =>
+  Option.isSome(expected) && timingSafeEqual(digest(given), digest(Redacted.value(expected.value)))
+
+const authorization = (known: Tokens) =>
+  Layer.succeed(
+    Authorization,
+    Authorization.of({
+      bearer: (token) => {
+        const given = Redacted.value(token)
+        // Both compared, whichever matches, so that the time says nothing about which exists.
+        const admin = same(given, known.admin)
+        const viewer = same(given, known.viewer)
+        if (admin) return Effect.succeed({ token: "admin" as const })
+        if (viewer) return Effect.succeed({ token: "viewer" as const })
+        return Effect.fail(
+          new Unauthorized({ message: "a bearer token of this worker is required (Authorization: Bearer <token>)" })
+        )
+      }
+    })
+  )
+
+const runView = (record: RunRecord): RunView => ({
+  runId: record.runId,
+  job: record.job,
+  nominalAt: record.nominalAt,
+  reason: record.reason,
+  status: record.status,
+  skipReason: record.skipReason,
+  attempt: record.attempt,
+  instance: record.instance,
+  startedAt: record.startedAt,
+  finishedAt: record.finishedAt,
+  durationMs: record.durationMs,
+  error: record.error
+})
+
+const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by })
+
+/** How many recent runs are looked at for a job's consecutive failures. */
+const FAILURE_WINDOW = 100
+
+/** A cursor names the last run of a page: its start, its slot and its id, as base64url JSON. */
+const encodeCursor = (record: RunRecord) =>
+  Buffer.from(JSON.stringify([record.startedAt.toISOString(), record.nominalAt.toISOString(), record.runId]))
+    .toString("base64url")
+
+const decodeCursor = (cursor: string) =>
+  Either.try({
+    try: () => {
+      const [startedAt, nominalAt, runId] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+      const after = { startedAt: new Date(startedAt), nominalAt: new Date(nominalAt), runId: String(runId) }
+      if (Number.isNaN(after.startedAt.getTime()) || Number.isNaN(after.nominalAt.getTime())) throw new Error()
+      if (!/^[0-9a-f-]{36}$/i.test(after.runId)) throw new Error()
+      return after
+    },
+    catch: () => new BadRequest({ message: "cursor: not a cursor this API returned" })
+  })
+
+const forbidden = (action: string) =>
+  Effect.flatMap(
+    Caller,
+    ({ token }) =>
+      token === "admin"
+        ? Effect.void
+        : Effect.fail(new Forbidden({ message: `${action} needs the admin token; this is the ${token} token` }))
+  )
+
+const notFound = (job: string) => new NotFound({ message: `no job named ${JSON.stringify(job)}` })
+
+/** The handlers, on the worker's services. */
+const handlers = Layer.mergeAll(
+  HttpApiBuilder.group(AdminApi, "jobs", (handlers) =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler
+      const store = yield* RunStore
+      const control = yield* Control
+      const view = (info: JobInfo, count: number) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const pauses = yield* store.pauses
+          const recent = yield* store.history({ job: info.name, limit: FAILURE_WINDOW })
+          const finished = recent.filter((r) => r.status !== "running" && r.status !== "queued")
+          const streak = finished.findIndex((r) => r.status !== "failed" && r.status !== "timed_out")
+          const pause = pauses.find((p) => p.job === info.name)
+          return {
+            name: info.name,
+            source: "code",
+            schedule: info.schedule,
+            timezone: info.timezone,
+            description: info.description,
+            overlap: info.overlap,
+            timeoutSeconds: Option.getOrUndefined(Option.map(info.timeout, (d) => Math.round(Duration.toSeconds(d)))),
+            nextRuns: CronSpec.nextN(info.spec, now, count, info.anchor).map((t) => new Date(t)),
+            paused: pause === undefined ? undefined : pauseView(pause),
+            lastRun: recent[0] === undefined ? undefined : runView(recent[0]),
+            consecutiveFailures: streak === -1 ? finished.length : streak
+          } satisfies JobView
+        })
+      const find = (name: string) =>
+        Effect.flatMap(scheduler.jobs, (jobs) => {
+          const info = jobs.find((j) => j.name === name)
+          return info === undefined ? Effect.fail(notFound(name)) : Effect.succeed(info)
+        })
+      const record = (action: string, job: string, before: unknown, after: unknown) =>
+        Effect.gen(function*() {
+          const { token } = yield* Caller
+          const at = new Date(yield* Clock.currentTimeMillis)
+          yield* store.audit({ token, action, target: `job:${job}`, before, after, at })
+        })
+      return handlers
+        .handle("list", () => Effect.flatMap(scheduler.jobs, (jobs) => Effect.forEach(jobs, (info) => view(info, 3))))
+        .handle("get", ({ path, urlParams }) =>
+          Effect.flatMap(find(path.name), (info) => view(info, urlParams.next ?? 10)))
+        .handle("pause", ({ path, payload }) =>
+          Effect.gen(function*() {
+            yield* forbidden("pausing a job")
+            const info = yield* find(path.name)
+            const before = yield* view(info, 3)
+            const { token } = yield* Caller
+            yield* control.pause(path.name, payload.reason, `api:${token}`).pipe(
+              Effect.catchTags({
+                JobNotFound: () =>
+                  Effect.fail(notFound(path.name)),
+                PauseReasonTooLong: (error: PauseReasonTooLong) =>
+                  Effect.fail(new BadRequest({ message: error.message }))
+              })
+            )
+            const after = yield* view(info, 3)
+            if (before.paused === undefined) {
+              yield* record("pause", path.name, { paused: null }, { paused: after.paused })
+            }
+            return after
+          }))
+        .handle("resume", ({ path }) =>
+          Effect.gen(function*() {
+            yield* forbidden("resuming a job")
+            const info = yield* find(path.name)
+            const before = yield* view(info, 3)
+            const { token } = yield* Caller
+            const resumed = yield* control.resume(path.name, `api:${token}`).pipe(
+              Effect.catchTag("JobNotFound", () => Effect.fail(notFound(path.name)))
+            )
+            if (resumed) yield* record("resume", path.name, { paused: before.paused }, { paused: null })
+            return yield* view(info, 3)
+          }))
+        .handle("trigger", ({ path }) =>
+          Effect.gen(function*() {
+            yield* forbidden("triggering a job")
+            yield* find(path.name)
+            yield* record("trigger", path.name, undefined, undefined)
+            const run = yield* scheduler.trigger(path.name).pipe(
+              Effect.catchTags({
+                JobNotFound: (error: JobNotFound) => Effect.fail(notFound(error.job)),
+                SchedulerStopped: () => Effect.fail(new Unavailable({ message: "the worker is shutting down" }))
+              })
+            )
+            if (Option.isNone(run)) {
+              return yield* Effect.fail(new Unavailable({ message: "the manual run was not recorded" }))
+            }
+            return runView(run.value)
+          }))
+    })),
+  HttpApiBuilder.group(AdminApi, "runs", (handlers) =>
+    Effect.gen(function*() {
+      const store = yield* RunStore
+      return handlers
+        .handle("list", ({ urlParams }) =>
+          Effect.gen(function*() {
+            const after = urlParams.cursor === undefined ? undefined : yield* decodeCursor(urlParams.cursor)
+            const limit = urlParams.limit ?? 100
+            // One more than asked: whether there is a next page.
+            const rows = yield* store.history({
+              job: urlParams.job,
+              status: urlParams.status,
+              from: urlParams.from,
+              to: urlParams.to,
+              after,
+              limit: limit + 1
+            })
+            const page = rows.slice(0, limit)
+            const last = page[page.length - 1]
+            return {
+              runs: page.map(runView),
+              next: rows.length > limit && last !== undefined ? encodeCursor(last) : undefined
+            }
+          }))
+        .handle("get", ({ path }) =>
+          Effect.flatMap(store.get(path.runId), (run) =>
+            Option.match(run, {
+              onNone: () => Effect.fail(new NotFound({ message: `no run with id ${JSON.stringify(path.runId)}` })),
+              onSome: (record) => Effect.succeed(runView(record))
+            })))
+    })),
+  HttpApiBuilder.group(AdminApi, "schedules", (handlers) =>
+    Effect.gen(function*() {
+      const config = yield* WorkerConfig
+      return handlers.handle("preview", ({ payload }) =>
+        Effect.gen(function*() {
+          const timezone = payload.timezone ?? config.timezone
+          const spec = yield* CronSpec.parse(payload.expression, { timezone }).pipe(
+            Effect.mapError((error) => new BadRequest({ message: error.message }))
+          )
+          const now = yield* Clock.currentTimeMillis
+          return {
+            expression: payload.expression,
+            timezone: spec.zone.name,
+            next: CronSpec.nextN(spec, now, payload.count ?? 10).map((t) => new Date(t))
+          }
+        }))
+    })),
+  HttpApiBuilder.group(AdminApi, "audit", (handlers) =>
+    Effect.gen(function*() {
+      const store = yield* RunStore
+      return handlers.handle("list", ({ urlParams }) => store.changes(urlParams.limit ?? 100))
+    }))
+)
+
+/**
+ * The admin API on the HTTP server (`Http.ApiMount`), for the scope: mounted
+ * once built, unmounted when the scope closes (then `/api` answers 503).
+ * Without `HTTP_PORT` there is nothing to mount on, and nothing is built.
+ */
+export const layer: Layer.Layer<
+  never,
+  never,
+  WorkerConfig | Http.ApiMount | Scheduler | RunStore | Control
+> = Layer.scopedDiscard(Effect.gen(function*() {
+  const config = yield* WorkerConfig
+  if (Option.isNone(config.httpPort)) return
+  const mount = yield* Http.ApiMount
+  const known = yield* tokens(config)
+  const api = HttpApiBuilder.api(AdminApi).pipe(
+    Layer.provide(handlers),
+    Layer.provide(authorization(known))
+  )
+  const routes = Layer.mergeAll(
+    HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" }),
+    HttpApiScalar.layer({ path: "/api/docs" })
+  ).pipe(
+    Layer.provideMerge(api),
+    Layer.provideMerge(HttpApiBuilder.Router.Live),
+    Layer.provideMerge(HttpApiBuilder.Middleware.layer)
+  )
+  const context = yield* Layer.build(routes)
+  const app = yield* Effect.provide(HttpApiBuilder.httpApp, context)
+  yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      mount.app = app
+    }),
+    () =>
+      Effect.sync(() => {
+        mount.app = undefined
+      })
+  )
+}))

@@ -1,0 +1,246 @@
+/**
+ * The admin API, as one `HttpApi` definition: the worker serves it under
+ * `/api` on `HTTP_PORT` (`Admin.ts`), and the same definition gives a typed
+ * client (`HttpApiClient.make(AdminApi, { baseUrl })`) and the OpenAPI
+ * document (`/api/openapi.json`). Every route needs `Authorization: Bearer
+ * <token>`: the admin token may do everything, the viewer token only read.
+ */
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
+import { Context, Schema } from "effect"
+
+/** No token, or not one of the worker's: 401. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/** A viewer token on a route that changes something: 403. */
+export class Forbidden extends Schema.TaggedError<Forbidden>()(
+  "Forbidden",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+/** No such job or run: 404. */
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** A request the worker cannot act on (an invalid expression, a pause reason too long…): 400, saying why. */
+export class BadRequest extends Schema.TaggedError<BadRequest>()(
+  "BadRequest",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** The worker cannot serve the request now (it is shutting down): 503. */
+export class Unavailable extends Schema.TaggedError<Unavailable>()(
+  "Unavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/** Who is calling: the name of the token (`admin` or `viewer`), which the audit trail records. */
+export class Caller extends Context.Tag("cron-worker/AdminApi/Caller")<Caller, {
+  readonly token: "admin" | "viewer"
+}>() {}
+
+/** Checks the bearer token of every route; provides the {@link Caller}. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("cron-worker/AdminApi/Authorization", {
+  failure: Unauthorized,
+  provides: Caller,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const Instant = Schema.Date.annotations({ description: "An instant, ISO 8601 (UTC)" })
+
+/** A pause in force. */
+export const PauseView = Schema.Struct({
+  reason: Schema.optional(Schema.String),
+  at: Instant,
+  by: Schema.optional(Schema.String)
+})
+
+/** One run of a job (one slot), as the history keeps it. */
+export const RunView = Schema.Struct({
+  runId: Schema.String,
+  job: Schema.String,
+  nominalAt: Instant,
+  reason: Schema.Literal("scheduled", "manual", "catch-up", "rerun"),
+  status: Schema.Literal(
+    "running",
+    "queued",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "interrupted",
+    "skipped",
+    "abandoned"
+  ),
+  skipReason: Schema.optional(Schema.String),
+  attempt: Schema.Number,
+  instance: Schema.String,
+  startedAt: Instant,
+  finishedAt: Schema.optional(Instant),
+  durationMs: Schema.optional(Schema.Number),
+  error: Schema.optional(Schema.String)
+})
+export type RunView = typeof RunView.Type
+
+/** A job as operators see it. */
+export const JobView = Schema.Struct({
+  name: Schema.String,
+  /** Code jobs are part of the deploy: pause, resume and trigger them, never edit them. */
+  source: Schema.Literal("code"),
+  schedule: Schema.String,
+  timezone: Schema.String,
+  description: Schema.optional(Schema.String),
+  overlap: Schema.String,
+  timeoutSeconds: Schema.optional(Schema.Number),
+  nextRuns: Schema.Array(Instant),
+  paused: Schema.optional(PauseView),
+  lastRun: Schema.optional(RunView),
+  /** Failed or timed-out runs since the last that succeeded, newest first (up to 100 looked at). */
+  consecutiveFailures: Schema.Number
+})
+export type JobView = typeof JobView.Type
+
+const JobPath = Schema.Struct({ name: Schema.String })
+
+const jobs = HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.get("list", "/jobs")
+      .addSuccess(Schema.Array(JobView))
+      .annotate(OpenApi.Summary, "Every job of the worker")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:name")
+      .setPath(JobPath)
+      .setUrlParams(Schema.Struct({
+        next: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
+      }))
+      .addSuccess(JobView)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "One job, with its next fire times (`next`, default 10)")
+  )
+  .add(
+    HttpApiEndpoint.post("pause", "/jobs/:name/pause")
+      .setPath(JobPath)
+      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .addSuccess(JobView)
+      .addError(NotFound)
+      .addError(BadRequest)
+      .addError(Forbidden)
+      .annotate(OpenApi.Summary, "Pause a job on every instance: its slots are recorded as skipped (paused)")
+  )
+  .add(
+    HttpApiEndpoint.post("resume", "/jobs/:name/resume")
+      .setPath(JobPath)
+      .addSuccess(JobView)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .annotate(OpenApi.Summary, "Resume a paused job")
+  )
+  .add(
+    HttpApiEndpoint.post("trigger", "/jobs/:name/trigger")
+      .setPath(JobPath)
+      .addSuccess(RunView)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(Unavailable)
+      .annotate(OpenApi.Summary, "Run a job now, as a manual run, and return its recorded outcome")
+  )
+  .middleware(Authorization)
+
+const runs = HttpApiGroup.make("runs")
+  .add(
+    HttpApiEndpoint.get("list", "/runs")
+      .setUrlParams(Schema.Struct({
+        job: Schema.optional(Schema.String),
+        status: Schema.optional(RunView.fields.status),
+        /** Runs started at or after this instant. */
+        from: Schema.optional(Schema.DateFromString),
+        /** Runs started before this instant. */
+        to: Schema.optional(Schema.DateFromString),
+        /** The `next` of the previous page. */
+        cursor: Schema.optional(Schema.String),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+      }))
+      .addSuccess(Schema.Struct({
+        runs: Schema.Array(RunView),
+        /** Pass as `cursor` for the next page; absent on the last. */
+        next: Schema.optional(Schema.String)
+      }))
+      .addError(BadRequest)
+      .annotate(OpenApi.Summary, "Runs, newest first, filtered, a page at a time (default 100)")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/runs/:runId")
+      .setPath(Schema.Struct({ runId: Schema.String }))
+      .addSuccess(RunView)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "One run")
+  )
+  .middleware(Authorization)
+
+const schedules = HttpApiGroup.make("schedules")
+  .add(
+    HttpApiEndpoint.post("preview", "/preview")
+      .setPayload(Schema.Struct({
+        expression: Schema.String,
+        timezone: Schema.optional(Schema.String),
+        count: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(1, 100)))
+      }))
+      .addSuccess(Schema.Struct({
+        expression: Schema.String,
+        timezone: Schema.String,
+        next: Schema.Array(Instant)
+      }))
+      .addError(BadRequest)
+      .annotate(OpenApi.Summary, "Check an expression in a zone: the next fire times, or what is wrong with it")
+  )
+  .middleware(Authorization)
+
+/** One change made through the API. */
+export const AuditEntry = Schema.Struct({
+  id: Schema.Number,
+  at: Instant,
+  token: Schema.String,
+  action: Schema.String,
+  target: Schema.String,
+  before: Schema.optional(Schema.Unknown),
+  after: Schema.optional(Schema.Unknown)
+})
+
+const audit = HttpApiGroup.make("audit")
+  .add(
+    HttpApiEndpoint.get("list", "/audit")
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+      }))
+      .addSuccess(Schema.Array(AuditEntry))
+      .annotate(OpenApi.Summary, "Changes made through the API, newest first")
+  )
+  .middleware(Authorization)
+
+/** The admin API. */
+export class AdminApi extends HttpApi.make("cron-worker")
+  .add(jobs)
+  .add(runs)
+  .add(schedules)
+  .add(audit)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "cron-worker admin API")
+  .annotate(OpenApi.Description, "Jobs, runs and schedules of a running cron-worker. Bearer token on every route.")
+{}

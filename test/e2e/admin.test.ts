@@ -1,0 +1,220 @@
+/**
+ * End to end: the admin API of a running `dist/main.js`, through the typed
+ * client that the same `HttpApi` definition gives (`HttpApiClient`), and raw
+ * HTTP where the status code is the point: 401 without a token or with a
+ * wrong one, 403 for the viewer token on a change, 400 and 404 named; pause
+ * and resume seen in the job and in the audit trail; a triggered run in the
+ * history, paged by cursor; previews; the OpenAPI document; a token made and
+ * kept with mode 0600 when none is configured.
+ */
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { describe, expect } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFileSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { AdminApi } from "../../src/AdminApi.js"
+import { freePort, servicesAvailable } from "../services.js"
+import { MAIN, type Proc, type Spawn, test } from "./harness.js"
+
+const postgres = await servicesAvailable(["postgres"])
+
+/** The worker's own job: quick, and harmless to run now. */
+const MAINTENANCE = "cron_worker.maintenance"
+const ADMIN = "admin-token-of-the-e2e-suite-0123456789"
+const VIEWER = "viewer-token-of-the-e2e-suite-0123456789"
+
+const worker = async (spawn: Spawn, env: Record<string, string> = { ADMIN_TOKEN: ADMIN, VIEWER_TOKEN: VIEWER }) => {
+  const port = await freePort()
+  const proc = await spawn(MAIN, [], { env: { HTTP_PORT: String(port), ...env } })
+  await proc.waitFor("worker started successfully")
+  return { proc, base: `http://127.0.0.1:${port}` }
+}
+
+/** The typed client, with `token` on every request. */
+const client = (base: string, token: string) =>
+  HttpApiClient.make(AdminApi, {
+    baseUrl: base,
+    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+const status = async (base: string, path: string, init: RequestInit = {}) => {
+  const response = await fetch(`${base}${path}`, init)
+  // The body as sent, to look into: what the typed client would refuse to decode is the point here.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: response.status, body: await response.json().catch(() => undefined) as any }
+}
+
+const bearer = (token: string, body?: unknown): RequestInit => ({
+  method: body === undefined ? "GET" : "POST",
+  headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+  ...(body === undefined ? {} : { body: JSON.stringify(body) })
+})
+
+const noSecrets = (proc: Proc, ...secrets: ReadonlyArray<string>) => {
+  for (const secret of secrets) expect(proc.output()).not.toContain(secret)
+}
+
+describe.skipIf(!postgres)("admin API of a running worker", () => {
+  test(
+    "tokens: 401 without or with a wrong one, the viewer reads, only the admin changes (403)",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const { base, proc } = await worker(spawn)
+      expect((await status(base, "/api/jobs")).status).toBe(401)
+      expect((await status(base, "/api/jobs", bearer("not-a-token-of-this-worker"))).status).toBe(401)
+      expect((await status(base, "/api/runs", bearer(`${ADMIN}x`))).status).toBe(401)
+      const listed = await Effect.runPromise(Effect.flatMap(client(base, VIEWER), (api) => api.jobs.list()))
+      expect(listed.map((job) => job.name)).toEqual(["database_cleanup", "report_generator", "cron_worker.maintenance"])
+      expect(listed.every((job) => job.source === "code" && job.nextRuns.length === 3)).toBe(true)
+      const denied = await status(base, "/api/jobs/report_generator/pause", bearer(VIEWER, { reason: "no" }))
+      expect(denied.status).toBe(403)
+      expect(denied.body._tag).toBe("Forbidden")
+      expect((await status(base, "/api/jobs/report_generator/trigger", bearer(VIEWER, {}))).status).toBe(403)
+      noSecrets(proc, ADMIN, VIEWER)
+    }
+  )
+
+  test(
+    "pause and resume: seen in the job, recorded in the audit trail with the token's name",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const { base, proc } = await worker(spawn)
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const api = yield* client(base, ADMIN)
+        const paused = yield* api.jobs.pause({ path: { name: "report_generator" }, payload: { reason: "ticket 42" } })
+        const seen = yield* api.jobs.get({ path: { name: "report_generator" }, urlParams: { next: 5 } })
+        // Paused twice: the first pause stays, nothing more is recorded.
+        yield* api.jobs.pause({ path: { name: "report_generator" }, payload: { reason: "again" } })
+        const resumed = yield* api.jobs.resume({ path: { name: "report_generator" } })
+        const audit = yield* api.audit.list({ urlParams: {} })
+        return { paused, seen, resumed, audit }
+      }))
+      expect(result.paused.paused).toMatchObject({ reason: "ticket 42", by: "api:admin" })
+      expect(result.seen.paused?.reason).toBe("ticket 42")
+      expect(result.seen.nextRuns).toHaveLength(5)
+      expect(result.resumed.paused).toBeUndefined()
+      expect(result.audit.map((entry) => [entry.action, entry.target, entry.token])).toEqual([
+        ["resume", "job:report_generator", "admin"],
+        ["pause", "job:report_generator", "admin"]
+      ])
+      expect(result.audit[1]!.after).toMatchObject({ paused: { reason: "ticket 42" } })
+      const missing = await status(base, "/api/jobs/no_such_job/pause", bearer(ADMIN, {}))
+      expect(missing).toMatchObject({ status: 404, body: { _tag: "NotFound" } })
+      expect((await status(base, "/api/jobs/no_such_job", bearer(VIEWER))).status).toBe(404)
+      const tooLong = await status(
+        base,
+        "/api/jobs/cron_worker.maintenance/pause",
+        bearer(ADMIN, { reason: "x".repeat(501) })
+      )
+      expect(tooLong.status).toBe(400)
+      expect(tooLong.body.message).toContain("500")
+      noSecrets(proc, ADMIN, VIEWER)
+    }
+  )
+
+  test(
+    "trigger: the run's outcome, then the run in the history, paged by cursor",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const { base } = await worker(spawn)
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const api = yield* client(base, ADMIN)
+        const runs = []
+        for (let i = 0; i < 3; i++) runs.push(yield* api.jobs.trigger({ path: { name: MAINTENANCE } }))
+        const first = yield* api.runs.list({ urlParams: { job: MAINTENANCE, limit: 2 } })
+        const second = yield* api.runs.list({ urlParams: { job: MAINTENANCE, limit: 2, cursor: first.next } })
+        const one = yield* api.runs.get({ path: { runId: runs[0]!.runId } })
+        const failed = yield* api.runs.list({ urlParams: { job: MAINTENANCE, status: "failed" } })
+        return { runs, first, second, one, failed }
+      }))
+      expect(result.runs.map((run) => [run.reason, run.status])).toEqual([
+        ["manual", "succeeded"],
+        ["manual", "succeeded"],
+        ["manual", "succeeded"]
+      ])
+      expect(result.first.runs).toHaveLength(2)
+      expect(result.first.next).toBeDefined()
+      expect(result.second.runs).toHaveLength(1)
+      expect(result.second.next).toBeUndefined()
+      // Newest first, each run once over the two pages.
+      expect([...result.first.runs, ...result.second.runs].map((run) => run.runId)).toEqual(
+        result.runs.map((run) => run.runId).reverse()
+      )
+      expect(result.one.runId).toBe(result.runs[0]!.runId)
+      expect(result.failed.runs).toEqual([])
+      expect((await status(base, "/api/runs/00000000-0000-0000-0000-000000000000", bearer(ADMIN))).status).toBe(404)
+      const badCursor = await status(base, "/api/runs?cursor=nonsense", bearer(ADMIN))
+      expect(badCursor.status).toBe(400)
+      expect(badCursor.body.message).toContain("cursor")
+      expect((await status(base, "/api/runs?limit=0", bearer(ADMIN))).status).toBe(400)
+    }
+  )
+
+  test("preview: the next instants in a zone, or the problem named; the OpenAPI document and the docs page", {
+    timeout: 60_000
+  }, async ({ spawn }) => {
+    const { base } = await worker(spawn)
+    const preview = await status(
+      base,
+      "/api/preview",
+      bearer(VIEWER, { expression: "0 8 * * 1", timezone: "America/Sao_Paulo", count: 2 })
+    )
+    expect(preview.status).toBe(200)
+    expect(preview.body.timezone).toBe("America/Sao_Paulo")
+    expect(preview.body.next).toHaveLength(2)
+    // 08:00 in São Paulo (UTC-3, no DST since 2019) is 11:00 UTC, on a Monday.
+    for (const instant of preview.body.next) {
+      expect(new Date(instant).getUTCHours()).toBe(11)
+      expect(new Date(instant).getUTCDay()).toBe(1)
+    }
+    const bad = await status(base, "/api/preview", bearer(VIEWER, { expression: "0 25 * * *" }))
+    expect(bad.status).toBe(400)
+    expect(bad.body.message).toContain("hour")
+    const zone = await status(
+      base,
+      "/api/preview",
+      bearer(VIEWER, { expression: "0 8 * * *", timezone: "Mars/Olympus" })
+    )
+    expect(zone.status).toBe(400)
+    expect(zone.body.message).toContain("Mars/Olympus")
+    const payload = await status(base, "/api/preview", bearer(VIEWER, { expression: 5 }))
+    expect(payload.status).toBe(400)
+    expect(JSON.stringify(payload.body)).toContain("expression")
+    const openapi = await status(base, "/api/openapi.json")
+    expect(openapi.status).toBe(200)
+    expect(openapi.body.openapi).toMatch(/^3\./)
+    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining([
+      "/api/jobs",
+      "/api/jobs/{name}",
+      "/api/jobs/{name}/pause",
+      "/api/jobs/{name}/resume",
+      "/api/jobs/{name}/trigger",
+      "/api/runs",
+      "/api/runs/{runId}",
+      "/api/preview",
+      "/api/audit"
+    ]))
+    const docs = await fetch(`${base}/api/docs`)
+    expect(docs.status).toBe(200)
+    const html = await docs.text()
+    expect(html).toContain("cron-worker admin API")
+    // Every asset is in the page: no script is loaded from elsewhere.
+    expect(html).not.toMatch(/<script[^>]+src=/)
+  })
+
+  test(
+    "no token configured: one is made, kept with mode 0600, accepted, never logged",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const { base, proc } = await worker(spawn, {})
+      const file = join(proc.cwd, ".data/admin-token")
+      expect(statSync(file).mode & 0o777).toBe(0o600)
+      const token = readFileSync(file, "utf8").trim()
+      expect(token.length).toBeGreaterThanOrEqual(32)
+      expect((await status(base, "/api/jobs", bearer(token))).status).toBe(200)
+      expect((await status(base, "/api/jobs")).status).toBe(401)
+      expect(proc.logs().find((line) => line.msg === "admin token made")).toMatchObject({ file: "./.data/admin-token" })
+      noSecrets(proc, token)
+    }
+  )
+})
