@@ -24,6 +24,7 @@ import {
 } from "./AdminApi.js"
 import { Control, PauseReasonTooLong } from "./Control.js"
 import * as CronSpec from "./CronSpec.js"
+import * as Database from "./Database.js"
 import * as Http from "./Http.js"
 import { type Pause, type RunRecord, RunStore } from "./RunStore.js"
 import { type JobInfo, JobNotFound, Scheduler } from "./Scheduler.js"
@@ -276,6 +277,13 @@ const handlers = Layer.mergeAll(
             next: CronSpec.nextN(spec, now, payload.count ?? 10).map((t) => new Date(t))
           }
         }))
+    })),
+  HttpApiBuilder.group(AdminApi, "worker", (handlers) =>
+    Effect.gen(function*() {
+      const config = yield* WorkerConfig
+      const startedAt = new Date(yield* Clock.currentTimeMillis)
+      return handlers.handle("info", () =>
+        Effect.succeed({ service: config.serviceName, database: Database.identity(config), startedAt }))
     })),
   HttpApiBuilder.group(AdminApi, "audit", (handlers) =>
     Effect.gen(function*() {

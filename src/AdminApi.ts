@@ -234,12 +234,29 @@ const audit = HttpApiGroup.make("audit")
   )
   .middleware(Authorization)
 
+/** The worker answering: what a command line checks before it goes through the API rather than the database. */
+export const WorkerView = Schema.Struct({
+  service: Schema.String,
+  /** The database it uses: `postgres <host>:<port>/<database>` or `embedded <absolute data directory>`. */
+  database: Schema.String,
+  startedAt: Instant
+})
+
+const worker = HttpApiGroup.make("worker")
+  .add(
+    HttpApiEndpoint.get("info", "/worker")
+      .addSuccess(WorkerView)
+      .annotate(OpenApi.Summary, "The worker answering: its service name, its database, when it started")
+  )
+  .middleware(Authorization)
+
 /** The admin API. */
 export class AdminApi extends HttpApi.make("cron-worker")
   .add(jobs)
   .add(runs)
   .add(schedules)
   .add(audit)
+  .add(worker)
   .prefix("/api")
   .annotate(OpenApi.Title, "cron-worker admin API")
   .annotate(OpenApi.Description, "Jobs, runs and schedules of a running cron-worker. Bearer token on every route.")

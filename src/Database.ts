@@ -8,10 +8,11 @@ import { NodeContext } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { resolve } from "node:path"
 import * as Embedded from "./Database/Embedded.js"
 import * as Migrations from "./Migrations.js"
 import * as Redact from "./Redact.js"
-import { WorkerConfig } from "./WorkerConfig.js"
+import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
 
 /** PostgreSQL cannot be reached, refuses the credentials, or a migration failed. */
 export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>()("DatabaseUnavailable", {
@@ -33,6 +34,19 @@ export const describeUrl = (url: string): string => {
     "postgres"
   return `${parsed.hostname || "localhost"}:${parsed.port || "5432"}/${database}`
 }
+
+/**
+ * Which database `config` names, without secrets: `postgres <host>:<port>/<database>`, or `embedded <absolute
+ * data directory>`. A command line and a running worker that say the same use the same database.
+ */
+export const identity = (config: WorkerConfigShape): string =>
+  Option.match(config.databaseUrl, {
+    onSome: (url) => `postgres ${describeUrl(Redacted.value(url))}`,
+    onNone: () =>
+      config.embeddedDataDir.startsWith("memory://")
+        ? `embedded ${config.embeddedDataDir}`
+        : `embedded ${resolve(config.embeddedDataDir)}`
+  })
 
 /** The innermost message of a connection or query failure, secrets masked. */
 const reasonOf = (error: unknown): string => {

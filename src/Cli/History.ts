@@ -1,14 +1,30 @@
-/** The run history and the pause switches: `history`, `pause`, `resume`. */
+/**
+ * The run history and the pause switches: `history`, `pause`, `resume`; through the running worker's admin API
+ * when one runs on this database (`Remote.ts`), else on the database.
+ */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import * as Control from "../Control.js"
 import type * as Job from "../Job.js"
 import * as RunStore from "../RunStore.js"
 import * as PgRunStore from "../RunStore/Pg.js"
-import { escapeControl, jsonArray, knownJob, quote, table, usage, withDatabase } from "./Common.js"
+import { escapeControl, jsonArray, knownJob, quote, readConfig, table, usage, withDatabase } from "./Common.js"
+import * as Remote from "./Remote.js"
 
 const onRunStore = <A, E>(command: string, f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
   withDatabase(command, Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(PgRunStore.layer)))
+
+/** `pause` through the running worker: the pause in force if there was one (left as it is), else none. */
+const pauseThrough = (client: Remote.Client, job: string, reason: string | undefined) =>
+  Effect.gen(function*() {
+    const before = yield* client.jobs.get({ path: { name: job }, urlParams: {} })
+    if (before.paused !== undefined) {
+      const { at, by, reason } = before.paused
+      return Option.some<RunStore.Pause>({ job, at, by, reason })
+    }
+    yield* client.jobs.pause({ path: { name: job }, payload: { reason } })
+    return Option.none<RunStore.Pause>()
+  })
 
 const jobArgument = Args.text({ name: "job" }).pipe(Args.withDescription("name of the job (see `jobs`)"))
 
@@ -44,7 +60,10 @@ export const pauseCommand = (jobs: ReadonlyArray<Job.Any>) =>
             usage(`--reason is ${length} characters long; the limit is ${Control.MAX_PAUSE_REASON}`)
           )
         }
-        const existing = yield* onRunStore("pause", (store) => Control.pauseIn(store, job, { reason: text }))
+        const remote = yield* Effect.flatMap(readConfig, Remote.connect)
+        const existing = Option.isSome(remote)
+          ? yield* Remote.call("pause", pauseThrough(remote.value, job, text))
+          : yield* onRunStore("pause", (store) => Control.pauseIn(store, job, { reason: text }))
         yield* Console.log(Option.match(existing, {
           onNone: () => `job ${quote(job)} paused${text === undefined ? "" : `: ${escapeControl(text)}`}`,
           onSome: (pause) => `job ${quote(job)} is already paused ${describePause(pause)}`
@@ -56,7 +75,18 @@ export const resumeCommand = (jobs: ReadonlyArray<Job.Any>) =>
   Command.make("resume", { job: jobArgument }, ({ job }) =>
     Effect.gen(function*() {
       yield* knownJob(jobs, job)
-      const resumed = yield* onRunStore("resume", (store) => Control.resumeIn(store, job))
+      const remote = yield* Effect.flatMap(readConfig, Remote.connect)
+      const resumed = Option.isSome(remote)
+        ? yield* Remote.call(
+          "resume",
+          Effect.gen(function*() {
+            const before = yield* remote.value.jobs.get({ path: { name: job }, urlParams: {} })
+            if (before.paused === undefined) return false
+            yield* remote.value.jobs.resume({ path: { name: job } })
+            return true
+          })
+        )
+        : yield* onRunStore("resume", (store) => Control.resumeIn(store, job))
       yield* Console.log(resumed ? `job ${quote(job)} resumed` : `job ${quote(job)} was not paused`)
     })).pipe(Command.withDescription("Resume a paused job on every instance"))
 
@@ -105,7 +135,10 @@ export const historyCommand = (jobs: ReadonlyArray<Job.Any>) =>
     ({ job, json, limit }) =>
       Effect.gen(function*() {
         if (limit < 1) return yield* Effect.fail(usage(`--limit must be at least 1, got ${limit}`))
-        const runs = yield* onRunStore("history", (store) => store.history({ job: Option.getOrUndefined(job), limit }))
+        const remote = yield* Effect.flatMap(readConfig, Remote.connect)
+        const runs = Option.isSome(remote)
+          ? yield* Remote.call("history", Remote.history(remote.value, Option.getOrUndefined(job), limit))
+          : yield* onRunStore("history", (store) => store.history({ job: Option.getOrUndefined(job), limit }))
         if (runs.length === 0 && Option.isSome(job)) yield* knownJob(jobs, job.value)
         const records = runs.map(runJson)
         if (json) return yield* Console.log(jsonArray(records))

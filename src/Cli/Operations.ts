@@ -5,6 +5,7 @@ import * as Database from "../Database.js"
 import type * as Job from "../Job.js"
 import * as Lifecycle from "../Lifecycle.js"
 import { CliExit, escapeControl, knownJob, quote, readConfigFor, withDatabase } from "./Common.js"
+import * as Remote from "./Remote.js"
 
 /**
  * `run <job>`: one manual run now; exits with its outcome. Its log lines go
@@ -26,12 +27,19 @@ export const runCommand = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       Effect.gen(function*() {
         yield* knownJob(jobs, job)
         const config = yield* readConfigFor("worker")
-        const record = yield* Lifecycle.runOnce(config, jobs, layer, job, { deliver: !noDeliver }).pipe(
-          Effect.catchIf(
-            Lifecycle.isStartError,
-            (error) => Effect.fail(new CliExit({ code: 1, lines: [`run: ${Lifecycle.describeStartError(error)}`] }))
+        // A worker running on this database runs it (and its relay delivers what it publishes).
+        const remote = yield* Remote.connect(config)
+        const record = Option.isSome(remote)
+          ? yield* Remote.call(
+            "run",
+            Effect.map(remote.value.jobs.trigger({ path: { name: job } }), (run) => Option.some(Remote.toRecord(run)))
           )
-        )
+          : yield* Lifecycle.runOnce(config, jobs, layer, job, { deliver: !noDeliver }).pipe(
+            Effect.catchIf(
+              Lifecycle.isStartError,
+              (error) => Effect.fail(new CliExit({ code: 1, lines: [`run: ${Lifecycle.describeStartError(error)}`] }))
+            )
+          )
         if (Option.isNone(record)) {
           return yield* Effect.fail(new CliExit({ code: 1, lines: [`job ${quote(job)} left no record`] }))
         }

@@ -1,5 +1,6 @@
 /** Commands about schedules, which need no database: `next`, `jobs`, `check`. */
 import { Args, Command, Options } from "@effect/cli"
+import { FetchHttpClient } from "@effect/platform"
 import { Cause, Clock, Console, Effect, Either, Exit, Option } from "effect"
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
@@ -13,6 +14,7 @@ import * as Worker from "../Worker.js"
 import * as WorkerConfig from "../WorkerConfig.js"
 import { CliExit, jsonArray, quote, readConfig, table, usage } from "./Common.js"
 import { describePause } from "./History.js"
+import * as Remote from "./Remote.js"
 
 /** An ISO-8601 instant; without `Z` or an offset it is read as UTC. */
 export const parseInstant = (text: string): Either.Either<number, string> => {
@@ -89,6 +91,22 @@ export const nextCommand = Command.make(
  * created just to say so.
  */
 const readPauses = (config: WorkerConfig.WorkerConfigShape) =>
+  Effect.flatMap(Remote.connect(config), (remote) =>
+    Option.isSome(remote)
+      ? remote.value.jobs.list().pipe(
+        Effect.provide(FetchHttpClient.layer),
+        Effect.map((listed) =>
+          Either.right<ReadonlyArray<RunStore.Pause>>(
+            listed.flatMap(({ name, paused }) =>
+              paused === undefined ? [] : [{ job: name, at: paused.at, by: paused.by, reason: paused.reason }]
+            )
+          )
+        ),
+        Effect.catchAll((error) => Effect.succeed(Either.left(`the running worker answered: ${error._tag}`)))
+      )
+      : readPausesFromDatabase(config))
+
+const readPausesFromDatabase = (config: WorkerConfig.WorkerConfigShape) =>
   Option.isNone(config.databaseUrl) && !config.embeddedDataDir.startsWith("memory://") &&
     !existsSync(resolve(config.embeddedDataDir))
     ? Effect.succeed(Either.right<ReadonlyArray<RunStore.Pause>>([]))

@@ -10,11 +10,12 @@
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect } from "@effect/vitest"
 import { Effect } from "effect"
-import { readFileSync, statSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { AdminApi } from "../../src/AdminApi.js"
 import { freePort, servicesAvailable } from "../services.js"
-import { MAIN, type Proc, type Spawn, test } from "./harness.js"
+import { MAIN, type Proc, runNode, type Spawn, test } from "./harness.js"
 
 const postgres = await servicesAvailable(["postgres"])
 
@@ -215,6 +216,47 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       expect((await status(base, "/api/jobs")).status).toBe(401)
       expect(proc.logs().find((line) => line.msg === "admin token made")).toMatchObject({ file: "./.data/admin-token" })
       noSecrets(proc, token)
+    }
+  )
+
+  test(
+    "the command line beside a running embedded worker goes through its API: history, pause, jobs, run, resume",
+    { timeout: 120_000 },
+    async ({ onTestFinished, spawn }) => {
+      const dir = mkdtempSync(join(tmpdir(), "cw-admin-cli-"))
+      onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+      const port = await freePort()
+      // No token set: the worker makes one in ADMIN_TOKEN_FILE, where the command line finds it.
+      const env = {
+        HTTP_PORT: String(port),
+        PGLITE_DATA_DIR: join(dir, "pglite"),
+        ADMIN_TOKEN_FILE: join(dir, "admin-token")
+      }
+      const proc = await spawn(MAIN, [], { database: "none", env })
+      await proc.waitFor("worker started successfully")
+      const cli = (...args: ReadonlyArray<string>) => runNode(MAIN, args, { database: "none", env, timeoutMs: 45_000 })
+      const printed = (result: { readonly stdout: string }) =>
+        result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("{"))
+
+      const paused = await cli("pause", "report_generator", "--reason", "beside the worker")
+      expect(paused.code, paused.output).toBe(0)
+      expect(printed(paused)).toEqual([`job "report_generator" paused: beside the worker`])
+      const jobs = await cli("jobs", "--json")
+      expect(jobs.code, jobs.output).toBe(0)
+      const listed = JSON.parse(printed(jobs)[0]!) as Array<{ name: string; paused: boolean | null }>
+      expect(listed.find((job) => job.name === "report_generator")?.paused).toBe(true)
+      const ran = await cli("run", MAINTENANCE)
+      expect(ran.code, ran.output).toBe(0)
+      expect(printed(ran)[0]).toMatch(/^job "cron_worker\.maintenance" succeeded in \d+\.\d{2}s \(run [0-9a-f-]{36}\)$/)
+      const history = await cli("history", "--json", "--limit", "5")
+      expect(history.code, history.output).toBe(0)
+      const runs = JSON.parse(printed(history)[0]!) as Array<{ job: string; reason: string; status: string }>
+      expect(runs[0]).toMatchObject({ job: MAINTENANCE, reason: "manual", status: "succeeded" })
+      const resumed = await cli("resume", "report_generator")
+      expect(printed(resumed)).toEqual([`job "report_generator" resumed`])
+      // The run happened in the worker: its log says so.
+      await proc.waitFor("job completed successfully", (line) => line.job === MAINTENANCE)
+      noSecrets(proc, readFileSync(env.ADMIN_TOKEN_FILE, "utf8").trim())
     }
   )
 })
