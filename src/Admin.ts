@@ -22,7 +22,7 @@ import {
   Unauthorized,
   Unavailable
 } from "./AdminApi.js"
-import { Control, PauseReasonTooLong } from "./Control.js"
+import { Control, type PauseEndsInPast, type PauseReasonTooLong } from "./Control.js"
 import * as CronSpec from "./CronSpec.js"
 import * as Database from "./Database.js"
 import * as Http from "./Http.js"
@@ -104,7 +104,7 @@ const runView = (record: RunRecord): RunView => ({
   error: record.error
 })
 
-const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by })
+const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by, until: pause.until })
 
 /** How many recent runs are looked at for a job's consecutive failures. */
 const FAILURE_WINDOW = 100
@@ -187,12 +187,13 @@ const handlers = Layer.mergeAll(
             const info = yield* find(path.name)
             const before = yield* view(info, 3)
             const { token } = yield* Caller
-            yield* control.pause(path.name, payload.reason, `api:${token}`).pipe(
+            yield* control.pause(path.name, payload.reason, `api:${token}`, payload.until).pipe(
               Effect.catchTags({
                 JobNotFound: () =>
                   Effect.fail(notFound(path.name)),
                 PauseReasonTooLong: (error: PauseReasonTooLong) =>
-                  Effect.fail(new BadRequest({ message: error.message }))
+                  Effect.fail(new BadRequest({ message: error.message })),
+                PauseEndsInPast: (error: PauseEndsInPast) => Effect.fail(new BadRequest({ message: error.message }))
               })
             )
             const after = yield* view(info, 3)

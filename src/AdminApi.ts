@@ -69,7 +69,9 @@ const Instant = Schema.Date.annotations({ description: "An instant, ISO 8601 (UT
 export const PauseView = Schema.Struct({
   reason: Schema.optional(Schema.String),
   at: Instant,
-  by: Schema.optional(Schema.String)
+  by: Schema.optional(Schema.String),
+  /** When it ends by itself; absent: until resumed. */
+  until: Schema.optional(Instant)
 })
 
 /** One run of a job (one slot), as the history keeps it. */
@@ -137,12 +139,19 @@ const jobs = HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.post("pause", "/jobs/:name/pause")
       .setPath(JobPath)
-      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .setPayload(Schema.Struct({
+        reason: Schema.optional(Schema.String),
+        /** The pause ends by itself at this instant (ISO 8601): slots from then on run. Default: until resumed. */
+        until: Schema.optional(Schema.Date)
+      }))
       .addSuccess(JobView)
       .addError(NotFound)
       .addError(BadRequest)
       .addError(Forbidden)
-      .annotate(OpenApi.Summary, "Pause a job on every instance: its slots are recorded as skipped (paused)")
+      .annotate(
+        OpenApi.Summary,
+        "Pause a job on every instance, until resumed or until `until`: its slots are recorded as skipped (paused)"
+      )
   )
   .add(
     HttpApiEndpoint.post("resume", "/jobs/:name/resume")

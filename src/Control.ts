@@ -24,6 +24,17 @@ export class PauseReasonTooLong extends Schema.TaggedError<PauseReasonTooLong>()
   }
 }
 
+/** A pause that would end before it begins: nothing is paused. */
+export class PauseEndsInPast extends Schema.TaggedError<PauseEndsInPast>()("PauseEndsInPast", {
+  job: Schema.String,
+  until: Schema.Date
+}) {
+  override get message(): string {
+    return `the pause of job ${JSON.stringify(this.job)} would end at ${this.until.toISOString()}, ` +
+      "which is not in the future"
+  }
+}
+
 /** Who is acting, for the audit trail of pauses: `<os user>@<hostname>`. */
 export const operator = (): string => {
   let user: string
@@ -51,15 +62,30 @@ const audit = (msg: string, fields: Record<string, unknown>) =>
 export const pauseIn = (
   store: RunStoreShape,
   job: string,
-  options: { readonly reason?: string | undefined; readonly by?: string | undefined } = {}
-): Effect.Effect<Option.Option<Pause>, PauseReasonTooLong> =>
+  options: {
+    readonly reason?: string | undefined
+    readonly by?: string | undefined
+    /** The pause ends by itself at this instant (default: when resumed). */
+    readonly until?: Date | undefined
+  } = {}
+): Effect.Effect<Option.Option<Pause>, PauseReasonTooLong | PauseEndsInPast> =>
   Effect.gen(function*() {
     const reason = options.reason?.trim() === "" ? undefined : options.reason
     const length = reason === undefined ? 0 : [...reason].length
     if (length > MAX_PAUSE_REASON) return yield* Effect.fail(new PauseReasonTooLong({ job, length }))
+    const now = yield* Clock.currentTimeMillis
+    const { until } = options
+    if (until !== undefined && until.getTime() <= now) return yield* Effect.fail(new PauseEndsInPast({ job, until }))
     const by = options.by ?? operator()
-    const existing = yield* store.pause(job, reason, new Date(yield* Clock.currentTimeMillis), by)
-    if (Option.isNone(existing)) yield* audit("job paused", { job, reason: reason ?? "", by })
+    const existing = yield* store.pause(job, reason, new Date(now), by, until)
+    if (Option.isNone(existing)) {
+      yield* audit("job paused", {
+        job,
+        reason: reason ?? "",
+        by,
+        ...(until === undefined ? {} : { until: until.toISOString() })
+      })
+    }
     return existing
   })
 
@@ -110,8 +136,8 @@ export class Control extends Effect.Service<Control>()("cron-worker/Control", {
        * `resume`. `by` defaults to this process's `user@host`. Returns the
        * pause already in force, if the job was paused (it is left as it was).
        */
-      pause: (job: string, reason?: string, by?: string) =>
-        Effect.zipRight(known(job), pauseIn(store, job, { reason, by })),
+      pause: (job: string, reason?: string, by?: string, until?: Date) =>
+        Effect.zipRight(known(job), pauseIn(store, job, { reason, by, until })),
       /** Resumes a paused job; `false` if it was not paused. */
       resume: (job: string, by?: string) => Effect.zipRight(known(job), resumeIn(store, job, by)),
       /** Runs a job now as a manual run; returns its record. */

@@ -149,8 +149,8 @@ const claimFunction = Effect.gen(function*() {
  * as skipped with its reason; a slot already claimed is left out) and returns, per row inserted, the job's live runs
  * on other instances. A static DDL text, no input.
  */
-const CLAIM_FUNCTION = `
-CREATE FUNCTION cron_worker.claim(
+const claimFunctionSql = (create: "CREATE" | "CREATE OR REPLACE", paused: string) => `
+${create} FUNCTION cron_worker.claim(
   p_run_ids uuid[], p_jobs text[], p_nominal_ats timestamptz[], p_reasons text[], p_instances text[],
   p_started_ats timestamptz[], p_lease_seconds float8[], p_missed text[], p_rerun_of uuid[], p_buckets int
 ) RETURNS TABLE (
@@ -179,7 +179,7 @@ BEGIN
       AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of)
   ), decided AS (
     SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
-    FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND j.paused AND i.reason <> 'manual'
+    FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND ${paused} AND i.reason <> 'manual'
   ), inserted AS (
     INSERT INTO cron_worker.runs
       (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
@@ -206,6 +206,21 @@ BEGIN
   FROM inserted ins LEFT JOIN cron_worker.jobs j ON j.job = ins.job;
 END
 $claim$`
+
+/** The claim of `8_claim_function`: a paused job's slots are skipped until it is resumed. */
+const CLAIM_FUNCTION = claimFunctionSql("CREATE", "j.paused")
+
+/**
+ * A pause may end by itself: `paused_until` (none: until resumed). The claim skips a slot as paused when its nominal
+ * instant is before the end of the pause, so a slot at the very end runs, on every instance alike.
+ */
+const pauseUntil = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE cron_worker.jobs ADD COLUMN paused_until timestamptz`
+  yield* sql.unsafe(
+    claimFunctionSql("CREATE OR REPLACE", "j.paused AND (j.paused_until IS NULL OR i.nominal_at < j.paused_until)")
+  )
+})
 
 /** The audit trail of the admin API: who (which token) changed what, before and after. */
 const audit = Effect.gen(function*() {
@@ -235,7 +250,8 @@ export const migrations = {
   "6_liveness": liveness,
   "7_abandoned_index": abandonedIndex,
   "8_claim_function": claimFunction,
-  "9_audit": audit
+  "9_audit": audit,
+  "10_pause_until": pauseUntil
 }
 
 /**

@@ -4,7 +4,7 @@
  * one adapter per backend: `RunStore/Pg.ts` (durable, shared by every instance
  * on one PostgreSQL; the port does not import it) and `layerMemory` (one process; tests).
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import type { RunReason } from "./Job.js"
 
 /** The state of a slot's run: `queued` or `running` until one of the final states is recorded. */
@@ -51,6 +51,9 @@ export interface RunRecord {
   readonly durationMs: number | undefined
   readonly error: string | undefined
 }
+
+/** A pause not ended by its `until` at `now`. */
+export const inForce = (pause: Pause, now: number): boolean => pause.until === undefined || now < pause.until.getTime()
 
 /** Which runs `history` returns. */
 export interface HistoryQuery {
@@ -118,6 +121,8 @@ export interface Pause {
   readonly at: Date
   /** Who paused it (`user@host` for the command line). */
   readonly by: string | undefined
+  /** When the pause ends by itself: slots from this instant on run. None: until resumed. */
+  readonly until?: Date | undefined
 }
 
 export interface RunStoreShape {
@@ -187,7 +192,8 @@ export interface RunStoreShape {
     job: string,
     reason: string | undefined,
     at: Date,
-    by?: string | undefined
+    by?: string | undefined,
+    until?: Date | undefined
   ) => Effect.Effect<Option.Option<Pause>>
   /** Resumes a paused job; `false` if it was not paused. */
   readonly resume: (job: string) => Effect.Effect<boolean>
@@ -301,7 +307,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             slots.set(at, claim.runId)
           }
           // A manual run is an operator's explicit act: it runs even when the job is paused.
-          const pause = claim.reason === "manual" ? undefined : paused.get(claim.job)
+          const found = claim.reason === "manual" ? undefined : paused.get(claim.job)
+          const pause = found?.until !== undefined && claim.nominalAt >= found.until ? undefined : found
           const skipReason = pause !== undefined ? "paused" : claim.missed
           byId.set(claim.runId, {
             runId: claim.runId,
@@ -377,14 +384,19 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           }
           return page
         }),
-      pause: (job, reason, at, by) =>
+      pause: (job, reason, at, by, until) =>
         Effect.sync(() => {
-          const existing = Option.fromNullable(paused.get(job))
-          if (Option.isNone(existing)) paused.set(job, { job, reason, at, by })
+          const existing = Option.filter(Option.fromNullable(paused.get(job)), (p) => inForce(p, at.getTime()))
+          if (Option.isNone(existing)) paused.set(job, { job, reason, at, by, until })
           return existing
         }),
-      resume: (job) => Effect.sync(() => paused.delete(job)),
-      pauses: Effect.sync(() => [...paused.values()]),
+      resume: (job) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const pause = paused.get(job)
+          paused.delete(job)
+          return pause !== undefined && inForce(pause, now)
+        }),
+      pauses: Effect.map(Clock.currentTimeMillis, (now) => [...paused.values()].filter((p) => inForce(p, now))),
       prune: (before) =>
         Effect.sync(() => {
           let deleted = 0

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Logger, LogLevel, Option } from "effect"
+import { Effect, Logger, LogLevel, Option, TestClock } from "effect"
 import * as Control from "../src/Control.js"
 import * as RunStore from "../src/RunStore.js"
 import { captureLogs } from "./utils.js"
@@ -34,6 +34,34 @@ describe("pausing a job (Control.pauseIn, resumeIn)", () => {
       expect(error.message).toContain("the limit is 500")
       expect(yield* store.pauses).toEqual([])
       expect(yield* Control.pauseIn(store, "j", { reason: "é".repeat(500) })).toEqual(Option.none())
+    }))
+
+  it.effect("a pause with `until` ends by itself: slots before it are paused, from it on they run", () =>
+    Effect.gen(function*() {
+      const store = yield* RunStore.makeMemory()
+      const until = new Date(10_000)
+      expect(yield* Control.pauseIn(store, "j", { reason: "deploy", until })).toEqual(Option.none())
+      const claim = (nominal: number) =>
+        store.claim({
+          runId: `run-${nominal}`,
+          job: "j",
+          nominalAt: new Date(nominal),
+          reason: "scheduled",
+          instance: "i",
+          at: new Date(nominal),
+          leaseSeconds: 30
+        })
+      expect((yield* claim(9_000))._tag).toBe("Paused")
+      expect((yield* claim(10_000))._tag).toBe("Claimed")
+      expect((yield* store.pauses).map((p) => p.until)).toEqual([until])
+      yield* TestClock.adjust("10 seconds")
+      // Ended: no longer listed, not "resumed" by hand, and a new pause takes its place.
+      expect(yield* store.pauses).toEqual([])
+      expect(yield* Control.pauseIn(store, "j", { reason: "again" })).toEqual(Option.none())
+      expect((yield* store.pauses).map((p) => p.reason)).toEqual(["again"])
+      const past = yield* Effect.flip(Control.pauseIn(store, "k", { until: new Date(5_000) }))
+      expect(past).toMatchObject({ _tag: "PauseEndsInPast", job: "k" })
+      expect(past.message).toContain("not in the future")
     }))
 
   it("names the operator as user@host", () => {

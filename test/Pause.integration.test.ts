@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Option, Redacted } from "effect"
+import { randomUUID } from "node:crypto"
 import * as Database from "../src/Database.js"
 import * as RunStore from "../src/RunStore.js"
 import * as PgRunStore from "../src/RunStore/Pg.js"
@@ -44,6 +45,34 @@ describe.skipIf(!available)("pauses on PostgreSQL", () => {
         expect((yield* store.pauses).filter((p) => p.job === job)).toEqual([
           { job, reason: undefined, at, by: undefined }
         ])
+      })
+    ))
+
+  it.live("a pause with `until`: slots before it are skipped as paused, from it on claimed; listed until it ends", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        const now = Date.now()
+        const until = new Date(now + 1500)
+        expect(yield* store.pause(job, "deploy", new Date(now), "ana@host", until)).toEqual(Option.none())
+        const claim = (nominal: number) =>
+          store.claim({
+            runId: randomUUID(),
+            job,
+            nominalAt: new Date(nominal),
+            reason: "scheduled",
+            instance: "i",
+            at: new Date(),
+            leaseSeconds: 30
+          })
+        expect((yield* claim(until.getTime() - 1000))._tag).toBe("Paused")
+        expect((yield* claim(until.getTime()))._tag).toBe("Claimed")
+        expect((yield* store.pauses).filter((p) => p.job === job).map((p) => p.until)).toEqual([until])
+        yield* Effect.sleep("1600 millis")
+        expect((yield* store.pauses).filter((p) => p.job === job)).toEqual([])
+        // An ended pause is replaced by a new one; resuming it then says it was in force.
+        expect(yield* store.pause(job, "again", new Date(), "bo@host")).toEqual(Option.none())
+        expect(yield* store.resume(job)).toBe(true)
       })
     ))
 

@@ -15,22 +15,23 @@ const onRunStore = <A, E>(command: string, f: (store: RunStore.RunStoreShape) =>
   withDatabase(command, Effect.flatMap(RunStore.RunStore, f).pipe(Effect.provide(PgRunStore.layer)))
 
 /** `pause` through the running worker: the pause in force if there was one (left as it is), else none. */
-const pauseThrough = (client: Remote.Client, job: string, reason: string | undefined) =>
+const pauseThrough = (client: Remote.Client, job: string, reason: string | undefined, until: Date | undefined) =>
   Effect.gen(function*() {
     const before = yield* client.jobs.get({ path: { name: job }, urlParams: {} })
     if (before.paused !== undefined) {
-      const { at, by, reason } = before.paused
-      return Option.some<RunStore.Pause>({ job, at, by, reason })
+      const { at, by, reason, until } = before.paused
+      return Option.some<RunStore.Pause>({ job, at, by, reason, until })
     }
-    yield* client.jobs.pause({ path: { name: job }, payload: { reason } })
+    yield* client.jobs.pause({ path: { name: job }, payload: { reason, until } })
     return Option.none<RunStore.Pause>()
   })
 
 const jobArgument = Args.text({ name: "job" }).pipe(Args.withDescription("name of the job (see `jobs`)"))
 
-/** `since <instant> by <who>: <reason>`, control characters escaped. */
+/** `since <instant> by <who> [until <instant>]: <reason>`, control characters escaped. */
 export const describePause = (pause: RunStore.Pause): string =>
   `since ${pause.at.toISOString()}${pause.by === undefined ? "" : ` by ${escapeControl(pause.by)}`}` +
+  (pause.until === undefined ? "" : ` until ${pause.until.toISOString()}`) +
   (pause.reason === undefined ? "" : `: ${escapeControl(pause.reason)}`)
 
 /**
@@ -48,11 +49,31 @@ export const pauseCommand = (jobs: ReadonlyArray<Job.Any>) =>
           `why it is paused, at most ${Control.MAX_PAUSE_REASON} characters, shown by \`jobs\` (default none)`
         ),
         Options.optional
+      ),
+      until: Options.text("until").pipe(
+        Options.withDescription(
+          "when the pause ends by itself, an ISO-8601 instant such as 2026-12-24T18:00:00Z; slots from then on run " +
+            "(default: until `resume`)"
+        ),
+        Options.optional
       )
     },
-    ({ job, reason }) =>
+    ({ job, reason, until: untilText }) =>
       Effect.gen(function*() {
         yield* knownJob(jobs, job)
+        const until = Option.getOrUndefined(Option.map(untilText, (raw) => new Date(raw)))
+        if (until !== undefined && Number.isNaN(until.getTime())) {
+          return yield* Effect.fail(
+            usage(
+              `--until ${
+                quote(Option.getOrElse(untilText, () => ""))
+              }: expected an ISO-8601 instant such as 2026-12-24T18:00:00Z`
+            )
+          )
+        }
+        if (until !== undefined && until.getTime() <= Date.now()) {
+          return yield* Effect.fail(usage(`--until ${until.toISOString()} is not in the future`))
+        }
         const text = Option.getOrUndefined(reason)
         const length = text === undefined ? 0 : [...text].length
         if (length > Control.MAX_PAUSE_REASON) {
@@ -62,10 +83,14 @@ export const pauseCommand = (jobs: ReadonlyArray<Job.Any>) =>
         }
         const remote = yield* Effect.flatMap(readConfig, Remote.connect)
         const existing = Option.isSome(remote)
-          ? yield* Remote.call("pause", pauseThrough(remote.value, job, text))
-          : yield* onRunStore("pause", (store) => Control.pauseIn(store, job, { reason: text }))
+          ? yield* Remote.call("pause", pauseThrough(remote.value, job, text, until))
+          : yield* onRunStore("pause", (store) =>
+            Control.pauseIn(store, job, { reason: text, until }).pipe(
+              Effect.catchTag("PauseEndsInPast", (error) => Effect.fail(usage(error.message)))
+            ))
+        const ends = until === undefined ? "" : ` until ${until.toISOString()}`
         yield* Console.log(Option.match(existing, {
-          onNone: () => `job ${quote(job)} paused${text === undefined ? "" : `: ${escapeControl(text)}`}`,
+          onNone: () => `job ${quote(job)} paused${ends}${text === undefined ? "" : `: ${escapeControl(text)}`}`,
           onSome: (pause) => `job ${quote(job)} is already paused ${describePause(pause)}`
         }))
       })

@@ -98,7 +98,9 @@ const readPauses = (config: WorkerConfig.WorkerConfigShape) =>
         Effect.map((listed) =>
           Either.right<ReadonlyArray<RunStore.Pause>>(
             listed.flatMap(({ name, paused }) =>
-              paused === undefined ? [] : [{ job: name, at: paused.at, by: paused.by, reason: paused.reason }]
+              paused === undefined
+                ? []
+                : [{ job: name, at: paused.at, by: paused.by, reason: paused.reason, until: paused.until }]
             )
           )
         ),
@@ -153,6 +155,7 @@ export const jobsCommand = (jobs: ReadonlyArray<Job.Any>) =>
                 pausedAt: paused?.at.toISOString() ?? null,
                 pausedBy: paused?.by ?? null,
                 pauseReason: paused?.reason ?? null,
+                pausedUntil: paused?.until?.toISOString() ?? null,
                 pauseText: Either.isLeft(pause) ? "unknown" : paused === undefined ? "no" : describePause(paused)
               }]
             }

@@ -58,13 +58,15 @@ interface PauseRow {
   readonly paused_reason: string | null
   readonly paused_at: Date
   readonly paused_by: string | null
+  readonly paused_until: Date | null
 }
 
 const toPause = (row: PauseRow): Pause => ({
   job: row.job,
   reason: row.paused_reason ?? undefined,
   at: row.paused_at,
-  by: row.paused_by ?? undefined
+  by: row.paused_by ?? undefined,
+  until: row.paused_until ?? undefined
 })
 
 interface ClaimRow {
@@ -373,28 +375,39 @@ export const make = Effect.gen(function*() {
         ORDER BY started_at DESC, nominal_at DESC, run_id DESC
         LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard)
       },
-      pause: (job, reason, at, by) =>
+      pause: (job, reason, at, by, until) =>
         sql.withTransaction(Effect.gen(function*() {
-          // A job already paused keeps its pause: who paused it, when and why stay as they were.
+          // A job already paused keeps its pause: who paused it, when, why and until when stay as they were. A pause
+          // that has ended by itself is replaced.
           const paused = yield* sql<{ job: string }>`
-            INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at, paused_by)
-            VALUES (${job}, true, ${reason ?? null}, ${at}, ${by ?? null})
+            INSERT INTO cron_worker.jobs (job, paused, paused_reason, paused_at, paused_by, paused_until)
+            VALUES (${job}, true, ${reason ?? null}, ${at}, ${by ?? null}, ${until ?? null})
             ON CONFLICT (job) DO UPDATE
               SET paused = true, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at,
-                paused_by = excluded.paused_by
-              WHERE NOT cron_worker.jobs.paused
+                paused_by = excluded.paused_by, paused_until = excluded.paused_until
+              WHERE NOT (cron_worker.jobs.paused
+                AND (cron_worker.jobs.paused_until IS NULL OR cron_worker.jobs.paused_until > ${at}))
             RETURNING job`
           if (paused.length > 0) return Option.none()
           const rows = yield* sql<PauseRow>`
-            SELECT job, paused_reason, paused_at, paused_by FROM cron_worker.jobs WHERE job = ${job} AND paused`
+            SELECT job, paused_reason, paused_at, paused_by, paused_until FROM cron_worker.jobs
+            WHERE job = ${job} AND paused`
           return Option.map(Option.fromNullable(rows[0]), toPause)
         })).pipe(guard),
       resume: (job) =>
-        sql`UPDATE cron_worker.jobs SET paused = false, paused_reason = NULL, paused_at = NULL, paused_by = NULL
-          WHERE job = ${job} AND paused
-          RETURNING job`.pipe(Effect.map((rows) => rows.length > 0), guard),
+        sql<{ in_force: boolean }>`
+          UPDATE cron_worker.jobs j SET paused = false, paused_reason = NULL, paused_at = NULL, paused_by = NULL,
+            paused_until = NULL
+          FROM (SELECT job, paused_until FROM cron_worker.jobs WHERE job = ${job} AND paused FOR UPDATE) AS before
+          WHERE j.job = before.job
+          RETURNING (before.paused_until IS NULL OR before.paused_until > now()) AS in_force`.pipe(
+          Effect.map((rows) => rows.some((row) => row.in_force)),
+          guard
+        ),
       pauses: sql<PauseRow>`
-      SELECT job, paused_reason, paused_at, paused_by FROM cron_worker.jobs WHERE paused ORDER BY job`.pipe(
+      SELECT job, paused_reason, paused_at, paused_by, paused_until FROM cron_worker.jobs
+      WHERE paused AND (paused_until IS NULL OR paused_until > now())
+      ORDER BY job`.pipe(
         Effect.map((rows) => rows.map(toPause)),
         guard
       ),

@@ -99,6 +99,22 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
         ["pause", "job:report_generator", "admin"]
       ])
       expect(result.audit[1]!.after).toMatchObject({ paused: { reason: "ticket 42" } })
+      // A pause that ends by itself; one that would end in the past is refused.
+      const until = new Date(Date.now() + 2 * 3_600_000)
+      const timed = await status(
+        base,
+        "/api/jobs/database_cleanup/pause",
+        bearer(ADMIN, { until: until.toISOString() })
+      )
+      expect(timed.status).toBe(200)
+      expect(timed.body.paused.until).toBe(until.toISOString())
+      const past = await status(
+        base,
+        "/api/jobs/report_generator/pause",
+        bearer(ADMIN, { until: "2020-01-01T00:00:00Z" })
+      )
+      expect(past.status).toBe(400)
+      expect(past.body.message).toContain("not in the future")
       const missing = await status(base, "/api/jobs/no_such_job/pause", bearer(ADMIN, {}))
       expect(missing).toMatchObject({ status: 404, body: { _tag: "NotFound" } })
       expect((await status(base, "/api/jobs/no_such_job", bearer(VIEWER))).status).toBe(404)

@@ -253,7 +253,7 @@ describe.concurrent("--help and errors of the command line", { timeout: 60_000 }
     { command: ["jobs"], own: ["--json"] },
     { command: ["check"], own: [] },
     { command: ["history"], own: ["<job>", "--limit", "--json"] },
-    { command: ["pause"], own: ["<job>", "--reason"] },
+    { command: ["pause"], own: ["<job>", "--reason", "--until"] },
     { command: ["resume"], own: ["<job>"] },
     { command: ["migrate"], own: [] },
     { command: ["seed-demo"], own: [] },
