@@ -246,6 +246,31 @@ export const render = (results) => {
     )
   }
 
+  if (results.H !== undefined) {
+    out(
+      "## H. Admin API history pages",
+      "",
+      "cron-worker only. A fresh PostgreSQL database filled with runs (100 jobs, one in 47 failed), a worker serving",
+      "the admin API; each case asks for pages of 100 over HTTP, following the cursor from the newest.",
+      ""
+    )
+    out(
+      results.H.error !== undefined ? `failed: ${results.H.error}` : table(
+        ["case", "rows", "pages", "runs", "p50 ms", "p99 ms", "max ms"],
+        Object.entries(results.H.cases).map(([name, c]) => [
+          name,
+          results.H.rows.toLocaleString("en"),
+          String(c.pages),
+          String(c.runs),
+          fixed(c.p50),
+          fixed(c.p99),
+          fixed(c.max)
+        ])
+      ),
+      ""
+    )
+  }
+
   out("## Targets", "", ...targets(results).map(([met, text]) => `- ${met ? "met" : "**missed**"}: ${text}`), "")
   return lines.join("\n")
 }
@@ -318,6 +343,14 @@ export const targets = (results) => {
       f.missed === 0 && f.duplicates === 0,
       `${f.jobs} every-second jobs for ${f.slots} s (INFO logs): ${f.missed} missed, ${f.duplicates} duplicates ` +
       `over ${f.expected} slots; lag p99 ${fixed(f.p99)} ms; ${fixed(f.cpuPerTickUs)} µs per job-tick`
+    ])
+  }
+  if (results.H !== undefined && results.H.error === undefined) {
+    const worst = Math.max(...Object.values(results.H.cases).map((c) => c.p99))
+    list.push([
+      worst <= 50,
+      `admin API history pages over ${results.H.rows.toLocaleString("en")} runs on PostgreSQL: worst p99 ` +
+      `${fixed(worst)} ms per page of 100 (target 50)`
     ])
   }
   if (results.G !== undefined && results.G.error === undefined) {

@@ -1,10 +1,10 @@
 // `npm run bench`: every measure (issues #5 and #11), each scheduler in a process of
 // its own, one after another, then bench/results/latest.md (and .json) with every
 // target met or missed.
-//   node bench/run.mjs [--quick] [--only A,B,C,D,E,F,G]
+//   node bench/run.mjs [--quick] [--only A,B,C,D,E,F,G,H]
 // A fire lag and CPU, B at rest (and 100,000 jobs registered), C next-time speed,
 // D three workers on PostgreSQL, E start and shutdown, F 10,000 jobs for 60 s,
-// G the shortest @every period for 60 s.
+// G the shortest @every period for 60 s, H admin API history pages over 1,000,000 runs.
 // --quick shortens every window (a smoke run; its numbers are not the results).
 // --only runs those measures and keeps the others' numbers from the last results.
 import { spawn } from "node:child_process"
@@ -16,7 +16,7 @@ import { arg } from "./lib.mjs"
 import { render } from "./render.mjs"
 
 const quick = process.argv.includes("--quick")
-const only = (arg("only", "A,B,C,D,E,F,G")).split(",")
+const only = (arg("only", "A,B,C,D,E,F,G,H")).split(",")
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 const SCHEDULERS = [
   "cron-worker",
@@ -74,7 +74,8 @@ const results = {
   D: only.includes("D") ? undefined : previous.D,
   E: only.includes("E") ? undefined : previous.E,
   F: only.includes("F") ? undefined : previous.F,
-  G: only.includes("G") ? undefined : previous.G
+  G: only.includes("G") ? undefined : previous.G,
+  H: only.includes("H") ? undefined : previous.H
 }
 
 if (only.includes("A")) {
@@ -126,6 +127,14 @@ if (only.includes("F")) {
 if (only.includes("G")) {
   const args = ["--scheduler", "cron-worker", "--jobs", "1", "--slots", quick ? "20" : "120"]
   results.G = await run("fire-lag.mjs", [...args, "--schedule", "@every 500ms", "--period", "500"], 300_000)
+}
+// H. Pages of the admin API's run history over 1,000,000 runs on PostgreSQL.
+if (only.includes("H")) {
+  results.H = await run(
+    "history.mjs",
+    ["--rows", quick ? "100000" : "1000000", "--pages", quick ? "20" : "100"],
+    600_000
+  )
 }
 rmSync(dir, { recursive: true, force: true })
 

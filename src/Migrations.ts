@@ -238,6 +238,20 @@ const audit = Effect.gen(function*() {
 })
 
 /**
+ * History pages in the order they are read (newest start first, then slot, then run id), with or without a job and
+ * a status: a page after a cursor is one index range, however many runs there are (1,000,000 and more).
+ */
+const historyPages = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP INDEX cron_worker.runs_job_started`
+  yield* sql`CREATE INDEX runs_job_page ON cron_worker.runs (job, started_at, nominal_at, run_id)`
+  yield* sql`CREATE INDEX runs_page ON cron_worker.runs (started_at, nominal_at, run_id)`
+  // Filtered by status (the failures of a job, every failure): a status that is rare must not scan everything.
+  yield* sql`CREATE INDEX runs_job_status_page ON cron_worker.runs (job, status, started_at, nominal_at, run_id)`
+  yield* sql`CREATE INDEX runs_status_page ON cron_worker.runs (status, started_at, nominal_at, run_id)`
+})
+
+/**
  * The worker's own migrations, in order. Never edit one that has shipped: add the next. The ids need not be
  * contiguous: `2_finance_schema` (the example app's tables) moved to the example app (`src/jobs/schema.ts`); a
  * database migrated before keeps its row and its tables.
@@ -251,7 +265,8 @@ export const migrations = {
   "7_abandoned_index": abandonedIndex,
   "8_claim_function": claimFunction,
   "9_audit": audit,
-  "10_pause_until": pauseUntil
+  "10_pause_until": pauseUntil,
+  "11_history_pages": historyPages
 }
 
 /**
