@@ -24,6 +24,7 @@ import {
 } from "./AdminApi.js"
 import { Control, type PauseEndsInPast, type PauseReasonTooLong } from "./Control.js"
 import * as CronSpec from "./CronSpec.js"
+import { describe } from "./CronSpec/Describe.js"
 import * as Database from "./Database.js"
 import * as Http from "./Http.js"
 import { type Pause, type RunRecord, RunStore } from "./RunStore.js"
@@ -275,6 +276,7 @@ const handlers = Layer.mergeAll(
           return {
             expression: payload.expression,
             timezone: spec.zone.name,
+            description: describe(payload.expression, spec.zone.name),
             next: CronSpec.nextN(spec, now, payload.count ?? 10).map((t) => new Date(t))
           }
         }))

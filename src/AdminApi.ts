@@ -214,10 +214,15 @@ const schedules = HttpApiGroup.make("schedules")
       .addSuccess(Schema.Struct({
         expression: Schema.String,
         timezone: Schema.String,
+        /** In words: "at 08:00 on Monday, America/Sao_Paulo"; a shape not put in words is shown as written. */
+        description: Schema.String,
         next: Schema.Array(Instant)
       }))
       .addError(BadRequest)
-      .annotate(OpenApi.Summary, "Check an expression in a zone: the next fire times, or what is wrong with it")
+      .annotate(
+        OpenApi.Summary,
+        "Check an expression in a zone: the next fire times and the expression in words, or what is wrong with it"
+      )
   )
   .middleware(Authorization)
 

@@ -178,6 +178,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
     )
     expect(preview.status).toBe(200)
     expect(preview.body.timezone).toBe("America/Sao_Paulo")
+    expect(preview.body.description).toBe("at 08:00 on Monday, America/Sao_Paulo")
     expect(preview.body.next).toHaveLength(2)
     // 08:00 in São Paulo (UTC-3, no DST since 2019) is 11:00 UTC, on a Monday.
     for (const instant of preview.body.next) {
