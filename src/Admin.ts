@@ -145,10 +145,11 @@ const handlers = Layer.mergeAll(
       const scheduler = yield* Scheduler
       const store = yield* RunStore
       const control = yield* Control
-      const view = (info: JobInfo, count: number) =>
+      /** The job as the API shows it; `pauses`: those in force, when the caller has read them already. */
+      const view = (info: JobInfo, count: number, known?: ReadonlyArray<Pause>) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const pauses = yield* store.pauses
+          const pauses = known ?? (yield* store.pauses)
           const recent = yield* store.history({ job: info.name, limit: FAILURE_WINDOW })
           const finished = recent.filter((r) => r.status !== "running" && r.status !== "queued")
           const streak = finished.findIndex((r) => r.status !== "failed" && r.status !== "timed_out")
@@ -179,7 +180,12 @@ const handlers = Layer.mergeAll(
           yield* store.audit({ token, action, target: `job:${job}`, before, after, at })
         })
       return handlers
-        .handle("list", () => Effect.flatMap(scheduler.jobs, (jobs) => Effect.forEach(jobs, (info) => view(info, 3))))
+        .handle("list", () =>
+          Effect.gen(function*() {
+            // The pauses once for every job, not once per job.
+            const pauses = yield* store.pauses
+            return yield* Effect.forEach(yield* scheduler.jobs, (info) => view(info, 3, pauses))
+          }))
         .handle("get", ({ path, urlParams }) =>
           Effect.flatMap(find(path.name), (info) => view(info, urlParams.next ?? 10)))
         .handle("pause", ({ path, payload }) =>

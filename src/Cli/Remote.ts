@@ -62,14 +62,13 @@ export const connect = (config: WorkerConfigShape): Effect.Effect<Option.Option<
 /**
  * A call to the worker's API, for `command`: its failure ends the command
  * with code 1 and the worker's message (a viewer token on a change: "pausing
- * a job needs the admin token"). `fallback` decides what a 404 means.
+ * a job needs the admin token").
  */
 export const call = <A, E extends { readonly _tag: string }>(
   command: string,
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A, CliExit> =>
   effect.pipe(
-    Effect.provide(FetchHttpClient.layer),
     Effect.mapError((error) => {
       const message = "message" in error && typeof error.message === "string" ? error.message : error._tag
       return new CliExit({ code: 1, lines: [`${command}: the running worker answered: ${message}`] })

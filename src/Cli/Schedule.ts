@@ -1,6 +1,5 @@
 /** Commands about schedules, which need no database: `next`, `jobs`, `check`. */
 import { Args, Command, Options } from "@effect/cli"
-import { FetchHttpClient } from "@effect/platform"
 import { Cause, Clock, Console, Effect, Either, Exit, Option } from "effect"
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
@@ -94,7 +93,6 @@ const readPauses = (config: WorkerConfig.WorkerConfigShape) =>
   Effect.flatMap(Remote.connect(config), (remote) =>
     Option.isSome(remote)
       ? remote.value.jobs.list().pipe(
-        Effect.provide(FetchHttpClient.layer),
         Effect.map((listed) =>
           Either.right<ReadonlyArray<RunStore.Pause>>(
             listed.flatMap(({ name, paused }) =>

@@ -3,23 +3,10 @@
  * (fixed times; every second, minute or hour; days of the week, a day of the month, a month; descriptors; `@every`)
  * are put in words; any other is shown as written, with its zone, rather than described wrongly.
  */
+import { MONTH_TITLES } from "./Fields.js"
+import { RANGES } from "./Syntax.js"
+
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-const DAY_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
-const MONTHS = [
-  "January",
-  "February",
-  "March",
-  "April",
-  "May",
-  "June",
-  "July",
-  "August",
-  "September",
-  "October",
-  "November",
-  "December"
-]
-const MONTH_NAMES = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 const DESCRIPTORS: Record<string, string> = {
   "@yearly": "at 00:00 on 1 January",
@@ -42,15 +29,14 @@ const two = (n: number) => String(n).padStart(2, "0")
 const day = (field: string): string | undefined => {
   const n = number(field, 7)
   if (n !== undefined) return DAYS[n % 7]
-  const named = DAY_NAMES.indexOf(field.toUpperCase())
-  return named === -1 ? undefined : DAYS[named]
+  const named = RANGES.dow.names.get(field.toLowerCase())
+  return named === undefined ? undefined : DAYS[named]
 }
 
 const month = (field: string): string | undefined => {
   const n = number(field, 12)
-  if (n !== undefined) return n === 0 ? undefined : MONTHS[n - 1]
-  const named = MONTH_NAMES.indexOf(field.toUpperCase())
-  return named === -1 ? undefined : MONTHS[named]
+  const value = n ?? RANGES.month.names.get(field.toLowerCase())
+  return value === undefined || value === 0 ? undefined : MONTH_TITLES[value - 1]
 }
 
 const list = (words: ReadonlyArray<string>) =>

@@ -32,7 +32,8 @@ export interface Fields {
   readonly interval: boolean
 }
 
-const MONTH_TITLES = [
+/** Month names as a sentence reads them, January first. */
+export const MONTH_TITLES = [
   "January",
   "February",
   "March",
