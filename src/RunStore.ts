@@ -178,7 +178,11 @@ export interface RunStoreShape {
    * that restarts and other instances keep to one grid of slots.
    */
   readonly anchor: (job: string, proposed: Date) => Effect.Effect<Date>
-  /** The newest scheduled or catch-up slot recorded for each of `jobs`. */
+  /**
+   * The newest scheduled or catch-up slot recorded for each of `jobs`, leaving out catch-up runs still live (on
+   * another instance): a catch-up sequence going elsewhere is not started after its current slot, where the first
+   * run would overlap it, but at that slot, which is taken, so the sequence is left to the instance running it.
+   */
   readonly lastSlots: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Date>>
   /** One run's record. */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>

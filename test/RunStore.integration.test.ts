@@ -127,6 +127,27 @@ describe.skipIf(!available)("PgRunStore.layer on PostgreSQL", () => {
       })
     ))
 
+  it.live("the last slot leaves out catch-up runs still live, so a second catch-up starts at the slot taken", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        const last = (yield* store.lastSlots([job])).get(job)
+        expect(last).toBeUndefined()
+        const scheduled = claim(job, T0)
+        yield* store.claim(scheduled)
+        yield* store.finish(scheduled.runId, { status: "succeeded", attempt: 1, at: new Date(T0 + 100) })
+        const catchUp = claim(job, T0 + 1_000, { reason: "catch-up", instance: "other" })
+        expect((yield* store.claim(catchUp))._tag).toBe("Claimed")
+        // Running on the other instance: not the last slot yet.
+        expect((yield* store.lastSlots([job])).get(job)).toEqual(new Date(T0))
+        yield* store.finish(catchUp.runId, { status: "succeeded", attempt: 1, at: new Date(T0 + 1_100) })
+        expect((yield* store.lastSlots([job])).get(job)).toEqual(new Date(T0 + 1_000))
+        // A scheduled run counts while it runs.
+        yield* store.claim(claim(job, T0 + 2_000))
+        expect((yield* store.lastSlots([job])).get(job)).toEqual(new Date(T0 + 2_000))
+      })
+    ))
+
   it.live("records a skipped slot with its reason; unknown runs are absent and cannot be finished", () =>
     withStore((store) =>
       Effect.gen(function*() {

@@ -348,7 +348,9 @@ export const make = Effect.gen(function*() {
             FROM unnest(${jobs}::text[]) AS j (job)
             CROSS JOIN LATERAL (
               SELECT nominal_at FROM cron_worker.runs r
-              WHERE r.job = j.job AND r.reason <> 'manual' ORDER BY r.nominal_at DESC LIMIT 1
+              WHERE r.job = j.job AND r.reason <> 'manual'
+                AND NOT (r.reason = 'catch-up' AND ${live})
+              ORDER BY r.nominal_at DESC LIMIT 1
             ) AS last`.pipe(
             Effect.map((rows) => new Map(rows.map((row) => [row.job, row.last]))),
             guard
