@@ -6,7 +6,7 @@
  * the worker, no CDN). Mounted on the HTTP server of `Http.ts`.
  */
 import { HttpApiBuilder, HttpApiScalar } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Clock, Duration, Effect, Either, JSONSchema, Layer, Option, Redacted } from "effect"
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
@@ -15,6 +15,7 @@ import {
   Authorization,
   BadRequest,
   Caller,
+  Conflict,
   Forbidden,
   type JobView,
   NotFound,
@@ -29,6 +30,7 @@ import * as Database from "./Database.js"
 import * as Http from "./Http.js"
 import { type Pause, type RunRecord, RunStore } from "./RunStore.js"
 import { type JobInfo, JobNotFound, Scheduler } from "./Scheduler.js"
+import * as Schedules from "./Schedules.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
 
 /** The tokens the API accepts, by the name the audit trail gives them. */
@@ -102,7 +104,8 @@ const runView = (record: RunRecord): RunView => ({
   startedAt: record.startedAt,
   finishedAt: record.finishedAt,
   durationMs: record.durationMs,
-  error: record.error
+  error: record.error,
+  scheduleVersion: record.scheduleVersion
 })
 
 const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by, until: pause.until })
@@ -156,7 +159,7 @@ const handlers = Layer.mergeAll(
           const pause = pauses.find((p) => p.job === info.name)
           return {
             name: info.name,
-            source: "code",
+            source: info.name.startsWith(Schedules.JOB_PREFIX) ? "schedule" : "code",
             schedule: info.schedule,
             timezone: info.timezone,
             description: info.description,
@@ -272,20 +275,80 @@ const handlers = Layer.mergeAll(
   HttpApiBuilder.group(AdminApi, "schedules", (handlers) =>
     Effect.gen(function*() {
       const config = yield* WorkerConfig
-      return handlers.handle("preview", ({ payload }) =>
+      const schedules = yield* Schedules.Schedules
+      const store = yield* RunStore
+      const record = (action: string, id: string, before: unknown, after: unknown) =>
         Effect.gen(function*() {
-          const timezone = payload.timezone ?? config.timezone
-          const spec = yield* CronSpec.parse(payload.expression, { timezone }).pipe(
-            Effect.mapError((error) => new BadRequest({ message: error.message }))
-          )
-          const now = yield* Clock.currentTimeMillis
-          return {
-            expression: payload.expression,
-            timezone: spec.zone.name,
-            description: describe(payload.expression, spec.zone.name),
-            next: CronSpec.nextN(spec, now, payload.count ?? 10).map((t) => new Date(t))
-          }
-        }))
+          const { token } = yield* Caller
+          const at = new Date(yield* Clock.currentTimeMillis)
+          yield* store.audit({ token, action, target: `schedule:${id}`, before, after, at })
+        })
+      const invalid = (error: Schedules.InvalidSchedule | Schedules.UnknownKind) =>
+        Effect.fail(new BadRequest({ message: error.message }))
+      const missing = (error: Schedules.ScheduleNotFound) => Effect.fail(new NotFound({ message: error.message }))
+      const conflict = (error: Schedules.ScheduleIdTaken | Schedules.VersionConflict) =>
+        Effect.fail(new Conflict({ message: error.message }))
+      return handlers
+        .handle("list", ({ urlParams }) =>
+          Effect.gen(function*() {
+            const limit = urlParams.limit ?? 100
+            const rows = yield* schedules.list({ after: urlParams.after, limit: limit + 1 })
+            const page = rows.slice(0, limit)
+            return { schedules: page, next: rows.length > limit ? page[page.length - 1]?.id : undefined }
+          }))
+        .handle("get", ({ path }) => Effect.catchTag(schedules.get(path.id), "ScheduleNotFound", missing))
+        .handle("create", ({ payload }) =>
+          Effect.gen(function*() {
+            yield* forbidden("creating a schedule")
+            const result = yield* schedules.create(payload).pipe(
+              Effect.catchTags({ InvalidSchedule: invalid, UnknownKind: invalid, ScheduleIdTaken: conflict })
+            )
+            if (result.created) yield* record("create", result.schedule.id, undefined, result.schedule)
+            return result
+          }))
+        .handle("update", ({ path, payload }) =>
+          Effect.gen(function*() {
+            yield* forbidden("changing a schedule")
+            const { after, before } = yield* schedules.update(path.id, payload).pipe(
+              Effect.catchTags({
+                InvalidSchedule: invalid,
+                UnknownKind: invalid,
+                ScheduleNotFound: missing,
+                VersionConflict: conflict
+              })
+            )
+            yield* record("update", path.id, before, after)
+            return after
+          }))
+        .handle("delete", ({ path }) =>
+          Effect.gen(function*() {
+            yield* forbidden("deleting a schedule")
+            const removed = yield* Effect.catchTag(schedules.remove(path.id), "ScheduleNotFound", missing)
+            yield* record("delete", path.id, removed, undefined)
+            return removed
+          }))
+        .handle("kinds", () =>
+          Effect.succeed(
+            [...schedules.kinds.values()].map((kind) => ({
+              name: kind.name,
+              description: kind.description,
+              payload: JSONSchema.make(kind.payload)
+            }))
+          ))
+        .handle("preview", ({ payload }) =>
+          Effect.gen(function*() {
+            const timezone = payload.timezone ?? config.timezone
+            const spec = yield* CronSpec.parse(payload.expression, { timezone }).pipe(
+              Effect.mapError((error) => new BadRequest({ message: error.message }))
+            )
+            const now = yield* Clock.currentTimeMillis
+            return {
+              expression: payload.expression,
+              timezone: spec.zone.name,
+              description: describe(payload.expression, spec.zone.name),
+              next: CronSpec.nextN(spec, now, payload.count ?? 10).map((t) => new Date(t))
+            }
+          }))
     })),
   HttpApiBuilder.group(AdminApi, "worker", (handlers) =>
     Effect.gen(function*() {
@@ -309,7 +372,7 @@ const handlers = Layer.mergeAll(
 export const layer: Layer.Layer<
   never,
   never,
-  WorkerConfig | Http.ApiMount | Scheduler | RunStore | Control
+  WorkerConfig | Http.ApiMount | Scheduler | RunStore | Control | Schedules.Schedules
 > = Layer.scopedDiscard(Effect.gen(function*() {
   const config = yield* WorkerConfig
   if (Option.isNone(config.httpPort)) return

@@ -44,6 +44,13 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()(
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
+/** The request conflicts with what is stored (an id taken, a change from a version that moved on): 409. */
+export class Conflict extends Schema.TaggedError<Conflict>()(
+  "Conflict",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 /** The worker cannot serve the request now (it is shutting down): 503. */
 export class Unavailable extends Schema.TaggedError<Unavailable>()(
   "Unavailable",
@@ -96,15 +103,20 @@ export const RunView = Schema.Struct({
   startedAt: Instant,
   finishedAt: Schema.optional(Instant),
   durationMs: Schema.optional(Schema.Number),
-  error: Schema.optional(Schema.String)
+  error: Schema.optional(Schema.String),
+  /** A run of a schedule created at run time (job `schedule:<id>`): the schedule's version it ran under. */
+  scheduleVersion: Schema.optional(Schema.Number)
 })
 export type RunView = typeof RunView.Type
 
 /** A job as operators see it. */
 export const JobView = Schema.Struct({
   name: Schema.String,
-  /** Code jobs are part of the deploy: pause, resume and trigger them, never edit them. */
-  source: Schema.Literal("code"),
+  /**
+   * `code`: part of the deploy: pause, resume and trigger it, never edit it. `schedule`: a schedule created at run
+   * time (`/api/schedules/{id}`), the job `schedule:<id>`.
+   */
+  source: Schema.Literal("code", "schedule"),
   schedule: Schema.String,
   timezone: Schema.String,
   description: Schema.optional(Schema.String),
@@ -203,7 +215,135 @@ const runs = HttpApiGroup.make("runs")
   )
   .middleware(Authorization)
 
+const DurationValue = Schema.Union(Schema.String, Schema.Number).annotations({
+  description: "A duration: \"30 seconds\", \"5 minutes\", or milliseconds"
+})
+
+/** What a schedule is: its kind, expression, zone, payload, options, bounds and note. */
+const DefinitionFields = {
+  kind: Schema.String.annotations({ description: "A job kind of the worker's code (GET /api/kinds)" }),
+  expression: Schema.String,
+  timezone: Schema.optional(Schema.String),
+  payload: Schema.optional(Schema.Unknown),
+  overlap: Schema.optional(Schema.Literal("skip", "allow", "queue", "replace")),
+  catchUp: Schema.optional(Schema.Literal("latest", "skip", "all")),
+  catchUpWindow: Schema.optional(DurationValue),
+  timeout: Schema.optional(DurationValue),
+  jitter: Schema.optional(DurationValue),
+  retry: Schema.optional(Schema.Struct({
+    attempts: Schema.Number,
+    initialDelay: Schema.optional(DurationValue),
+    factor: Schema.optional(Schema.Number),
+    maxDelay: Schema.optional(DurationValue),
+    jitter: Schema.optional(Schema.Boolean)
+  })),
+  onAbandoned: Schema.optional(Schema.Literal("record", "rerun")),
+  startAt: Schema.optional(Instant),
+  endAt: Schema.optional(Instant),
+  note: Schema.optional(Schema.String.pipe(Schema.maxLength(1000)))
+}
+
+const ScheduleIdSchema = Schema.String.pipe(
+  Schema.pattern(/^[\w.-]{1,100}$/, { message: () => "id: must be 1–100 letters, digits or _ . -" })
+)
+const RunsLimit = Schema.Number.pipe(Schema.int(), Schema.positive())
+
+/** A schedule created at run time, as stored, with how this worker runs it. */
+export const ScheduleView = Schema.Struct({
+  ...DefinitionFields,
+  id: Schema.String,
+  key: Schema.optional(Schema.String),
+  /** Its job in `/api/jobs` and in the history: `schedule:<id>`. */
+  job: Schema.String,
+  version: Schema.Number,
+  remainingRuns: Schema.optional(Schema.Number),
+  createdAt: Instant,
+  updatedAt: Instant,
+  /** `active`; `ended` (past endAt, runs used up); `unknown_kind` or `invalid`: stored, its slots skipped. */
+  state: Schema.Literal("active", "ended", "unknown_kind", "invalid"),
+  stateReason: Schema.optional(Schema.String),
+  nextRuns: Schema.Array(Instant)
+})
+export type ScheduleView = typeof ScheduleView.Type
+
+const SchedulePath = Schema.Struct({ id: Schema.String })
+
 const schedules = HttpApiGroup.make("schedules")
+  .add(
+    HttpApiEndpoint.get("list", "/schedules")
+      .setUrlParams(Schema.Struct({
+        /** The `next` of the previous page. */
+        after: Schema.optional(Schema.String),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+      }))
+      .addSuccess(Schema.Struct({ schedules: Schema.Array(ScheduleView), next: Schema.optional(Schema.String) }))
+      .annotate(OpenApi.Summary, "Schedules created at run time, by id, a page at a time (default 100)")
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/schedules")
+      .setPayload(Schema.Struct({
+        ...DefinitionFields,
+        id: Schema.optional(ScheduleIdSchema),
+        key: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))),
+        remainingRuns: Schema.optional(RunsLimit)
+      }))
+      .addSuccess(Schema.Struct({
+        schedule: ScheduleView,
+        /** `false`: its `key` named a schedule that exists, which is the one answered (nothing was changed). */
+        created: Schema.Boolean
+      }))
+      .addError(BadRequest)
+      .addError(Conflict)
+      .addError(Forbidden)
+      .annotate(
+        OpenApi.Summary,
+        "Create a schedule of a job kind; with a key, creating it twice makes one schedule"
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/schedules/:id")
+      .setPath(SchedulePath)
+      .addSuccess(ScheduleView)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "One schedule, with its next fire times")
+  )
+  .add(
+    HttpApiEndpoint.put("update", "/schedules/:id")
+      .setPath(SchedulePath)
+      .setPayload(Schema.Struct({
+        ...DefinitionFields,
+        remainingRuns: Schema.optional(RunsLimit),
+        /** The version the change is made from: refused (409) if the schedule has moved on. */
+        version: Schema.optional(Schema.Number.pipe(Schema.int()))
+      }))
+      .addSuccess(ScheduleView)
+      .addError(BadRequest)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(Forbidden)
+      .annotate(
+        OpenApi.Summary,
+        "Replace a schedule's definition: one version up, next slot from now, no past slot fired, runs going on kept"
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/schedules/:id")
+      .setPath(SchedulePath)
+      .addSuccess(ScheduleView)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .annotate(OpenApi.Summary, "Delete a schedule: its running runs finish, none starts; its history stays")
+  )
+  .add(
+    HttpApiEndpoint.get("kinds", "/kinds")
+      .addSuccess(Schema.Array(Schema.Struct({
+        name: Schema.String,
+        description: Schema.optional(Schema.String),
+        /** The JSON Schema of its payload. */
+        payload: Schema.Unknown
+      })))
+      .annotate(OpenApi.Summary, "The job kinds of this worker's code, with the JSON Schema of their payloads")
+  )
   .add(
     HttpApiEndpoint.post("preview", "/preview")
       .setPayload(Schema.Struct({

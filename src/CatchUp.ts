@@ -146,6 +146,11 @@ export interface Runner {
   readonly catchUp: (entry: Entry, after: number, now: number, cause: Cause) => Effect.Effect<void>
   /** Records at once the missed slots still waiting to be recorded (shutdown, while the store is open). */
   readonly flush: Effect.Effect<void>
+  /**
+   * Records `slots` as skipped for `reason` once they are `MISSED_RECORD_DELAY` old, unless an instance claims them
+   * meanwhile: the slots of a schedule whose kind this worker does not have, which another instance may have.
+   */
+  readonly recordLater: (entry: Entry, slots: ReadonlyArray<number>, reason: MissedReason) => Effect.Effect<void>
   /** Tries, from a moment from now, to record the slots the store could not take (see `Holes`). */
   readonly mendLater: () => void
 }
@@ -290,6 +295,7 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
 
     const runner: Runner = {
       catchUp,
+      recordLater,
       flush: Effect.zipRight(recordDue(Infinity), FiberSet.awaitEmpty(recorders)),
       mendLater: () => {
         if (mending) return

@@ -1,6 +1,6 @@
 /**
  * The command line: `worker` (the default), `run`, `next`, `jobs`, `check`,
- * `history`, `pause`, `resume`, `migrate` and `outbox` (the commands are in
+ * `history`, `pause`, `resume`, `schedules`, `migrate` and `outbox` (the commands are in
  * `Cli/`), and the application's own. `main({ jobs, layer, migrations,
  * commands })` is everything a worker's entry point needs:
  * `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
@@ -14,10 +14,12 @@ import { historyCommand, pauseCommand, resumeCommand } from "./Cli/History.js"
 import { migrateCommand, runCommand } from "./Cli/Operations.js"
 import { outboxCommand } from "./Cli/Outbox.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
+import { schedulesCommand } from "./Cli/Schedules.js"
 import { expressionLast, packageName, takeLogLevel } from "./Cli/Settings.js"
 import { describe } from "./Execution.js"
 import type * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
+import type * as Kind from "./Kind.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Migrations from "./Migrations.js"
 import * as Worker from "./Worker.js"
@@ -31,13 +33,22 @@ export { parseInstant } from "./Cli/Schedule.js"
  * `WorkerConfig`, `SqlClient`, `PgClient`, `Publisher`). The layer may be left
  * out when the jobs need nothing more.
  */
-export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> =
+export type MainOptions<
+  Jobs extends ReadonlyArray<Job.Any>,
+  E,
+  Kinds extends ReadonlyArray<Kind.Any> = readonly []
+> =
   & {
     /**
      * Every job the worker runs, in registration order. The worker adds none of its own: history retention is
      * the job `maintenance` (exported beside `Cli`), listed here like any other.
      */
     readonly jobs: Jobs
+    /**
+     * The job kinds of schedules created at run time (through the admin API or `schedules create`): each a name, a
+     * payload `Schema` and `run(payload)`. Default: none.
+     */
+    readonly kinds?: Kinds | undefined
     /** The application's tables: migration sets applied after the worker's own. Default: none. */
     readonly migrations?: ReadonlyArray<Migrations.Set> | undefined
     /** The application's own commands, beside the worker's (`seed-demo` in this repository). Default: none. */
@@ -52,9 +63,9 @@ export type MainOptions<Jobs extends ReadonlyArray<Job.Any>, E> =
      */
     readonly serviceName?: string | undefined
   }
-  & ([Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>] extends [never]
-    ? { readonly layer?: Lifecycle.AppLayer<Jobs, E> | undefined }
-    : { readonly layer: Lifecycle.AppLayer<Jobs, E> })
+  & ([Exclude<Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]>, Infrastructure.Provided>] extends
+    [never] ? { readonly layer?: Lifecycle.AppLayer<Jobs, E, Kinds> | undefined }
+    : { readonly layer: Lifecycle.AppLayer<Jobs, E, Kinds> })
 
 /** A command of the application: it may read the configuration and open the database (`withDatabase`). */
 // Its name and parsed arguments are its own: `withSubcommands` itself takes `Command<any, any, any, any>`.
@@ -65,14 +76,19 @@ export type AppCommand = Command.Command<any, CliContext, unknown, any>
 type CliContext = NodeContext.NodeContext
 
 /** The command tree of a worker made of `options.jobs`. */
-export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: MainOptions<Jobs, E>) => {
+export const make = <
+  const Jobs extends ReadonlyArray<Job.Any>,
+  E,
+  const Kinds extends ReadonlyArray<Kind.Any> = readonly []
+>(options: MainOptions<Jobs, E, Kinds>) => {
   // `layer` may be left out only when the jobs need nothing more: `Layer.empty` then provides all of it.
-  const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E>
+  const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E, Kinds>
   const jobs = options.jobs
+  const kinds = (options.kinds ?? []) as Kinds
   // A failed start-up was logged (`worker failed to start`), defects too: nothing more to print. Invalid jobs
   // are printed like bad configuration.
   const runWorker = Effect.flatMap(readConfigFor("worker"), (config) =>
-    Lifecycle.run(config, jobs, layer).pipe(
+    Lifecycle.run(config, jobs, layer, kinds).pipe(
       Effect.mapError((error) =>
         new CliExit({ code: 1, lines: error instanceof Worker.InvalidJobs ? error.lines : [] })
       ),
@@ -85,13 +101,14 @@ export const make = <const Jobs extends ReadonlyArray<Job.Any>, E>(options: Main
     Command.withDescription("Scheduled jobs as Effect programs"),
     Command.withSubcommands([
       worker,
-      runCommand(jobs, layer),
+      runCommand(jobs, layer as unknown as Lifecycle.AppLayer<Jobs, E>),
       nextCommand,
       jobsCommand(jobs),
       checkCommand(jobs),
       historyCommand(jobs),
       pauseCommand(jobs),
       resumeCommand(jobs),
+      schedulesCommand(kinds),
       migrateCommand,
       outboxCommand,
       ...(options.commands ?? [])
@@ -129,8 +146,12 @@ const reportDefect = (command: string) => (cause: Cause.Cause<unknown>) =>
  * `--log-level` is read here (it wins over `LOG_LEVEL`); help and errors of
  * the command line are printed without colours unless on a terminal.
  */
-export const main = <const Jobs extends ReadonlyArray<Job.Any>, E>(
-  options: MainOptions<Jobs, E>
+export const main = <
+  const Jobs extends ReadonlyArray<Job.Any>,
+  E,
+  const Kinds extends ReadonlyArray<Kind.Any> = readonly []
+>(
+  options: MainOptions<Jobs, E, Kinds>
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     const name = options.name ?? "cron-worker"

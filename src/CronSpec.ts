@@ -101,6 +101,28 @@ export class CronSpec {
    * (the job's registration; by default `after` itself).
    */
   next(after: number, anchor: number = after): number {
+    if (this.bounds !== undefined) {
+      const next = this.unbounded(Math.max(after, this.bounds.start - 1), anchor)
+      return next >= this.bounds.end ? Infinity : next
+    }
+    return this.unbounded(after, anchor)
+  }
+
+  /**
+   * The same schedule, firing only at instants in [`start`, `end`): a schedule's `startAt` and `endAt`. Past `end`,
+   * `next` is `Infinity`, so the clock leaves the job out.
+   */
+  within(start: number = -Infinity, end: number = Infinity): CronSpec {
+    if (start === -Infinity && end === Infinity) return this
+    const bounded = new CronSpec(this.expression, this.zone, this.fields, this.everyMillis)
+    bounded.bounds = { start, end }
+    return bounded
+  }
+
+  /** `startAt` and `endAt` of a schedule created at run time; none for code jobs. */
+  private bounds: { readonly start: number; readonly end: number } | undefined = undefined
+
+  private unbounded(after: number, anchor: number): number {
     if (this.fields === undefined) {
       const period = this.everyMillis!
       return anchor + (Math.floor((after - anchor) / period) + 1) * period

@@ -7,6 +7,7 @@ import type * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
 import type { CatchUp, CurrentRun, Job, OnAbandoned, Overlap as OverlapPolicy, Plan } from "./Job.js"
 import * as Overlap from "./Overlap.js"
+import type { MissedReason } from "./RunStore.js"
 
 /** A registered job, as `jobs` lists it. */
 export interface JobInfo {
@@ -28,6 +29,10 @@ export interface Entry extends JobInfo, Execution.Runnable {
   readonly catchUpWindow: Duration.Duration
   readonly onAbandoned: OnAbandoned
   readonly state: Overlap.State
+  /** For a schedule created at run time: its version, recorded with each of its runs. */
+  readonly scheduleVersion: number | undefined
+  /** A schedule this worker cannot run: its slots are recorded as skipped for this reason, unless another runs them. */
+  readonly skipAs: MissedReason | undefined
 }
 
 /** The entry of `job`, validated as `plan`, with the services of `context` and its `@every` `anchor`. */
@@ -36,7 +41,13 @@ export const make = <E, R>(
   plan: Plan,
   context: Context.Context<Exclude<R, CurrentRun>>,
   anchor: number,
-  defaultTimeout: Option.Option<Duration.Duration>
+  defaultTimeout: Option.Option<Duration.Duration>,
+  /** A schedule's version, and the overlap state of the version it replaces (its runs go on). */
+  schedule?: {
+    readonly version: number
+    readonly state: Overlap.State | undefined
+    readonly skipAs?: MissedReason | undefined
+  }
 ): Entry => ({
   name: job.name,
   schedule: job.schedule,
@@ -53,7 +64,9 @@ export const make = <E, R>(
   catchUp: plan.catchUp,
   catchUpWindow: plan.catchUpWindow,
   onAbandoned: plan.onAbandoned,
-  state: Overlap.empty()
+  state: schedule?.state ?? Overlap.empty(),
+  scheduleVersion: schedule?.version,
+  skipAs: schedule?.skipAs
 })
 
 /** What `jobs` lists of a registered job. */

@@ -28,6 +28,8 @@ export interface JobClock<A extends Scheduled> {
   readonly waiting: (entry: A, after: number) => Waiting<A>
   /** Puts the job in the clock, due at its first slot after `after` (never again: left out). */
   readonly arm: (waiting: Waiting<A>, after: number) => void
+  /** Takes the job out of the clock (a schedule deleted or replaced by a new version). */
+  readonly disarm: (waiting: Waiting<A>) => void
   /** Stops the clock: no job is handed over after it. */
   readonly stop: Effect.Effect<void>
 }
@@ -74,6 +76,7 @@ export const make = <A extends Scheduled>(
     return {
       waiting: (entry, after) => ({ entry, after, at: Infinity, index: -1 }),
       arm,
+      disarm: (waiting) => heap.remove(waiting),
       stop: Fiber.interrupt(ticker)
     }
   })

@@ -14,33 +14,44 @@ import { describe } from "./Execution.js"
 import * as Http from "./Http.js"
 import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
+import type * as Kind from "./Kind.js"
 import * as Log from "./Log.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as ProcessGuard from "./ProcessGuard.js"
 import * as Redact from "./Redact.js"
 import * as RunContext from "./RunContext.js"
 import { JobNotFound, type RegistrationError, Scheduler } from "./Scheduler.js"
+import * as Schedules from "./Schedules.js"
+import * as ScheduleStore from "./Schedules/Store.js"
 import * as Worker from "./Worker.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
 
 /** A worker's own services: provides what its jobs need beyond what the worker gives them. */
-export type AppLayer<Jobs extends ReadonlyArray<Job.Any>, E> = Layer.Layer<
-  Exclude<Job.Requirements<Jobs[number]>, Infrastructure.Provided>,
+export type AppLayer<
+  Jobs extends ReadonlyArray<Job.Any>,
+  E,
+  Kinds extends ReadonlyArray<Kind.Any> = readonly []
+> = Layer.Layer<
+  Exclude<Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]>, Infrastructure.Provided>,
   E,
   Infrastructure.Provided
 >
 
 /**
- * The whole stack, in start-up order: config, infrastructure, the app's layer, the scheduler, the operations
- * service and the admin API on it (mounted on the HTTP server; not for `run <job>`).
+ * The whole stack, in start-up order: config, infrastructure, the app's layer, the scheduler, the schedules created
+ * at run time (of `kinds`), the operations service and the admin API on it (mounted on the HTTP server; not for
+ * `run <job>`).
  */
-const services = <Jobs extends ReadonlyArray<Job.Any>, E>(
+const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends ReadonlyArray<Kind.Any>>(
   config: WorkerConfigShape,
-  layer: AppLayer<Jobs, E>,
-  options: Infrastructure.Options = {}
+  layer: AppLayer<Jobs, E, Kinds>,
+  options: Infrastructure.Options = {},
+  kinds: Kinds = [] as unknown as Kinds
 ) =>
   (options.http === false ? Layer.empty : Admin.layer).pipe(
     Layer.provideMerge(Control.Default),
+    Layer.provideMerge(Schedules.layer(kinds)),
+    Layer.provideMerge(ScheduleStore.layerPg),
     Layer.provideMerge(Scheduler.Default),
     Layer.provideMerge(layer),
     Layer.provideMerge(Infrastructure.make(options)),
@@ -81,10 +92,15 @@ const withLogs = (config: WorkerConfigShape, stream: "stdout" | "stderr" = "stdo
  * start-up fails. After an uncaught exception the same shutdown runs, then the
  * process exits with code 1, so that its supervisor restarts it.
  */
-export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
+export const run = <
+  const Jobs extends ReadonlyArray<Job.Any>,
+  E,
+  const Kinds extends ReadonlyArray<Kind.Any> = readonly []
+>(
   config: WorkerConfigShape,
   jobs: Jobs,
-  layer: AppLayer<Jobs, E>
+  layer: AppLayer<Jobs, E, Kinds>,
+  kinds: Kinds = [] as unknown as Kinds
 ): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError | Http.HttpPortUnavailable> => {
   let guard: ProcessGuard.Guard | undefined
   return Effect.gen(function*() {
@@ -96,7 +112,7 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
         shutdown_timeout_seconds: Duration.toSeconds(config.shutdownTimeout)
       })
     )
-    const invalid = Worker.validate(jobs, config.timezone)
+    const invalid = [...Worker.validate(jobs, config.timezone), ...Worker.validateKinds(kinds)]
     if (invalid.length > 0) return yield* Effect.fail(new Worker.InvalidJobs({ errors: invalid }))
     // HTTP_PORT in use fails start-up before the database starts, not after.
     if (Option.isSome(config.httpPort)) yield* Http.checkPort(config.httpPort.value)
@@ -113,10 +129,10 @@ export const run = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     guard = yield* ProcessGuard.install({ config, shutdown, signals: true })
     yield* Effect.gen(function*() {
       // Each job requires part of what the stack provides; the checker has lost which part.
-      yield* (Worker.start(jobs) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
+      yield* (Worker.start(jobs, kinds) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
       yield* Ref.set(started, true)
       yield* Deferred.await(shutdown)
-    }).pipe(Effect.provide(services(config, layer)))
+    }).pipe(Effect.provide(services(config, layer, {}, kinds)))
   }).pipe(
     Effect.scoped,
     logStartFailure,

@@ -149,10 +149,12 @@ const claimFunction = Effect.gen(function*() {
  * as skipped with its reason; a slot already claimed is left out) and returns, per row inserted, the job's live runs
  * on other instances. A static DDL text, no input.
  */
-const claimFunctionSql = (create: "CREATE" | "CREATE OR REPLACE", paused: string) => `
+const claimFunctionSql = (create: "CREATE" | "CREATE OR REPLACE", paused: string, versions = false) => `
 ${create} FUNCTION cron_worker.claim(
   p_run_ids uuid[], p_jobs text[], p_nominal_ats timestamptz[], p_reasons text[], p_instances text[],
-  p_started_ats timestamptz[], p_lease_seconds float8[], p_missed text[], p_rerun_of uuid[], p_buckets int
+  p_started_ats timestamptz[], p_lease_seconds float8[], p_missed text[], p_rerun_of uuid[],${
+  versions ? " p_versions int[]," : ""
+} p_buckets int
 ) RETURNS TABLE (
   claimed_run_id uuid, claimed_status text, claimed_skip_reason text, claimed_paused_reason text,
   claimed_running int, claimed_queued int
@@ -175,15 +177,17 @@ BEGIN
   RETURN QUERY
   WITH input AS (
     SELECT * FROM unnest(p_run_ids, p_jobs, p_nominal_ats, p_reasons, p_instances, p_started_ats, p_lease_seconds,
-      p_missed, p_rerun_of)
-      AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of)
+      p_missed, p_rerun_of${versions ? ", p_versions" : ""})
+      AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of${
+  versions ? ", version" : ""
+})
   ), decided AS (
     SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
     FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND ${paused} AND i.reason <> 'manual'
   ), inserted AS (
     INSERT INTO cron_worker.runs
       (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
-        started_at, finished_at, duration_ms, lease_until, rerun_of)
+        started_at, finished_at, duration_ms, lease_until, rerun_of${versions ? ", schedule_version" : ""})
     SELECT d.run_id, d.job, d.nominal_at, d.reason,
            CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
            d.skip,
@@ -191,7 +195,7 @@ BEGIN
            CASE WHEN d.skip IS NULL THEN NULL ELSE d.started_at END,
            CASE WHEN d.skip IS NULL THEN NULL ELSE 0 END,
            now() + make_interval(secs => d.lease_seconds),
-           d.rerun_of
+           d.rerun_of${versions ? ", d.version" : ""}
     FROM decided d
     ON CONFLICT DO NOTHING
     RETURNING run_id, job, instance, status, skip_reason
@@ -210,6 +214,9 @@ $claim$`
 /** The claim of `8_claim_function`: a paused job's slots are skipped until it is resumed. */
 const CLAIM_FUNCTION = claimFunctionSql("CREATE", "j.paused")
 
+/** The pause test of the claim since `10_pause_until`. */
+const PAUSED_UNTIL = "j.paused AND (j.paused_until IS NULL OR i.nominal_at < j.paused_until)"
+
 /**
  * A pause may end by itself: `paused_until` (none: until resumed). The claim skips a slot as paused when its nominal
  * instant is before the end of the pause, so a slot at the very end runs, on every instance alike.
@@ -217,9 +224,7 @@ const CLAIM_FUNCTION = claimFunctionSql("CREATE", "j.paused")
 const pauseUntil = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql`ALTER TABLE cron_worker.jobs ADD COLUMN paused_until timestamptz`
-  yield* sql.unsafe(
-    claimFunctionSql("CREATE OR REPLACE", "j.paused AND (j.paused_until IS NULL OR i.nominal_at < j.paused_until)")
-  )
+  yield* sql.unsafe(claimFunctionSql("CREATE OR REPLACE", PAUSED_UNTIL))
 })
 
 /** The audit trail of the admin API: who (which token) changed what, before and after. */
@@ -252,6 +257,32 @@ const historyPages = Effect.gen(function*() {
 })
 
 /**
+ * Schedules created at run time (`Schedules.ts`): one row per schedule, its definition (expression, zone, payload,
+ * options, bounds, note) as JSON, its version (1, then one more per change), its runs left under a limit. A run of a
+ * schedule records the schedule's version it ran under (`runs.schedule_version`), given by the claim.
+ */
+const schedules = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE cron_worker.schedules (
+      id text PRIMARY KEY,
+      key text UNIQUE,
+      kind text NOT NULL,
+      definition jsonb NOT NULL,
+      version integer NOT NULL,
+      remaining_runs integer,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL
+    )`
+  yield* sql`CREATE INDEX schedules_kind ON cron_worker.schedules (kind, id)`
+  yield* sql`ALTER TABLE cron_worker.runs ADD COLUMN schedule_version integer`
+  yield* sql`
+    DROP FUNCTION cron_worker.claim(uuid[], text[], timestamptz[], text[], text[], timestamptz[], float8[], text[],
+      uuid[], int)`
+  yield* sql.unsafe(claimFunctionSql("CREATE", PAUSED_UNTIL, true))
+})
+
+/**
  * The worker's own migrations, in order. Never edit one that has shipped: add the next. The ids need not be
  * contiguous: `2_finance_schema` (the example app's tables) moved to the example app (`src/jobs/schema.ts`); a
  * database migrated before keeps its row and its tables.
@@ -266,7 +297,8 @@ export const migrations = {
   "8_claim_function": claimFunction,
   "9_audit": audit,
   "10_pause_until": pauseUntil,
-  "11_history_pages": historyPages
+  "11_history_pages": historyPages,
+  "13_schedules": schedules
 }
 
 /**

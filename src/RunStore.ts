@@ -26,6 +26,10 @@ export type SkipReason =
   | "max_concurrent"
   /** The worker was not running, or was late, at the slot's time, and `catchUp` did not run it. */
   | "missed"
+  /** A schedule created at run time names a job kind this worker's code does not have (any more). */
+  | "unknown_kind"
+  /** A schedule created at run time that its kind's code no longer accepts (its payload does not decode). */
+  | "invalid_schedule"
   /** The job is paused. */
   | "paused"
   /** Shutdown began before the slot could start. */
@@ -34,7 +38,7 @@ export type SkipReason =
   | "store_unavailable"
 
 /** Why a slot passed unrun. */
-export type MissedReason = Extract<SkipReason, "missed" | "store_unavailable">
+export type MissedReason = Extract<SkipReason, "missed" | "store_unavailable" | "unknown_kind" | "invalid_schedule">
 
 /** One slot of one job: its history row. */
 export interface RunRecord {
@@ -50,6 +54,8 @@ export interface RunRecord {
   readonly finishedAt: Date | undefined
   readonly durationMs: number | undefined
   readonly error: string | undefined
+  /** For a run of a schedule created at run time: the schedule's version it ran under. */
+  readonly scheduleVersion?: number | undefined
 }
 
 /** A pause not ended by its `until` at `now`. */
@@ -88,6 +94,8 @@ export interface Claim {
   readonly missed?: MissedReason | undefined
   /** For a `rerun`: the abandoned run it runs again. */
   readonly rerunOf?: string | undefined
+  /** For a slot of a schedule created at run time: the schedule's version. */
+  readonly scheduleVersion?: number | undefined
 }
 
 /** What a claim found. */
@@ -326,7 +334,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             startedAt: claim.at,
             finishedAt: skipReason === undefined ? undefined : claim.at,
             durationMs: skipReason === undefined ? undefined : 0,
-            error: undefined
+            error: undefined,
+            scheduleVersion: claim.scheduleVersion
           })
           if (skipReason !== undefined) ended(claim.runId)
           return pause === undefined ? { _tag: "Claimed", others: none } : { _tag: "Paused", reason: pause.reason }

@@ -23,7 +23,7 @@ import {
 } from "./Job.js"
 import * as JobClock from "./JobClock.js"
 import * as Leases from "./Leases.js"
-import { RunStore } from "./RunStore.js"
+import { type MissedReason, RunStore } from "./RunStore.js"
 import * as Slot from "./Slot.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
@@ -74,6 +74,16 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       newRunId: randomUUID
     })
     const entries = new Map<string, Waiting>()
+    /**
+     * The overlap states of jobs taken out of the clock (schedules deleted) while runs of theirs go on: their leases
+     * are renewed and shutdown waits for them. Pruned as they end.
+     */
+    let retired: Array<Entry.Entry> = []
+    /** Every job's state with live runs: those in the clock and those retired. */
+    const states = () => {
+      retired = retired.filter((entry) => entry.state.active.length > 0 || entry.state.queued !== undefined)
+      return [...[...entries.values()].map(({ entry }) => entry), ...retired].map(({ state }) => state)
+    }
     /** The jobs with `onAbandoned: "rerun"`. */
     const rerunList: Array<string> = []
     let started = false
@@ -84,7 +94,13 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
      */
     const jobClock = yield* JobClock.make<Entry.Entry>(clock, (waiting, now) => {
       const { after, at: due, entry } = waiting
-      if (inFlight.closed()) return
+      // Closed, or a job replaced or taken out meanwhile (a schedule changed while its catch-up went on).
+      if (inFlight.closed() || entries.get(entry.name) !== waiting) return
+      if (entry.skipAs !== undefined) {
+        inFlight.start(runner.recordLater(entry, [due], entry.skipAs))
+        jobClock.arm(waiting, due)
+        return
+      }
       if (entry.spec.next(due, entry.anchor) > now) {
         inFlight.start(slot(entry, due, "scheduled", randomUUID()))
         jobClock.arm(waiting, due)
@@ -106,7 +122,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
           const last = lasts.get(waiting.entry.name)
           const now = clock.unsafeCurrentTimeMillis()
           if (last !== undefined) yield* runner.catchUp(waiting.entry, last.getTime(), now, "downtime")
-          arm(waiting, now)
+          if (entries.get(waiting.entry.name) === waiting) arm(waiting, now)
         }
       })
 
@@ -116,10 +132,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       instance,
       inFlight,
       live: () =>
-        [...entries.values()].flatMap(({ entry }) => [
-          ...entry.state.active,
-          ...(entry.state.queued === undefined ? [] : [entry.state.queued.run])
-        ]),
+        states().flatMap((state) => [...state.active, ...(state.queued === undefined ? [] : [state.queued.run])]),
       // Only a started scheduler re-runs: not `run <job>` or a scheduler still being composed.
       rerunJobs: () => started ? rerunList : [],
       // An abandoned slot of a job that asks for it runs once more (the store's unique key keeps it once).
@@ -169,6 +182,66 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       yield* launch(added, yield* store.lastSlots(added.map(({ entry }) => entry.name)))
     })
 
+    /**
+     * Puts a schedule created at run time in the clock as `job`, at `version`, firing within [`start`, `end`). A job of
+     * that name already there is replaced: its runs (running or queued) go on, and keep their overlap state, which the
+     * new version shares; its next slot is computed from now under the new version, and no past slot is caught up
+     * with (`catchUp: false`, for a change). At a worker's start (`catchUp: true`) the slots missed while no worker
+     * ran are caught up with by the job's policy, as for code jobs. An `@every` schedule counts from `anchor` (the
+     * version's instant, the same on every instance).
+     */
+    const upsert = Effect.fn("Scheduler.upsert")(function*<E, R>(
+      job: Job<E, R>,
+      options: {
+        readonly version: number
+        readonly anchor: number
+        readonly start?: number | undefined
+        readonly end?: number | undefined
+        readonly catchUp: boolean
+        /** With `catchUp`: the newest slots in the history, read for many schedules at once (else read here). */
+        readonly lastSlots?: ReadonlyMap<string, Date> | undefined
+        /** A schedule this worker cannot run (see `Entry.skipAs`). */
+        readonly skipAs?: MissedReason | undefined
+      }
+    ) {
+      const context = yield* Effect.context<Exclude<R, CurrentRun>>()
+      const plan = yield* validateJob(job, config.timezone)
+      const now = yield* Clock.currentTimeMillis
+      const old = entries.get(job.name)
+      if (old !== undefined) jobClock.disarm(old)
+      const bounded = { ...plan, spec: plan.spec.within(options.start, options.end) }
+      const entry = Entry.make(job, bounded, context, options.anchor, config.defaultTimeout, {
+        version: options.version,
+        state: old?.entry.state,
+        skipAs: options.skipAs
+      })
+      const waiting = jobClock.waiting(entry, now)
+      entries.set(job.name, waiting)
+      const rerun = rerunList.indexOf(job.name)
+      if (rerun !== -1) rerunList.splice(rerun, 1)
+      if (entry.onAbandoned === "rerun") rerunList.push(job.name)
+      if (!started) return
+      if (options.catchUp && options.skipAs === undefined) {
+        yield* launch([waiting], options.lastSlots ?? (yield* store.lastSlots([job.name])))
+      } else arm(waiting, now)
+    })
+
+    /**
+     * Takes a job out of the clock: no slot of it starts after this; its runs (running or queued) go on to their end,
+     * their leases renewed. `false` when no job has that name.
+     */
+    const unregister = (name: string) =>
+      Effect.sync(() => {
+        const waiting = entries.get(name)
+        if (waiting === undefined) return false
+        jobClock.disarm(waiting)
+        entries.delete(name)
+        retired.push(waiting.entry)
+        const rerun = rerunList.indexOf(name)
+        if (rerun !== -1) rerunList.splice(rerun, 1)
+        return true
+      })
+
     /** Registers one job; see `registerAll`. */
     const register = <E, R>(job: Job<E, R>): Effect.Effect<void, RegistrationError, Exclude<R, CurrentRun>> =>
       registerAll([job]).pipe(Effect.mapError((errors) => errors[0]!))
@@ -181,7 +254,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         // Missed slots still waiting to be recorded are recorded now, while the store is open.
         yield* runner.flush
         yield* inFlight.drain(config.shutdownTimeout, () =>
-          [...entries.values()].flatMap(({ entry }) => entry.state.active.map((run) => run.runId)))
+          states().flatMap((state) => state.active.map((run) => run.runId)))
       })
     )
 
@@ -192,6 +265,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       register,
       /** Registers jobs, all or (with the problems of each) none; their requirements are captured now. */
       registerAll,
+      upsert,
+      unregister,
       /** Puts the jobs in the clock; jobs registered later start at once. */
       start: Effect.gen(function*() {
         if (started) return

@@ -148,7 +148,8 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
             instance,
             at: new Date(clock.unsafeCurrentTimeMillis()),
             leaseSeconds,
-            rerunOf
+            rerunOf,
+            scheduleVersion: entry.scheduleVersion
           }),
           (claim): Effect.Effect<boolean> => {
             if (claim._tag === "Taken") return Effect.as(Effect.logDebug("slot already claimed"), false)
@@ -206,7 +207,8 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
         instance,
         at,
         leaseSeconds,
-        missed
+        missed,
+        scheduleVersion: entry.scheduleVersion
       })
       if (claim._tag !== "Taken") Metrics.unsafeCount(entry.name, "skipped")
     }).pipe(

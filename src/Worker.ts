@@ -3,12 +3,14 @@
  * union of the jobs' requirements, so a service left out of the layers is a
  * compile error, not a failure at 2 a.m.
  */
-import { Duration, Effect, Layer, Schema } from "effect"
+import { type Context, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
 import * as Job from "./Job.js"
+import * as Kind from "./Kind.js"
 import * as RunContext from "./RunContext.js"
 import * as RunStore from "./RunStore.js"
 import { type RegistrationError, Scheduler } from "./Scheduler.js"
+import * as Schedules from "./Schedules.js"
 import * as WorkerConfig from "./WorkerConfig.js"
 
 /** One or more jobs cannot be registered; `errors` says which and why. */
@@ -32,6 +34,15 @@ export const validate = (jobs: ReadonlyArray<Job.Any>, timezone: string): Array<
   const errors: Array<RegistrationError> = []
   const seen = new Set<string>()
   for (const job of jobs) {
+    if (job.name.startsWith(Schedules.JOB_PREFIX)) {
+      errors.push(
+        new Job.InvalidJobOption({
+          job: job.name,
+          option: "name",
+          reason: `the prefix "${Schedules.JOB_PREFIX}" is kept for schedules created at run time`
+        })
+      )
+    }
     if (seen.has(job.name)) errors.push(new Job.DuplicateJobName({ job: job.name }))
     seen.add(job.name)
     const result = Job.validate(job, timezone)
@@ -40,13 +51,21 @@ export const validate = (jobs: ReadonlyArray<Job.Any>, timezone: string): Array<
   return errors
 }
 
+/** The problems of a worker's kinds (a bad name, two of one name), as errors of registration. */
+export const validateKinds = (kinds: ReadonlyArray<Kind.Any>): Array<RegistrationError> =>
+  Kind.invalidNames(kinds).map((reason) => new Job.InvalidJobOption({ job: "kinds", option: "name", reason }))
+
 /**
  * Registers `jobs` (all of them or, when one is invalid, none) and starts the
  * scheduler. Logs `worker started successfully`.
  */
-export const start = <const Jobs extends ReadonlyArray<Job.Any>>(
-  jobs: Jobs
-): Effect.Effect<void, InvalidJobs, Job.Requirements<Jobs[number]> | Scheduler> =>
+export const start = <
+  const Jobs extends ReadonlyArray<Job.Any>,
+  const Kinds extends ReadonlyArray<Kind.Any> = readonly []
+>(
+  jobs: Jobs,
+  _kinds?: Kinds
+): Effect.Effect<void, InvalidJobs, Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]> | Scheduler> =>
   Effect.gen(function*() {
     const scheduler = yield* Scheduler
     // The jobs' requirements are the union of theirs; the array's element type has lost which job needs which part.
@@ -57,13 +76,24 @@ export const start = <const Jobs extends ReadonlyArray<Job.Any>>(
     >
     yield* Effect.mapError(register, (errors) => new InvalidJobs({ errors }))
     yield* scheduler.start
+    // The schedules created at run time, with the services their kinds need (the layer's: `Schedules.layer(kinds)`).
+    const schedules = yield* Effect.serviceOption(Schedules.Schedules)
+    if (Option.isSome(schedules)) {
+      const context = yield* Effect.context<Kind.Requirements<Kinds[number]>>()
+      yield* schedules.value.start(context as Context.Context<never>)
+    }
     yield* Effect.logInfo("worker started successfully").pipe(Effect.annotateLogs({ jobs_registered: jobs.length }))
   })
 
 /** {@link start} as a layer: for tests and for composing a worker inside a larger application. */
-export const layer = <const Jobs extends ReadonlyArray<Job.Any>>(
-  jobs: Jobs
-): Layer.Layer<never, InvalidJobs, Job.Requirements<Jobs[number]> | Scheduler> => Layer.effectDiscard(start(jobs))
+export const layer = <
+  const Jobs extends ReadonlyArray<Job.Any>,
+  const Kinds extends ReadonlyArray<Kind.Any> = readonly []
+>(
+  jobs: Jobs,
+  kinds?: Kinds
+): Layer.Layer<never, InvalidJobs, Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]> | Scheduler> =>
+  Layer.effectDiscard(start(jobs, kinds))
 
 /**
  * A scheduler for tests: memory run store, default config with `overrides`,

@@ -8,6 +8,8 @@ export * as CronSpec from "./CronSpec.js"
 export * as Database from "./Database.js"
 export type { Provided } from "./Infrastructure.js"
 export * as Job from "./Job.js"
+/** Job kinds: the code behind schedules created at run time. */
+export * as Kind from "./Kind.js"
 export * as Log from "./Log.js"
 /** The worker's history retention job: list it among a worker's jobs. */
 export { maintenance } from "./Maintenance.js"
@@ -15,6 +17,9 @@ export * as Migrations from "./Migrations.js"
 export * as OutboxRelay from "./OutboxRelay.js"
 export * as Publisher from "./Publisher.js"
 export * as RunStore from "./RunStore.js"
+export * as Schedules from "./Schedules.js"
+/** Where schedules are stored: `ScheduleStore.layerPg`, `ScheduleStore.layerMemory()`. */
+export * as ScheduleStore from "./Schedules/Store.js"
 /** The run store on PostgreSQL: `PgRunStore.layer`. */
 export * as PgRunStore from "./RunStore/Pg.js"
 export { type JobInfo, JobNotFound, type RegistrationError, Scheduler, SchedulerStopped } from "./Scheduler.js"

@@ -232,6 +232,7 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         "cron_worker.migrations_finance",
         "cron_worker.outbox",
         "cron_worker.runs",
+        "cron_worker.schedules",
         "finance.budget_items",
         "finance.budgets",
         "finance.categories",

@@ -1,7 +1,8 @@
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Context, Effect, Layer, TestClock } from "effect"
+import { Context, Effect, Layer, Schema, TestClock } from "effect"
 import * as Cli from "../src/Cli.js"
 import * as Job from "../src/Job.js"
+import * as Kind from "../src/Kind.js"
 import type { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
 import { T0 } from "./utils.js"
@@ -47,6 +48,20 @@ describe("Worker", () => {
     expect(Cli.main({ jobs: [cleanup, report], layer: database })).toBeDefined()
     // Jobs that need nothing need no layer.
     expect(Cli.main({ jobs: [Job.make({ name: "noop", schedule: "@daily", run: Effect.void })] })).toBeDefined()
+  })
+
+  it("the CLI entry point demands a layer with every service its job kinds use too", () => {
+    const mailing = Kind.make({
+      name: "mailing",
+      payload: Schema.Struct({ to: Schema.String }),
+      run: ({ to }) => Effect.flatMap(Mailer, (mailer) => Effect.sync(() => mailer.sent.push(to)))
+    })
+    const noop = Job.make({ name: "noop", schedule: "@daily", run: Effect.void })
+    expect(Cli.main({ jobs: [noop], kinds: [mailing], layer: Layer.succeed(Mailer, { sent: [] }) })).toBeDefined()
+    // @ts-expect-error the kind's Mailer is missing: a layer is required
+    expect(Cli.main({ jobs: [noop], kinds: [mailing] })).toBeDefined()
+    // @ts-expect-error the kind's Mailer is missing from the layer
+    expect(Cli.main({ jobs: [noop], kinds: [mailing], layer: Layer.succeed(Database, { rows: [] }) })).toBeDefined()
   })
 
   it.effect("runs jobs with the services of the layer it is given", () =>

@@ -65,7 +65,8 @@ export const quote = (text: string): string => escapeControl(JSON.stringify(text
 
 /** A job name this worker knows, or a usage error listing them. */
 export const knownJob = (jobs: ReadonlyArray<Job.Any>, job: string) =>
-  jobs.some((j) => j.name === job)
+  // A schedule's job (`schedule:<id>`) is data, not in the code: the store knows it.
+  jobs.some((j) => j.name === job) || job.startsWith("schedule:")
     ? Effect.void
     : Effect.fail(usage(`no job named ${quote(job)}; the jobs are: ${jobs.map((j) => j.name).join(", ")}`))
 

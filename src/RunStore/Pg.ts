@@ -36,6 +36,7 @@ interface Row {
   readonly finished_at: Date | null
   readonly duration_ms: number | null
   readonly error: string | null
+  readonly schedule_version: number | null
 }
 
 const toRecord = (row: Row): RunRecord => ({
@@ -50,7 +51,8 @@ const toRecord = (row: Row): RunRecord => ({
   startedAt: row.started_at,
   finishedAt: row.finished_at ?? undefined,
   durationMs: row.duration_ms ?? undefined,
-  error: row.error ?? undefined
+  error: row.error ?? undefined,
+  scheduleVersion: row.schedule_version ?? undefined
 })
 
 interface PauseRow {
@@ -142,10 +144,10 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* checkClock(sql)
   const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
-    duration_ms::float8 AS duration_ms, error`
+    duration_ms::float8 AS duration_ms, error, schedule_version`
   /** {@link columns} of `runs r`, for an update joined to a set of locked run ids. */
   const returned = sql`r.run_id, r.job, r.nominal_at, r.reason, r.status, r.skip_reason, r.attempt, r.instance,
-    r.started_at, r.finished_at, r.duration_ms::float8 AS duration_ms, r.error`
+    r.started_at, r.finished_at, r.duration_ms::float8 AS duration_ms, r.error, r.schedule_version`
   const live = sql`status IN ('running', 'queued') AND lease_until > now()`
 
   /**
@@ -166,7 +168,8 @@ export const make = Effect.gen(function*() {
         ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
         ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
         ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[],
-        ${claims.map((c) => c.rerunOf ?? null)}::uuid[], ${CLAIM_LOCKS}::int
+        ${claims.map((c) => c.rerunOf ?? null)}::uuid[], ${claims.map((c) => c.scheduleVersion ?? null)}::int[],
+        ${CLAIM_LOCKS}::int
       )`.pipe(
       Effect.map((rows) => {
         const byId = new Map(rows.map((row) => [row.run_id, row]))

@@ -167,6 +167,92 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
     }
   )
 
+  test(
+    "schedules: kinds listed; create (one per key), run with their version, change (409 from a stale version), " +
+      "delete; bad input named (400), unknown ids (404), the viewer refused (403); all audited",
+    { timeout: 90_000 },
+    async ({ spawn }) => {
+      const { base, proc } = await worker(spawn)
+      const api = await Effect.runPromise(client(base, ADMIN))
+      const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+      const kinds = await run(api.schedules.kinds())
+      expect(kinds.map((kind) => kind.name)).toEqual(["user_digest"])
+      expect(kinds[0]!.payload).toMatchObject({ type: "object", required: ["userId"] })
+      const input = {
+        kind: "user_digest",
+        expression: "* * * * * *",
+        payload: { userId: "00000000-0000-4000-8000-000000000001" },
+        key: "digest-user-1",
+        note: "every second, for the test"
+      }
+      const first = await run(api.schedules.create({ payload: input }))
+      expect(first.created).toBe(true)
+      expect(first.schedule).toMatchObject({ version: 1, state: "active", job: `schedule:${first.schedule.id}` })
+      const again = await run(api.schedules.create({ payload: { ...input, expression: "0 0 * * *" } }))
+      expect([again.created, again.schedule.id, again.schedule.expression]).toEqual([
+        false,
+        first.schedule.id,
+        "* * * * * *"
+      ])
+      const id = first.schedule.id
+      await proc.waitFor("user digest published")
+      const jobs = await run(api.jobs.list())
+      expect(jobs.find((job) => job.name === `schedule:${id}`)?.source).toBe("schedule")
+      const changed = await run(api.schedules.update({
+        path: { id },
+        payload: { ...input, expression: "*/2 * * * * *", version: 1 }
+      }))
+      expect([changed.version, changed.expression]).toEqual([2, "*/2 * * * * *"])
+      const stale = await status(base, `/api/schedules/${id}`, {
+        ...bearer(ADMIN, { ...input, version: 1 }),
+        method: "PUT"
+      })
+      expect([stale.status, stale.body._tag]).toEqual([409, "Conflict"])
+      expect(stale.body.message).toContain("is at version 2, not 1")
+      // Runs of both versions, in the history with their version.
+      const deadline = Date.now() + 10_000
+      let versions = new Set<number | undefined>()
+      while (Date.now() < deadline && versions.size < 2) {
+        const page = await run(api.runs.list({ urlParams: { job: `schedule:${id}`, limit: 100 } }))
+        versions = new Set(page.runs.map((r) => r.scheduleVersion))
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+      expect(versions).toEqual(new Set([1, 2]))
+
+      const badPayload = await status(base, "/api/schedules", bearer(ADMIN, { ...input, key: undefined, payload: {} }))
+      expect([badPayload.status, badPayload.body.message]).toEqual([400, "payload.userId: is missing"])
+      const badKind = await status(base, "/api/schedules", bearer(ADMIN, { ...input, key: undefined, kind: "nope" }))
+      expect([badKind.status, badKind.body.message]).toEqual([
+        400,
+        "unknown job kind \"nope\"; this worker has user_digest"
+      ])
+      const badZone = await status(
+        base,
+        "/api/schedules",
+        bearer(ADMIN, { ...input, key: undefined, timezone: "Mars/Base" })
+      )
+      expect(badZone.status).toBe(400)
+      expect(badZone.body.message).toMatch(/^timezone: .*Mars\/Base/)
+      const badId = await status(base, "/api/schedules", bearer(ADMIN, { ...input, key: undefined, id: "no spaces" }))
+      expect(badId.status).toBe(400)
+      expect((await status(base, "/api/schedules/none", bearer(ADMIN))).status).toBe(404)
+      expect((await status(base, "/api/schedules", bearer(VIEWER, input))).status).toBe(403)
+      expect((await status(base, `/api/schedules/${id}`, { ...bearer(VIEWER), method: "DELETE" })).status).toBe(403)
+      expect((await status(base, "/api/schedules", bearer(VIEWER))).status).toBe(200)
+
+      const removed = await run(api.schedules.delete({ path: { id } }))
+      expect(removed.id).toBe(id)
+      expect((await status(base, `/api/schedules/${id}`, bearer(ADMIN))).status).toBe(404)
+      const audit = await run(api.audit.list({ urlParams: {} }))
+      expect(audit.filter((e) => e.target === `schedule:${id}`).map((e) => e.action)).toEqual([
+        "delete",
+        "update",
+        "create"
+      ])
+      noSecrets(proc, ADMIN, VIEWER)
+    }
+  )
+
   test("preview: the next instants in a zone, or the problem named; the OpenAPI document and the docs page", {
     timeout: 60_000
   }, async ({ spawn }) => {

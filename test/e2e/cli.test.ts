@@ -177,6 +177,66 @@ describe.skipIf(!postgres).concurrent("jobs", { timeout: 60_000 }, () => {
   })
 })
 
+describe.skipIf(!postgres)("schedules, on the database without a worker", () => {
+  test(
+    "create (once per key), list, get, update, delete; a definition that cannot work is named, exit 2",
+    { timeout: 120_000 },
+    async ({ database }) => {
+      const db = await database()
+      const run = (...args: ReadonlyArray<string>) => cli(args, { database: db })
+      const definition = {
+        kind: "user_digest",
+        expression: "0 9 * * 1-5",
+        timezone: "America/Sao_Paulo",
+        payload: { userId: "42" },
+        id: "digest-42",
+        key: "user-42"
+      }
+      const created = await run("schedules", "create", JSON.stringify(definition))
+      expect(created.code, created.output).toBe(0)
+      expect(printed(created)[0]).toMatch(/^schedule "digest-42" created \(version 1\), next run \d{4}-.*Z$/)
+      const again = await run("schedules", "create", JSON.stringify({ ...definition, id: "other" }))
+      expect(printed(again)).toEqual([`schedule "digest-42" has the key "user-42" already: nothing changed`])
+      const bad = await run(
+        "schedules",
+        "create",
+        JSON.stringify({ ...definition, key: "k2", payload: { userId: "" } })
+      )
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toContain("payload.userId: ")
+      const badJson = await run("schedules", "create", "{not json")
+      expect(badJson.code).toBe(2)
+      expect(badJson.stderr).toContain("definition: ")
+      const list = await run("schedules", "list", "--json")
+      expect(list.code, list.output).toBe(0)
+      const rows = JSON.parse(printed(list)[0]!) as Array<{ id: string; version: number; state: string }>
+      expect(rows.map((r) => [r.id, r.version, r.state])).toEqual([["digest-42", 1, "active"]])
+      const updated = await run(
+        "schedules",
+        "update",
+        "digest-42",
+        JSON.stringify({ ...definition, id: undefined, key: undefined, expression: "0 10 * * *", version: 1 })
+      )
+      expect(updated.code, updated.output).toBe(0)
+      expect(printed(updated)[0]).toMatch(/^schedule "digest-42" changed \(version 2\), next run /)
+      const stale = await run(
+        "schedules",
+        "update",
+        "digest-42",
+        JSON.stringify({ ...definition, id: undefined, key: undefined, version: 1 })
+      )
+      expect(stale.code).toBe(1)
+      expect(stale.stderr).toContain("is at version 2, not 1")
+      const got = await run("schedules", "get", "digest-42")
+      expect(JSON.parse(printed(got).join("\n"))).toMatchObject({ expression: "0 10 * * *", version: 2 })
+      const deleted = await run("schedules", "delete", "digest-42")
+      expect(deleted.code, deleted.output).toBe(0)
+      const missing = await run("schedules", "get", "digest-42")
+      expect([missing.code, missing.stderr.trim()]).toEqual([1, `no schedule with id "digest-42"`])
+    }
+  )
+})
+
 describe.concurrent("check", { timeout: 60_000 }, () => {
   it("exits 0 when the configuration and every schedule are valid", async () => {
     const result = await cli(["check"], { database: "none" })

@@ -30,7 +30,8 @@ describe("the README's examples", () => {
       "jobs/closeMonth.ts",
       "main.ts",
       "jobs/dailyDigest.test.ts",
-      "adminClient.ts"
+      "adminClient.ts",
+      "jobs/sendReminder.ts"
     ])
     for (const { path, text } of blocks) {
       const file = join(HERE, path!)
