@@ -198,12 +198,14 @@ describe("history --json", () => {
       startedAt: "1970-01-01T00:00:00.016Z",
       finishedAt: "1970-01-01T00:00:00.016Z",
       durationMs: null,
-      error: null
+      error: null,
+      scheduleVersion: null
     })
     expect(runJson({ ...record, status: "succeeded", skipReason: undefined, attempt: 2 })).toMatchObject({
       attempt: 2,
       durationMs: 16
     })
+    expect(runJson({ ...record, job: "schedule:s1", scheduleVersion: 3 })).toMatchObject({ scheduleVersion: 3 })
   })
 })
 

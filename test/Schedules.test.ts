@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Layer, Schema, TestClock } from "effect"
+import { Control } from "../src/Control.js"
 import * as Job from "../src/Job.js"
 import * as Kind from "../src/Kind.js"
 import * as Schedules from "../src/Schedules.js"
@@ -32,7 +33,7 @@ const greet = Kind.make({
 })
 
 const layer = (seen: Array<string>, kinds: ReadonlyArray<Kind.Any> = [greet]) =>
-  Schedules.layer(kinds).pipe(
+  Layer.merge(Schedules.layer(kinds), Control.Default).pipe(
     Layer.provideMerge(ScheduleStore.layerMemory()),
     Layer.provideMerge(Worker.layerTest({ shutdownTimeout: Duration.zero })),
     Layer.provideMerge(Layer.succeed(Seen, seen))
@@ -195,6 +196,24 @@ describe("Schedules", () => {
         expect(seen.filter((s) => s.startsWith("b@"))).toEqual([`b@${at(30)}`, `b@${at(40)}`])
         const limited = yield* schedules.get("limited")
         expect([limited.state, limited.remainingRuns, limited.nextRuns]).toEqual(["ended", 0, []])
+      })
+    ))
+
+  it.effect("a long pause never leaves a schedule stuck: paused slots are skipped, the next after resume runs", () =>
+    started((seen) =>
+      Effect.gen(function*() {
+        const schedules = yield* Schedules.Schedules
+        const control = yield* Control
+        yield* schedules.create({ id: "p", kind: "greet", expression: "0 * * * *", payload: { to: "p" } })
+        yield* control.pause("schedule:p", "quarter close")
+        // Paused for 6 hours (each second of the TestClock costs the test time): 6 hourly slots pass, skipped.
+        yield* TestClock.adjust("6 hours")
+        expect(seen).toEqual([])
+        yield* control.resume("schedule:p")
+        yield* TestClock.adjust("1 hour")
+        expect(seen).toEqual([`p@${new Date(T0 + 7 * 3_600_000).toISOString()}`])
+        const runs = yield* history("schedule:p")
+        expect(runs.filter((r) => r.skipReason === "paused").length).toBe(6)
       })
     ))
 

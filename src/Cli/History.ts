@@ -131,7 +131,9 @@ export const runJson = (run: RunStore.RunRecord) => ({
   startedAt: run.startedAt.toISOString(),
   finishedAt: run.finishedAt?.toISOString() ?? null,
   durationMs: ran(run) ? run.durationMs ?? null : null,
-  error: run.error ?? null
+  error: run.error ?? null,
+  /** A run of a schedule created at run time: the schedule's version it ran under. */
+  scheduleVersion: run.scheduleVersion ?? null
 })
 
 const seconds = (ms: number | null) => (ms === null ? "" : `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)}s`)

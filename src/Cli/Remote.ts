@@ -89,6 +89,7 @@ export const toRecord = (run: {
   readonly finishedAt?: Date | undefined
   readonly durationMs?: number | undefined
   readonly error?: string | undefined
+  readonly scheduleVersion?: number | undefined
 }): RunRecord => ({
   runId: run.runId,
   job: run.job,
@@ -101,7 +102,8 @@ export const toRecord = (run: {
   startedAt: run.startedAt,
   finishedAt: run.finishedAt,
   durationMs: run.durationMs,
-  error: run.error
+  error: run.error,
+  scheduleVersion: run.scheduleVersion
 })
 
 /** Up to `limit` runs, newest first, a page of at most 500 at a time. */
