@@ -11,6 +11,7 @@ import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Metric, MetricState, Option, Schema } from "effect"
 import { createServer } from "node:http"
 import { createServer as createTcpServer } from "node:net"
+import * as Metrics from "./Metrics.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
@@ -67,6 +68,15 @@ const labels = (
 const number = (value: number | bigint) =>
   typeof value === "bigint" ? value.toString() : Number.isFinite(value) ? String(value) : value > 0 ? "+Inf" : "-Inf"
 
+/** What Effect's own metrics count: their keys carry no description. */
+const EFFECT_HELP: Record<string, string> = {
+  effect_fiber_started: "Fibers started in this process.",
+  effect_fiber_active: "Fibers alive in this process now.",
+  effect_fiber_successes: "Fibers of this process that ended with a success.",
+  effect_fiber_failures: "Fibers of this process that ended with a failure.",
+  effect_fiber_lifetimes: "Lifetimes of this process's fibers, in milliseconds."
+}
+
 /** Every metric of the process in the Prometheus text exposition format. */
 export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
   const families = new Map<string, { type: string; help: string; lines: Array<string> }>()
@@ -74,7 +84,7 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
     const family = (type: string) => {
       let entry = families.get(key.name)
       if (entry === undefined) {
-        entry = { type, help: Option.getOrElse(key.description, () => key.name), lines: [] }
+        entry = { type, help: Option.getOrElse(key.description, () => EFFECT_HELP[key.name] ?? key.name), lines: [] }
         families.set(key.name, entry)
       }
       return entry.lines
@@ -97,8 +107,11 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
       )
     }
   }
-  return [...families].map(([name, f]) => `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.lines.join("\n")}`)
-    .join("\n") + "\n"
+  const effect = [...families].map(([name, f]) =>
+    `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.lines.join("\n")}`
+  )
+  // The worker's own series (by job, every one from start-up), then Effect's (fibers).
+  return Metrics.render(Metrics.scheduled()) + (effect.length === 0 ? "" : effect.join("\n") + "\n")
 })
 
 /**

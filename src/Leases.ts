@@ -8,6 +8,7 @@
 import { Duration, Effect, Fiber, Schedule, type Scope } from "effect"
 import * as Execution from "./Execution.js"
 import type { InFlight } from "./InFlight.js"
+import * as Metrics from "./Metrics.js"
 import type { Active } from "./Overlap.js"
 import type { RunRecord, RunStoreShape } from "./RunStore.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
@@ -63,6 +64,7 @@ export const start = (
     }).pipe(
       Effect.catchAllDefect((defect) =>
         Effect.logError("lease renewal failed: the run store failed").pipe(
+          Effect.zipLeft(Effect.sync(Metrics.leaseRenewalFailed)),
           Effect.annotateLogs({ error: Execution.describe(defect) })
         )
       ),
@@ -81,6 +83,7 @@ export const start = (
     const reap = (which: Effect.Effect<ReadonlyArray<RunRecord>>, every: Duration.Duration) =>
       Effect.gen(function*() {
         for (const record of yield* which) {
+          Metrics.unsafeCount(record.job, "abandoned")
           yield* Effect.logWarning("run abandoned: its worker stopped").pipe(Effect.annotateLogs({
             job: record.job,
             run_id: record.runId,

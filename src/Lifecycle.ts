@@ -16,6 +16,7 @@ import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
 import type * as Kind from "./Kind.js"
 import * as Log from "./Log.js"
+import * as SharedMetrics from "./Metrics/Shared.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as ProcessGuard from "./ProcessGuard.js"
 import * as Redact from "./Redact.js"
@@ -48,7 +49,7 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends Readonly
   options: Infrastructure.Options = {},
   kinds: Kinds = [] as unknown as Kinds
 ) =>
-  (options.http === false ? Layer.empty : Admin.layer).pipe(
+  (options.http === false ? Layer.empty : Layer.merge(Admin.layer, SharedMetrics.layer)).pipe(
     Layer.provideMerge(Control.Default),
     Layer.provideMerge(Schedules.layer(kinds)),
     Layer.provideMerge(ScheduleStore.layerPg),

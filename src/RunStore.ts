@@ -58,6 +58,17 @@ export interface RunRecord {
   readonly scheduleVersion?: number | undefined
 }
 
+/** A job as the shared history sees it (see `RunStoreShape.stats`). */
+export interface JobStats {
+  readonly job: string
+  readonly lastSuccess: Date | undefined
+  readonly lastFailure: Date | undefined
+  readonly consecutiveFailures: number
+}
+
+/** Failed or timed out: what counts against a job's streak. */
+export const isFailure = (status: RunStatus): boolean => status === "failed" || status === "timed_out"
+
 /** A pause not ended by its `until` at `now`. */
 export const inForce = (pause: Pause, now: number): boolean => pause.until === undefined || now < pause.until.getTime()
 
@@ -179,6 +190,13 @@ export interface RunStoreShape {
     instance: string,
     since: Date
   ) => Effect.Effect<ReadonlyArray<RunRecord>>
+  /**
+   * What the history says of each of `jobs`, the same for every instance: when its last success and its last failure
+   * (failed or timed out) ended, and its failures since the last success (among its newest 100 finished runs).
+   */
+  readonly stats: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<JobStats>>
+  /** How many instances are beating (alive). */
+  readonly instancesAlive: Effect.Effect<number>
   /** Says that `instance` is alive (every second): an instance that stops beating for a few seconds is dead. */
   readonly beat: (instance: string) => Effect.Effect<void>
   /**
@@ -363,6 +381,28 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       reapDead: Effect.succeed([]),
       unrerun: () => Effect.succeed([]),
       beat: () => Effect.void,
+      instancesAlive: Effect.succeed(1),
+      stats: (jobs) =>
+        Effect.sync(() => {
+          const wanted = new Set(jobs)
+          const byJob = new Map<string, Array<RunRecord>>()
+          for (const record of byId.values()) {
+            if (!wanted.has(record.job) || record.status === "running" || record.status === "queued") continue
+            const list = byJob.get(record.job) ?? []
+            list.push(record)
+            byJob.set(record.job, list)
+          }
+          return jobs.map((job): JobStats => {
+            const newest = (byJob.get(job) ?? []).sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
+            const streak = newest.slice(0, 100).findIndex((r) => !isFailure(r.status))
+            return {
+              job,
+              lastSuccess: newest.find((r) => r.status === "succeeded")?.finishedAt,
+              lastFailure: newest.find((r) => isFailure(r.status))?.finishedAt,
+              consecutiveFailures: streak === -1 ? Math.min(newest.length, 100) : streak
+            }
+          })
+        }),
       anchor: (job, proposed) =>
         Effect.sync(() => {
           if (!anchors.has(job)) anchors.set(job, proposed)

@@ -5,7 +5,7 @@
  * `Slot`: claim, overlap, limit, run) and re-arms the job. Closing the scope is the shutdown: no new runs, running
  * ones get the grace period, then are interrupted.
  */
-import { Clock, Duration, Effect, Either, Fiber, Option, Schema } from "effect"
+import { Clock, type Context, Duration, Effect, Either, Fiber, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as CatchUp from "./CatchUp.js"
@@ -23,6 +23,7 @@ import {
 } from "./Job.js"
 import * as JobClock from "./JobClock.js"
 import * as Leases from "./Leases.js"
+import * as Metrics from "./Metrics.js"
 import { type MissedReason, RunStore } from "./RunStore.js"
 import * as Slot from "./Slot.js"
 import { WorkerConfig } from "./WorkerConfig.js"
@@ -149,6 +150,16 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       }
     })
 
+    // `/metrics` lists every job with its next fire time and period, read from the clock's entries when scraped.
+    Metrics.setScheduled(() =>
+      [...entries.values()].map(({ at, entry }) => {
+        const next = at === Infinity ? entry.spec.next(clock.unsafeCurrentTimeMillis(), entry.anchor) : at
+        const after = Number.isFinite(next) ? entry.spec.next(next, entry.anchor) : Infinity
+        return { name: entry.name, next, interval: Number.isFinite(after) ? after - next : undefined }
+      })
+    )
+    yield* Effect.addFinalizer(() => Effect.sync(() => Metrics.setScheduled(undefined)))
+
     /** Validates `jobs` (none is registered when one is invalid) and registers them, in one step for them all. */
     const registerAll = Effect.fn("Scheduler.registerAll")(function*<E, R>(jobs: ReadonlyArray<Job<E, R>>) {
       const context = yield* Effect.context<Exclude<R, CurrentRun>>()
@@ -174,6 +185,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         const entry = Entry.make(job, plan, context, anchor, config.defaultTimeout)
         const waiting = jobClock.waiting(entry, now)
         entries.set(job.name, waiting)
+        Metrics.register(job.name)
         if (entry.onAbandoned === "rerun") rerunList.push(job.name)
         added.push(waiting)
       }
@@ -202,9 +214,14 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         readonly lastSlots?: ReadonlyMap<string, Date> | undefined
         /** A schedule this worker cannot run (see `Entry.skipAs`). */
         readonly skipAs?: MissedReason | undefined
+        /**
+         * The services of its runs (default: the caller's). One context object for many schedules is kept once,
+         * not once per schedule.
+         */
+        readonly context?: Context.Context<Exclude<R, CurrentRun>> | undefined
       }
     ) {
-      const context = yield* Effect.context<Exclude<R, CurrentRun>>()
+      const context = options.context ?? (yield* Effect.context<Exclude<R, CurrentRun>>())
       const plan = yield* validateJob(job, config.timezone)
       const now = yield* Clock.currentTimeMillis
       const old = entries.get(job.name)
@@ -217,6 +234,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       })
       const waiting = jobClock.waiting(entry, now)
       entries.set(job.name, waiting)
+      Metrics.register(job.name)
       const rerun = rerunList.indexOf(job.name)
       if (rerun !== -1) rerunList.splice(rerun, 1)
       if (entry.onAbandoned === "rerun") rerunList.push(job.name)
@@ -236,6 +254,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         if (waiting === undefined) return false
         jobClock.disarm(waiting)
         entries.delete(name)
+        Metrics.unregister(name)
         retired.push(waiting.entry)
         const rerun = rerunList.indexOf(name)
         if (rerun !== -1) rerunList.splice(rerun, 1)

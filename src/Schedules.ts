@@ -280,8 +280,9 @@ export interface SchedulesShape {
   /** The kinds of this worker, by name. */
   readonly kinds: ReadonlyMap<string, Kind.Any>
   /**
-   * Loads every stored schedule into the scheduler (after `Scheduler.start`: missed slots are caught up with by
-   * each one's policy) and keeps them in step with the store. `context`: the services the kinds need.
+   * Loads every stored schedule into the scheduler and keeps them in step with the store. Before `Scheduler.start`
+   * (as `Worker.start` does), the scheduler's start catches up with their missed slots as with code jobs' (by each
+   * one's policy); after it, each is caught up with as it is loaded. `context`: the services the kinds need.
    */
   readonly start: (context: Context.Context<never>) => Effect.Effect<void>
   readonly list: (
@@ -434,9 +435,7 @@ export const make = (kinds: ReadonlyArray<Kind.Any>) =>
           )
           return
         }
-        const upserted = yield* Effect.either(
-          Effect.provide(scheduler.upsert(prepared.right.job, base), context)
-        )
+        const upserted = yield* Effect.either(scheduler.upsert(prepared.right.job, { ...base, context }))
         if (Either.isLeft(upserted)) {
           applied.set(id, { version, state: "invalid", reason: upserted.left.message })
           return yield* Effect.logWarning("schedule not run by this worker").pipe(

@@ -45,7 +45,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     Effect.zipRight(
       fields === undefined ? Effect.logWarning(message) : Effect.annotateLogs(Effect.logWarning(message), fields),
       Effect.flatMap(Clock.currentTimeMillis, (at) => {
-        Metrics.unsafeCount(entry.name, "skipped")
+        Metrics.unsafeSkip(entry.name, reason)
         return store.finish(runId, { status: "skipped", skipReason: reason, attempt: 0, at: new Date(at) })
       })
     )
@@ -154,7 +154,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
           (claim): Effect.Effect<boolean> => {
             if (claim._tag === "Taken") return Effect.as(Effect.logDebug("slot already claimed"), false)
             if (claim._tag === "Paused") {
-              Metrics.unsafeCount(entry.name, "skipped")
+              Metrics.unsafeSkip(entry.name, "paused")
               return Effect.as(Effect.logInfo("job skipped (paused)"), true)
             }
             return restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
@@ -210,7 +210,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
         missed,
         scheduleVersion: entry.scheduleVersion
       })
-      if (claim._tag !== "Taken") Metrics.unsafeCount(entry.name, "skipped")
+      if (claim._tag !== "Taken") Metrics.unsafeSkip(entry.name, claim._tag === "Paused" ? "paused" : missed)
     }).pipe(
       Effect.uninterruptible,
       // The job must outlive a run store that fails; the slot is recorded once it answers again.

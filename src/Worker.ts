@@ -75,13 +75,14 @@ export const start = <
       Job.Requirements<Jobs[number]>
     >
     yield* Effect.mapError(register, (errors) => new InvalidJobs({ errors }))
-    yield* scheduler.start
-    // The schedules created at run time, with the services their kinds need (the layer's: `Schedules.layer(kinds)`).
+    // The schedules created at run time, with the services their kinds need (the layer's: `Schedules.layer(kinds)`),
+    // registered beside the code jobs before the scheduler starts: it catches up with both alike.
     const schedules = yield* Effect.serviceOption(Schedules.Schedules)
     if (Option.isSome(schedules)) {
       const context = yield* Effect.context<Kind.Requirements<Kinds[number]>>()
       yield* schedules.value.start(context as Context.Context<never>)
     }
+    yield* scheduler.start
     yield* Effect.logInfo("worker started successfully").pipe(Effect.annotateLogs({ jobs_registered: jobs.length }))
   })
 

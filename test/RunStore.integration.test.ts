@@ -148,6 +148,38 @@ describe.skipIf(!available)("PgRunStore.layer on PostgreSQL", () => {
       })
     ))
 
+  it.live("stats: the last success and failure of a job, and its failures since the last success", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const job = unique("job")
+        const outcomes = ["failed", "succeeded", "timed_out", "skipped", "failed", "failed"] as const
+        for (const [i, status] of outcomes.entries()) {
+          const c = claim(job, T0 + i * 60_000, { at: T0 + i * 60_000 })
+          yield* store.claim(c)
+          yield* store.finish(c.runId, {
+            status,
+            attempt: status === "skipped" ? 0 : 1,
+            at: new Date(T0 + i * 60_000 + 1_000),
+            ...(status === "skipped" ? { skipReason: "overlap" as const } : {})
+          })
+        }
+        // A run still going does not break the streak.
+        yield* store.claim(claim(job, T0 + 10 * 60_000, { at: T0 + 10 * 60_000 }))
+        const [stats] = yield* store.stats([job])
+        expect(stats).toEqual({
+          job,
+          lastSuccess: new Date(T0 + 60_000 + 1_000),
+          lastFailure: new Date(T0 + 5 * 60_000 + 1_000),
+          // failed, failed: then the skipped slot ends the streak, as the API counts it.
+          consecutiveFailures: 2
+        })
+        const [none] = yield* store.stats([unique("job")])
+        expect(none).toMatchObject({ lastSuccess: undefined, lastFailure: undefined, consecutiveFailures: 0 })
+        yield* store.beat("stats-instance")
+        expect(yield* store.instancesAlive).toBeGreaterThanOrEqual(1)
+      })
+    ))
+
   it.live("records a skipped slot with its reason; unknown runs are absent and cannot be finished", () =>
     withStore((store) =>
       Effect.gen(function*() {

@@ -11,6 +11,7 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Duration, Effect } from "effect"
 import { randomBytes } from "node:crypto"
+import * as Metrics from "../Metrics.js"
 import type * as Amqp from "./Amqp.js"
 
 /** `pg_advisory_xact_lock` id serialising the relays' batch taking: "cw_relay" in ASCII. */
@@ -128,7 +129,12 @@ export const make = (options: Options): Effect.Effect<Claims, never, SqlClient.S
               AS u (id, status, error)
             WHERE o.id = u.id AND (u.status = 'failed' OR o.sender = ${options.token})`
         }
+        Metrics.outbox("delivered", delivered.length)
         for (const { error, row, status } of others) {
+          if (status === "failed") {
+            Metrics.outbox("failed")
+            if (error.startsWith("unroutable")) Metrics.outbox("unroutable")
+          }
           const fields = { message_id: row.id, exchange: row.exchange, routing_key: row.routing_key, error }
           yield* (status === "failed"
             ? Effect.logError("outbox message unroutable")

@@ -334,6 +334,44 @@ export const make = Effect.gen(function*() {
           AND NOT EXISTS (
             SELECT 1 FROM cron_worker.runs x WHERE x.job = r.job AND x.nominal_at = r.nominal_at AND x.reason = 'rerun'
           )`.pipe(Effect.map((rows) => rows.map(toRecord)), guard),
+      stats: (jobs) =>
+        jobs.length === 0 ? Effect.succeed([]) : sql<{
+          job: string
+          last_success: Date | null
+          last_failure: Date | null
+          consecutive_failures: number
+        }>`
+          SELECT j.job,
+            (SELECT finished_at FROM cron_worker.runs r WHERE r.job = j.job AND r.status = 'succeeded'
+              ORDER BY started_at DESC, nominal_at DESC, run_id DESC LIMIT 1) AS last_success,
+            (SELECT finished_at FROM cron_worker.runs r WHERE r.job = j.job AND r.status IN ('failed', 'timed_out')
+              ORDER BY started_at DESC, nominal_at DESC, run_id DESC LIMIT 1) AS last_failure,
+            (SELECT count(*) FROM (
+              SELECT bool_and(recent.status IN ('failed', 'timed_out'))
+                OVER (ORDER BY recent.started_at DESC, recent.nominal_at DESC, recent.run_id DESC) AS streak
+              FROM (
+                SELECT status, started_at, nominal_at, run_id FROM cron_worker.runs r
+                WHERE r.job = j.job AND r.status NOT IN ('running', 'queued')
+                ORDER BY started_at DESC, nominal_at DESC, run_id DESC LIMIT 100
+              ) AS recent
+            ) AS w WHERE w.streak)::int AS consecutive_failures
+          FROM unnest(${jobs}::text[]) AS j (job)`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              job: row.job,
+              lastSuccess: row.last_success ?? undefined,
+              lastFailure: row.last_failure ?? undefined,
+              consecutiveFailures: row.consecutive_failures
+            }))
+          ),
+          guard
+        ),
+      instancesAlive: sql<{ alive: number }>`
+        SELECT count(*)::int AS alive FROM cron_worker.instances
+        WHERE beat_at >= now() - make_interval(secs => ${INSTANCE_STALE_SECONDS})`.pipe(
+        Effect.map((rows) => rows[0]?.alive ?? 0),
+        guard
+      ),
       beat: (instance) =>
         sql`
         INSERT INTO cron_worker.instances (instance) VALUES (${instance})

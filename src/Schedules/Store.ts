@@ -45,6 +45,8 @@ export interface ScheduleStoreShape {
     query?: { readonly after?: string | undefined; readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<ScheduleRow>>
   readonly get: (id: string) => Effect.Effect<Option.Option<ScheduleRow>>
+  /** How many schedules there are of each kind. */
+  readonly countByKind: Effect.Effect<ReadonlyMap<string, number>>
   /** Every schedule's id and version: what an instance compares with what it runs. */
   readonly versions: Effect.Effect<ReadonlyMap<string, number>>
   readonly create: (
@@ -121,6 +123,11 @@ export const layerPg: Layer.Layer<ScheduleStore, never, SqlClient.SqlClient | Pg
           WHERE ${query.after === undefined ? sql`true` : sql`id > ${query.after}`}
           ORDER BY id LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRow)), Effect.orDie),
         get: (id) => sql<Row>`SELECT * FROM cron_worker.schedules WHERE id = ${id}`.pipe(Effect.map(one), Effect.orDie),
+        countByKind: sql<{ kind: string; count: number }>`
+        SELECT kind, count(*)::int AS count FROM cron_worker.schedules GROUP BY kind`.pipe(
+          Effect.map((rows) => new Map(rows.map((row) => [row.kind, row.count]))),
+          Effect.orDie
+        ),
         versions: sql<{ id: string; version: number }>`SELECT id, version FROM cron_worker.schedules`.pipe(
           Effect.map((rows) => new Map(rows.map((row) => [row.id, row.version]))),
           Effect.orDie
@@ -196,6 +203,11 @@ export const layerMemory = (): Layer.Layer<ScheduleStore> =>
           ),
         get: (id) => Effect.sync(() => Option.fromNullable(rows.get(id))),
         versions: Effect.sync(() => new Map([...rows.values()].map((row) => [row.id, row.version]))),
+        countByKind: Effect.sync(() => {
+          const counts = new Map<string, number>()
+          for (const row of rows.values()) counts.set(row.kind, (counts.get(row.kind) ?? 0) + 1)
+          return counts
+        }),
         create: (row, at) =>
           Effect.sync((): Created => {
             const keyed = row.key === undefined ? undefined : [...rows.values()].find((r) => r.key === row.key)

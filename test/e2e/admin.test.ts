@@ -253,6 +253,56 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
     }
   )
 
+  test(
+    "/metrics: every job's series from start-up at zero, with HELP texts; a manual run through the API is counted " +
+      "in the worker's, and the shared values (last success, instances, schedules by kind) follow the database",
+    { timeout: 90_000 },
+    async ({ spawn }) => {
+      const { base } = await worker(spawn)
+      const scrape = async () => (await fetch(`${base}/metrics`)).text()
+      const value = (text: string, series: string) => {
+        const line = text.split("\n").find((l) => l.startsWith(`${series} `))
+        return line === undefined ? undefined : Number(line.slice(series.length + 1))
+      }
+      const first = await scrape()
+      for (const job of ["database_cleanup", "report_generator", MAINTENANCE]) {
+        expect(value(first, `cron_worker_runs_total{job="${job}",status="succeeded"}`), job).toBe(0)
+        expect(value(first, `cron_worker_skips_total{job="${job}",reason="overlap"}`), job).toBe(0)
+        expect(value(first, `cron_worker_run_duration_seconds_count{job="${job}"}`), job).toBe(0)
+        expect(value(first, `cron_worker_next_fire_timestamp_seconds{job="${job}"}`), job).toBeGreaterThan(
+          Date.now() / 1000
+        )
+      }
+      expect(first).toContain("# HELP cron_worker_runs_total Slots of each job by outcome")
+      expect(first).not.toMatch(/# HELP (\S+) \1\n/)
+      const api = await Effect.runPromise(client(base, ADMIN))
+      const run = await Effect.runPromise(api.jobs.trigger({ path: { name: MAINTENANCE } }))
+      expect(run.status).toBe("succeeded")
+      await Effect.runPromise(api.schedules.create({
+        payload: { kind: "user_digest", expression: "0 0 1 1 *", payload: { userId: "u" } }
+      }))
+      const deadline = Date.now() + 30_000
+      let text = await scrape()
+      while (
+        Date.now() < deadline &&
+        !(value(text, `cron_worker_last_success_timestamp_seconds{job="${MAINTENANCE}"}`)! > 0 &&
+          value(text, `cron_worker_schedules{kind="user_digest"}`) === 1)
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        text = await scrape()
+      }
+      expect(value(text, `cron_worker_runs_total{job="${MAINTENANCE}",status="succeeded"}`)).toBe(1)
+      expect(value(text, `cron_worker_run_duration_seconds_count{job="${MAINTENANCE}"}`)).toBe(1)
+      expect(value(text, `cron_worker_last_success_timestamp_seconds{job="${MAINTENANCE}"}`)).toBeCloseTo(
+        run.finishedAt!.getTime() / 1000,
+        2
+      )
+      expect(value(text, `cron_worker_consecutive_failures{job="${MAINTENANCE}"}`)).toBe(0)
+      expect(value(text, "cron_worker_instances_alive")).toBe(1)
+      expect(value(text, `cron_worker_schedules{kind="user_digest"}`)).toBe(1)
+    }
+  )
+
   test("preview: the next instants in a zone, or the problem named; the OpenAPI document and the docs page", {
     timeout: 60_000
   }, async ({ spawn }) => {

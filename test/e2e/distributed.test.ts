@@ -61,6 +61,7 @@ interface RunRow extends Record<string, unknown> {
   readonly finished_at: Date | null
   readonly duration_ms: string | null
   readonly error: string | null
+  readonly schedule_version: number | null
 }
 
 /** The job's rows, oldest slot first. */
@@ -152,7 +153,8 @@ const RECORD_KEYS = [
   "startedAt",
   "finishedAt",
   "durationMs",
-  "error"
+  "error",
+  "scheduleVersion"
 ]
 
 /** The record `history --json` should print for a row: every field, `null` where there is no value. */
@@ -171,7 +173,8 @@ const recordOf = (row: RunRow): Record<string, unknown> => {
     startedAt: row.started_at.toISOString(),
     finishedAt: row.finished_at?.toISOString() ?? null,
     durationMs: ran && row.duration_ms !== null ? Number(row.duration_ms) : null,
-    error: row.error
+    error: row.error,
+    scheduleVersion: row.schedule_version
   }
 }
 
