@@ -7,10 +7,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
+import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { ROUTING_KEY } from "../src/jobs/reportGenerator.js"
 import { defaults } from "../src/WorkerConfig.js"
+import { REQUIRE_SERVICES } from "./services.js"
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), "utf8")
 
@@ -152,6 +154,48 @@ describe("docker-compose.yml", () => {
       const [, name, port] = /^\$\{(\w+_PORT):-(\d+)\}:(\d+)$/.exec(entry) ?? []
       expect(envExample).toMatch(new RegExp(`^${name}=${port}$`, "m"))
       expect(readme).toContain(`\`${name}\``)
+    }
+  })
+})
+
+/** `promtool` (Debian's `prometheus` package; `.ci/run` installs it): its exit code and output, or undefined. */
+const promtool = (...args: ReadonlyArray<string>) => {
+  const result = spawnSync("promtool", args, { cwd: new URL("..", import.meta.url), encoding: "utf8" })
+  return result.error !== undefined ? undefined : { code: result.status, output: `${result.stdout}${result.stderr}` }
+}
+const hasPromtool = promtool("--version") !== undefined
+
+describe.skipIf(!hasPromtool && !REQUIRE_SERVICES)("deploy/prometheus/alerts.yml", () => {
+  it("is installed (REQUIRE_SERVICES=1 fails here rather than skip these)", () => {
+    expect(hasPromtool, "promtool not found: apt-get install prometheus").toBe(true)
+  })
+
+  it("passes promtool check rules", () => {
+    const result = promtool("check", "rules", "deploy/prometheus/alerts.yml")
+    expect(result?.output).toMatch(/SUCCESS: \d+ rules found/)
+    expect(result?.code, result?.output).toBe(0)
+  })
+
+  it("is loaded by deploy/prometheus/prometheus.yml, which passes promtool check config", () => {
+    const result = promtool("check", "config", "deploy/prometheus/prometheus.yml")
+    expect(result?.code, result?.output).toBe(0)
+    expect(result?.output).toMatch(/SUCCESS: 1 rule files found/)
+    expect(result?.output).toContain("Checking deploy/prometheus/alerts.yml")
+  })
+
+  it("passes its unit tests (promtool test rules), which cover each rule firing and not firing", () => {
+    const result = promtool("test", "rules", "deploy/prometheus/alerts.test.yml")
+    expect(result?.code, result?.output).toBe(0)
+    expect(result?.output).toContain("SUCCESS")
+    const rules = [...read("deploy/prometheus/alerts.yml").matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]!)
+    expect(rules.length).toBeGreaterThanOrEqual(10)
+    const tests = read("deploy/prometheus/alerts.test.yml")
+    for (const rule of rules) {
+      // Each rule tested both ways: an evaluation expecting it, and one expecting nothing.
+      const cases = [...tests.matchAll(new RegExp(`alertname: ${rule}\\n\\s+exp_alerts:(.*)`, "g"))]
+        .map((m) => m[1]!.trim())
+      expect(cases, rule).toContain("[]")
+      expect(cases.filter((c) => c === ""), rule).not.toEqual([])
     }
   })
 })
