@@ -21,8 +21,10 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 9464
+# Liveness: the process and its scheduler answer (/healthz asks nothing of the database: an outage of PostgreSQL
+# does not mark every worker unhealthy). Readiness is /readyz, for orchestrators that gate on it.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM reaches node directly (exec form): graceful shutdown within WORKER_SHUTDOWN_TIMEOUT_SECONDS.
 ENTRYPOINT ["node", "dist/main.js"]
 CMD ["worker"]

@@ -1,9 +1,9 @@
 /**
- * The operations endpoint on `HTTP_PORT`: `GET /health` (200 when the
- * database answers and RabbitMQ has not refused the connection, 503
- * otherwise, as JSON) and `GET /metrics` (every Effect metric in the
- * Prometheus text format), and the admin API under `/api` once it is mounted
- * (`Admin.ts`). Without `HTTP_PORT` there is no server.
+ * The operations endpoint on `HTTP_PORT`: the probes `GET /healthz`
+ * (liveness), `GET /readyz` (readiness) and `GET /health` (readiness, as it
+ * always answered), each JSON, 200 or 503 (`Health.ts`); `GET /metrics`
+ * (every Effect metric in the Prometheus text format); and the admin API under
+ * `/api` once it is mounted (`Admin.ts`). Without `HTTP_PORT` there is no server.
  */
 import { type HttpApp, HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -11,6 +11,7 @@ import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Metric, MetricState, Option, Schema } from "effect"
 import { createServer } from "node:http"
 import { createServer as createTcpServer } from "node:net"
+import * as Health from "./Health.js"
 import * as Metrics from "./Metrics.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import { WorkerConfig } from "./WorkerConfig.js"
@@ -115,23 +116,19 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
 })
 
 /**
- * `/health`: the database answers a query within two seconds, and RabbitMQ
- * has not refused the worker's credentials or vhost (a configuration problem
- * that needs an operator; a broker that is down is retried, messages wait, so
- * it does not make the worker unhealthy). The body says where each stands.
+ * `/health`, kept for what already probes it: readiness (`/readyz`), with the fields it always had, `database`
+ * (`ok` or `unreachable`) and `rabbitmq` (the relay's status).
  */
-export const health = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const relay = yield* OutboxRelay.OutboxRelay
-  const database = yield* sql`SELECT 1`.pipe(
-    Effect.timeout("2 seconds"),
-    Effect.as("ok" as const),
-    Effect.orElseSucceed(() => "unreachable" as const)
+export const health = (probes: Health.ProbesShape) =>
+  Effect.flatMap(OutboxRelay.OutboxRelay, (relay) => Health.readiness(probes, relay)).pipe(
+    Effect.map(({ rabbitmq, report }) => ({
+      code: report.code,
+      body: { ...report.body, database: report.body.checks.database!.state, rabbitmq }
+    }))
   )
-  const rabbitmq = yield* relay.status
-  const healthy = database === "ok" && rabbitmq.status !== "refused"
-  return { status: healthy ? 200 : 503, body: { status: healthy ? "ok" : "unavailable", database, rabbitmq } }
-})
+
+const json = ({ body, code }: { readonly code: number; readonly body: unknown }) =>
+  HttpServerResponse.unsafeJson(body, { status: code, headers: { "cache-control": "no-store" } })
 
 /**
  * Where the admin API plugs into the server: `Admin.layer` sets `app` once
@@ -148,13 +145,17 @@ const apiUnavailable = HttpServerResponse.unsafeJson(
   { status: 503 }
 )
 
-const router = (mount: ApiMount["Type"]) => {
+const router = (mount: ApiMount["Type"], probes: Health.ProbesShape) => {
   const api = Effect.suspend(() => mount.app ?? Effect.succeed(apiUnavailable))
   return HttpRouter.empty.pipe(
+    HttpRouter.get("/healthz", Effect.map(Health.liveness(probes), json)),
     HttpRouter.get(
-      "/health",
-      Effect.map(health, ({ body, status }) => HttpServerResponse.unsafeJson(body, { status }))
+      "/readyz",
+      Effect.flatMap(OutboxRelay.OutboxRelay, (relay) => Health.readiness(probes, relay)).pipe(
+        Effect.map(({ report }) => json(report))
+      )
     ),
+    HttpRouter.get("/health", Effect.map(health(probes), json)),
     HttpRouter.get(
       "/metrics",
       Effect.map(renderMetrics, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
@@ -168,22 +169,24 @@ const router = (mount: ApiMount["Type"]) => {
 type Requirements = WorkerConfig | SqlClient.SqlClient | OutboxRelay.OutboxRelay
 
 /** The server, for the scope, when `HTTP_PORT` is set. A port in use stops start-up. */
-export const layer: Layer.Layer<ApiMount, HttpPortUnavailable, Requirements> = Layer.unwrapEffect(
+export const layer: Layer.Layer<ApiMount | Health.Probes, HttpPortUnavailable, Requirements> = Layer.unwrapEffect(
   Effect.map(WorkerConfig, (config) => {
     const mount: ApiMount["Type"] = { app: undefined }
+    const probes = Health.makeProbes(Date.now())
     return Option.match(config.httpPort, {
       onNone: () => Layer.empty,
       onSome: (port) =>
-        HttpServer.serve(router(mount), HttpMiddleware.withLoggerDisabled).pipe(
+        HttpServer.serve(router(mount, probes), HttpMiddleware.withLoggerDisabled).pipe(
           Layer.provide(NodeHttpServer.layer(createServer, { port })),
           // ServeError says only "ServeError": name the port and the cause (EADDRINUSE, …).
           Layer.mapError((error) => new HttpPortUnavailable({ port, reason: listenFailure(error.cause) })),
           Layer.tap(() =>
             Effect.logInfo("http server listening").pipe(
-              Effect.annotateLogs({ port, endpoints: "/health /metrics /api" })
+              Effect.annotateLogs({ port, endpoints: "/healthz /readyz /health /metrics /api" })
             )
-          )
+          ),
+          Layer.merge(Layer.scopedDiscard(Health.heartbeat(probes)))
         )
-    }).pipe(Layer.merge(Layer.succeed(ApiMount, mount)))
+    }).pipe(Layer.merge(Layer.succeed(ApiMount, mount)), Layer.merge(Layer.succeed(Health.Probes, probes)))
   })
 )

@@ -10,6 +10,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { Layer } from "effect"
 import * as Database from "./Database.js"
 import type { EmbeddedDatabaseError } from "./Database/Embedded.js"
+import * as Health from "./Health.js"
 import * as Http from "./Http.js"
 import * as OutboxRelay from "./OutboxRelay.js"
 import * as Publisher from "./Publisher.js"
@@ -38,14 +39,19 @@ export interface Options {
 
 /** Everything but the configuration, on `WorkerConfig`. */
 export const make = (options: Options = {}): Layer.Layer<
-  Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay | Http.ApiMount,
+  Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay | Http.ApiMount | Health.Probes,
   StartError,
   WorkerConfig
 > =>
   Layer.mergeAll(
     PgRunStore.layer,
     Publisher.layerOutbox,
-    options.http === false ? Layer.succeed(Http.ApiMount, { app: undefined }) : Http.layer
+    options.http === false
+      ? Layer.merge(
+        Layer.succeed(Http.ApiMount, { app: undefined }),
+        Layer.sync(Health.Probes, () => Health.makeProbes(Date.now()))
+      )
+      : Http.layer
   ).pipe(
     Layer.provideMerge(options.relay === "flush" ? OutboxRelay.layerFlush : OutboxRelay.layer),
     Layer.provideMerge(Database.layer),

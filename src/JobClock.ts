@@ -3,7 +3,7 @@
  * at most: long timers are unreliable, and the wall clock moves), then hands every job whose slot has come to
  * `onDue`. A job waiting for its slot is an entry here, with no fiber or timer of its own.
  */
-import { type Clock, Deferred, Duration, Effect, Fiber, type Scope } from "effect"
+import { type Clock, Deferred, Duration, Effect, Fiber, Option, type Scope } from "effect"
 import type * as CronSpec from "./CronSpec.js"
 import { Heap, type Timer } from "./Heap.js"
 
@@ -32,6 +32,8 @@ export interface JobClock<A extends Scheduled> {
   readonly disarm: (waiting: Waiting<A>) => void
   /** Stops the clock: no job is handed over after it. */
   readonly stop: Effect.Effect<void>
+  /** Whether the clock's fiber is alive (for the liveness probe: if it died, no slot would fire again). */
+  readonly running: Effect.Effect<boolean>
 }
 
 /** The clock, on a fiber of the current scope; `onDue(waiting, now)` gets each job whose slot has come. */
@@ -77,6 +79,7 @@ export const make = <A extends Scheduled>(
       waiting: (entry, after) => ({ entry, after, at: Infinity, index: -1 }),
       arm,
       disarm: (waiting) => heap.remove(waiting),
-      stop: Fiber.interrupt(ticker)
+      stop: Fiber.interrupt(ticker),
+      running: Effect.map(Fiber.poll(ticker), Option.isNone)
     }
   })

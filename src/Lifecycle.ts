@@ -11,6 +11,7 @@ import { Control } from "./Control.js"
 import * as Database from "./Database.js"
 import { EmbeddedDatabaseError } from "./Database/Embedded.js"
 import { describe } from "./Execution.js"
+import * as Health from "./Health.js"
 import * as Http from "./Http.js"
 import * as Infrastructure from "./Infrastructure.js"
 import type * as Job from "./Job.js"
@@ -41,7 +42,7 @@ export type AppLayer<
 /**
  * The whole stack, in start-up order: config, infrastructure, the app's layer, the scheduler, the schedules created
  * at run time (of `kinds`), the operations service and the admin API on it (mounted on the HTTP server; not for
- * `run <job>`).
+ * `run <job>`), and the scheduler attached to the health probes (first to close: readiness fails as shutdown begins).
  */
 const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends ReadonlyArray<Kind.Any>>(
   config: WorkerConfigShape,
@@ -49,7 +50,7 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends Readonly
   options: Infrastructure.Options = {},
   kinds: Kinds = [] as unknown as Kinds
 ) =>
-  (options.http === false ? Layer.empty : Layer.merge(Admin.layer, SharedMetrics.layer)).pipe(
+  (options.http === false ? Layer.empty : Layer.mergeAll(Admin.layer, SharedMetrics.layer, Health.attach)).pipe(
     Layer.provideMerge(Control.Default),
     Layer.provideMerge(Schedules.layer(kinds)),
     Layer.provideMerge(ScheduleStore.layerPg),

@@ -303,6 +303,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         )
         yield* launch(entries.values(), yield* store.lastSlots([...entries.keys()]))
       }),
+      /** Started, shutting down, its clock alive: for the health probes (`Health.ts`). */
+      status: Effect.map(jobClock.running, (clockRunning) => ({ started, stopping: inFlight.closed(), clockRunning })),
       /** The registered jobs, in registration order. */
       jobs: Effect.sync((): ReadonlyArray<Entry.JobInfo> =>
         [...entries.values()].map(({ entry }) => Entry.info(entry))

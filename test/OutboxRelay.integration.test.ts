@@ -9,6 +9,7 @@ import amqp from "amqplib"
 import { Context, Duration, Effect, Layer, Logger, Option, Redacted, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Database from "../src/Database.js"
+import * as Health from "../src/Health.js"
 import * as Infrastructure from "../src/Infrastructure.js"
 import * as OutboxRelayModule from "../src/OutboxRelay.js"
 import { OutboxRelay } from "../src/OutboxRelay.js"
@@ -444,9 +445,21 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
       Layer.provide(Layer.merge(Logger.remove(Logger.defaultLogger), logs.layer))
     )
 
-  /** The worker's infrastructure (background relay, `/health` on `port`) on its own database. */
+  /**
+   * The worker's infrastructure (background relay, `/health` on `port`) on its own database, with a started
+   * scheduler as the probes see one: what `/health` says here is the database's and the relay's.
+   */
   const worker = (databaseUrl: string, rabbitmqUrl: string | undefined, port: number, logs: CapturedLogs) =>
     Infrastructure.layer.pipe(
+      Layer.tap((context) =>
+        Effect.sync(() => {
+          Context.get(context, Health.Probes).scheduler = Effect.succeed({
+            started: true,
+            stopping: false,
+            clockRunning: true
+          })
+        })
+      ),
       Layer.provideMerge(config(databaseUrl, {
         rabbitmqUrl: Option.map(Option.fromNullable(rabbitmqUrl), Redacted.make),
         rabbitmqExchange: unique("cw_test_ex"),
@@ -625,10 +638,12 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
           expect(status.error).toMatch(/ACCESS.REFUSED/)
           const answer = yield* health(port)
           expect(answer.code).toBe(503)
-          expect(answer.body).toEqual({
+          expect(answer.body).toMatchObject({
             status: "unavailable",
             database: "ok",
-            rabbitmq: { status: "refused", error: status.error }
+            rabbitmq: { status: "refused", error: status.error },
+            failing: ["rabbitmq"],
+            checks: { rabbitmq: { ok: false, state: "refused", detail: status.error } }
           })
           expect((yield* rowsOf([id]))[0]).toMatchObject({ status: "pending", attempts: 0 })
           for (const text of [JSON.stringify(logs.entries), JSON.stringify(status), answer.text]) {
@@ -666,7 +681,7 @@ describe.skipIf(!available)("OutboxRelay: claims per process, refused connection
         const answer = yield* health(port).pipe(Effect.provide(worker(db.url, rabbitmqUrl, port, captureLogs())))
         expect(answer).toMatchObject({
           code: 200,
-          body: { status: "ok", database: "ok", rabbitmq: { status: rabbitmq } }
+          body: { status: "ok", database: "ok", rabbitmq: { status: rabbitmq }, failing: [] }
         })
         expect(answer.body).not.toHaveProperty("rabbitmq.error")
       }
