@@ -14,12 +14,14 @@ const CONFIG = /^(DATABASE_|WORKER_|LOG_|PGLITE_|RABBITMQ_|OTEL_|HTTP_PORT|SERVI
 /**
  * Starts `node script args` with `env`; `waitFor(msg)` resolves with the
  * `Date.now()` of the first log line whose `msg` is `msg` (JSON lines on
- * stdout), `exited` with the exit time and code.
+ * stdout), `exited` with the exit time and code. `options.onLine(line, at)`, if
+ * given, sees every JSON line parsed, with the `Date.now()` it was read at;
+ * `options.node` are arguments of node itself (`--expose-gc`).
  */
 export const start = (script, args, env, options = {}) => {
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !CONFIG.test(key)))
   const startedAt = Date.now()
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(options.node ?? []), script, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"]
@@ -34,12 +36,14 @@ export const start = (script, args, env, options = {}) => {
     while ((newline = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + 1)
-      let msg
+      let parsed
       try {
-        msg = JSON.parse(line).msg
+        parsed = JSON.parse(line)
       } catch {
         continue
       }
+      const msg = parsed?.msg
+      options.onLine?.(parsed, Date.now())
       if (!seen.has(msg)) seen.set(msg, Date.now())
       for (const waiter of waiters) if (waiter.msg === msg) waiter.resolve(seen.get(msg))
     }
