@@ -79,7 +79,7 @@ export const RunView = Schema.Struct({
   runId: Schema.String,
   job: Schema.String,
   nominalAt: Instant,
-  reason: Schema.Literal("scheduled", "manual", "catch-up", "rerun"),
+  reason: Schema.Literal("scheduled", "manual", "catch-up", "rerun", "backfill"),
   status: Schema.Literal(
     "running",
     "queued",
