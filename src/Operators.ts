@@ -4,7 +4,7 @@
  * scheduled runs (`Slot`: claim, overlap, limit, run, record), on the scheduler's runs in flight, so a shutdown
  * treats them alike.
  */
-import { Clock, Deferred, Effect, Fiber, Schema } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Backfill from "./Backfill.js"
 import type { Entry } from "./Entry.js"
@@ -92,9 +92,11 @@ export const make = ({ entry: entryOf, inFlight, slot, store }: Dependencies) =>
       let claimed = 0
       for (const nominal of slots) {
         if (inFlight.closed()) break
-        if (yield* Fiber.join(inFlight.start(slot(entry, nominal, "backfill", randomUUID(), { backfillId: id })))) {
-          claimed++
-        }
+        // Awaited, not joined: joining would take the slot fiber's log annotations (its run id) into this one.
+        const exit = yield* Fiber.await(
+          inFlight.start(slot(entry, nominal, "backfill", randomUUID(), { backfillId: id }))
+        )
+        if (Exit.isSuccess(exit) && exit.value) claimed++
       }
       // `claimed` below `slots`: a retried backfill found slots it had run already, or shutdown stopped it.
       yield* Effect.logInfo("backfill finished").pipe(Effect.annotateLogs({ claimed }))
