@@ -15,7 +15,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { AdminApi } from "../../src/AdminApi.js"
 import { freePort, servicesAvailable } from "../services.js"
-import { fixture, MAIN, type Proc, runNode, type Spawn, test } from "./harness.js"
+import { fixture, MAIN, type Proc, runNode, sleep, type Spawn, test } from "./harness.js"
 
 const postgres = await servicesAvailable(["postgres"])
 
@@ -514,6 +514,49 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       const bad = await cli("backfill", "sleepy-1", "--from", "yesterday", "--to", to.toISOString())
       expect(bad.code).toBe(2)
       noSecrets(proc, ADMIN)
+    }
+  )
+
+  test(
+    "cancel through one worker of a run on another: requested at once, interrupted at the other's next lease renewal",
+    { timeout: 90_000 },
+    async ({ database, spawn }) => {
+      const db = await database()
+      const script = fixture("sleepy-worker.mjs")
+      // Leases of 6 s: renewed, and the request seen, every 2 s.
+      const env = (id: string, port: number) => ({
+        HTTP_PORT: String(port),
+        ADMIN_TOKEN: ADMIN,
+        WORKER_INSTANCE_ID: id,
+        WORKER_LEASE_SECONDS: "6",
+        FIXTURE_SCHEDULE: "0 0 1 1 *",
+        FIXTURE_SLEEP_MS: "60000"
+      })
+      const [portA, portB] = [await freePort(), await freePort()]
+      const a = await spawn(script, [], { database: db, env: env("instance-a", portA) })
+      const b = await spawn(script, [], { database: db, env: env("instance-b", portB) })
+      await Promise.all([a.waitFor("worker started successfully"), b.waitFor("worker started successfully")])
+      const baseA = `http://127.0.0.1:${portA}`
+      const baseB = `http://127.0.0.1:${portB}`
+      const started = await status(baseA, "/api/jobs/sleepy-1/trigger", bearer(ADMIN, { wait: false }))
+      expect(started.body).toMatchObject({ status: "running", instance: "instance-a" })
+      const asked = Date.now()
+      const answer = await status(baseB, `/api/runs/${started.body.runId}/cancel`, bearer(ADMIN, {}))
+      // B does not run it: it asked, and answers the run as it is, still running on A.
+      expect(answer).toMatchObject({ status: 200, body: { status: "running", instance: "instance-a" } })
+      const line = await a.waitFor("job interrupted", (l) => l.run_id === started.body.runId, 20_000)
+      expect(line.error).toBe("cancelled through the API (admin)")
+      expect(Date.now() - asked).toBeLessThan(10_000)
+      // The outcome is recorded just after its log line (outcomes are written in batches).
+      let detail = await status(baseB, `/api/runs/${started.body.runId}`, bearer(ADMIN))
+      for (let i = 0; i < 50 && detail.body.status === "running"; i++) {
+        await sleep(100)
+        detail = await status(baseB, `/api/runs/${started.body.runId}`, bearer(ADMIN))
+      }
+      expect(detail.body).toMatchObject({ status: "interrupted", error: "cancelled through the API (admin)" })
+      // Audited where it was asked.
+      const audit = await status(baseB, "/api/audit?limit=1", bearer(ADMIN))
+      expect(audit.body[0]).toMatchObject({ action: "cancel", target: `run:${started.body.runId}` })
     }
   )
 })
