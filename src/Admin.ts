@@ -5,8 +5,8 @@
  * `/api/openapi.json` and an interactive reference at `/api/docs` (served by
  * the worker, no CDN). Mounted on the HTTP server of `Http.ts`.
  */
-import { HttpApiBuilder, HttpApiScalar } from "@effect/platform"
-import { Clock, Duration, Effect, Either, JSONSchema, Layer, Option, Redacted } from "effect"
+import { HttpApiBuilder, HttpApiScalar, HttpServerResponse } from "@effect/platform"
+import { Clock, Duration, Effect, Either, JSONSchema, Layer, Option, Redacted, Schema } from "effect"
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
@@ -19,7 +19,9 @@ import {
   Forbidden,
   type JobView,
   NotFound,
-  type RunView,
+  NotRunning,
+  type RunDetail,
+  RunView,
   Unauthorized,
   Unavailable
 } from "./AdminApi.js"
@@ -105,8 +107,28 @@ const runView = (record: RunRecord): RunView => ({
   finishedAt: record.finishedAt,
   durationMs: record.durationMs,
   error: record.error,
-  scheduleVersion: record.scheduleVersion
+  scheduleVersion: record.scheduleVersion,
+  backfillId: record.backfillId
 })
+
+const runDetail = (record: RunRecord): RunDetail => ({
+  ...runView(record),
+  attempts: record.attempts ?? [],
+  stack: record.stack,
+  traceId: record.traceId
+})
+
+/** Run ids are UUIDs: anything else names no run (and is not sent to the database). */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const noRun = (runId: string) => new NotFound({ message: `no run with id ${JSON.stringify(runId)}` })
+
+/** A run answered with 202 (accepted, still going), as the endpoint's second success declares. */
+const accepted = (run: RunView) =>
+  Effect.flatMap(
+    Schema.encode(RunView)(run).pipe(Effect.orDie),
+    (body) => HttpServerResponse.json(body, { status: 202 }).pipe(Effect.orDie)
+  )
 
 const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by, until: pause.until })
 
@@ -224,12 +246,19 @@ const handlers = Layer.mergeAll(
             if (resumed) yield* record("resume", path.name, { paused: before.paused }, { paused: null })
             return yield* view(info, 3)
           }))
-        .handle("trigger", ({ path }) =>
+        .handle("trigger", ({ path, payload }) =>
           Effect.gen(function*() {
             yield* forbidden("triggering a job")
             yield* find(path.name)
-            yield* record("trigger", path.name, undefined, undefined)
-            const run = yield* scheduler.trigger(path.name).pipe(
+            const wait = payload?.wait ?? true
+            const overlap = payload?.overlap
+            yield* record(
+              "trigger",
+              path.name,
+              undefined,
+              overlap === undefined && wait ? undefined : { overlap, wait }
+            )
+            const run = yield* scheduler.trigger(path.name, { overlap, wait }).pipe(
               Effect.catchTags({
                 JobNotFound: (error: JobNotFound) => Effect.fail(notFound(error.job)),
                 SchedulerStopped: () => Effect.fail(new Unavailable({ message: "the worker is shutting down" }))
@@ -238,12 +267,49 @@ const handlers = Layer.mergeAll(
             if (Option.isNone(run)) {
               return yield* Effect.fail(new Unavailable({ message: "the manual run was not recorded" }))
             }
-            return runView(run.value)
+            return wait ? runView(run.value) : yield* accepted(runView(run.value))
+          }))
+        .handle("backfill", ({ path, payload }) =>
+          Effect.gen(function*() {
+            yield* forbidden("backfilling a job")
+            const info = yield* find(path.name)
+            const overlap = payload.overlap ?? info.overlap
+            const started = yield* scheduler.backfill(path.name, { ...payload, overlap }).pipe(
+              Effect.catchTags({
+                JobNotFound: (error: JobNotFound) => Effect.fail(notFound(error.job)),
+                SchedulerStopped: () => Effect.fail(new Unavailable({ message: "the worker is shutting down" })),
+                BackfillTooLarge: (error) => Effect.fail(new BadRequest({ message: error.message })),
+                BackfillInFuture: (error) => Effect.fail(new BadRequest({ message: error.message })),
+                BackfillEmptyRange: (error) => Effect.fail(new BadRequest({ message: error.message }))
+              })
+            )
+            const answer = { ...started, job: path.name, from: payload.from, to: payload.to, overlap }
+            yield* record("backfill", path.name, undefined, {
+              id: answer.id,
+              from: answer.from,
+              to: answer.to,
+              overlap,
+              slots: answer.slots.length
+            })
+            return answer
           }))
     })),
   HttpApiBuilder.group(AdminApi, "runs", (handlers) =>
     Effect.gen(function*() {
       const store = yield* RunStore
+      const scheduler = yield* Scheduler
+      const find = (runId: string) =>
+        RUN_ID.test(runId)
+          ? Effect.flatMap(
+            store.get(runId),
+            Option.match({
+              onNone: () => Effect.fail(noRun(runId)),
+              onSome: Effect.succeed
+            })
+          )
+          : Effect.fail(noRun(runId))
+      const notRunning = (run: RunRecord) =>
+        new NotRunning({ message: `run ${run.runId} is not running: it is ${run.status}` })
       return handlers
         .handle("list", ({ urlParams }) =>
           Effect.gen(function*() {
@@ -265,12 +331,27 @@ const handlers = Layer.mergeAll(
               next: rows.length > limit && last !== undefined ? encodeCursor(last) : undefined
             }
           }))
-        .handle("get", ({ path }) =>
-          Effect.flatMap(store.get(path.runId), (run) =>
-            Option.match(run, {
-              onNone: () => Effect.fail(new NotFound({ message: `no run with id ${JSON.stringify(path.runId)}` })),
-              onSome: (record) => Effect.succeed(runView(record))
-            })))
+        .handle("get", ({ path }) => Effect.map(find(path.runId), runDetail))
+        .handle("cancel", ({ path }) =>
+          Effect.gen(function*() {
+            yield* forbidden("cancelling a run")
+            const run = yield* find(path.runId)
+            if (run.status !== "running" && run.status !== "queued") return yield* Effect.fail(notRunning(run))
+            const { token } = yield* Caller
+            const asked = yield* scheduler.cancel(run, `cancelled through the API (${token})`)
+            const now = yield* find(path.runId)
+            if (!asked) return yield* Effect.fail(notRunning(now))
+            const at = new Date(yield* Clock.currentTimeMillis)
+            yield* store.audit({
+              token,
+              action: "cancel",
+              target: `run:${run.runId}`,
+              before: { job: run.job, status: run.status },
+              after: { job: now.job, status: now.status },
+              at
+            })
+            return runView(now)
+          }))
     })),
   HttpApiBuilder.group(AdminApi, "schedules", (handlers) =>
     Effect.gen(function*() {

@@ -51,6 +51,13 @@ export class Conflict extends Schema.TaggedError<Conflict>()(
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 
+/** A run that is not running (any more): it cannot be cancelled. 409. */
+export class NotRunning extends Schema.TaggedError<NotRunning>()(
+  "NotRunning",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
 /** The worker cannot serve the request now (it is shutting down): 503. */
 export class Unavailable extends Schema.TaggedError<Unavailable>()(
   "Unavailable",
@@ -86,7 +93,7 @@ export const RunView = Schema.Struct({
   runId: Schema.String,
   job: Schema.String,
   nominalAt: Instant,
-  reason: Schema.Literal("scheduled", "manual", "catch-up", "rerun"),
+  reason: Schema.Literal("scheduled", "manual", "catch-up", "rerun", "backfill"),
   status: Schema.Literal(
     "running",
     "queued",
@@ -105,9 +112,36 @@ export const RunView = Schema.Struct({
   durationMs: Schema.optional(Schema.Number),
   error: Schema.optional(Schema.String),
   /** A run of a schedule created at run time (job `schedule:<id>`): the schedule's version it ran under. */
-  scheduleVersion: Schema.optional(Schema.Number)
+  scheduleVersion: Schema.optional(Schema.Number),
+  /** The backfill that ran it (reason `backfill`). */
+  backfillId: Schema.optional(Schema.String)
 })
 export type RunView = typeof RunView.Type
+
+/** One run with its detail: what went wrong, attempt by attempt, and where to look for its trace. */
+export const RunDetail = Schema.Struct({
+  ...RunView.fields,
+  /** The failed attempts, oldest first (the last 20 of a long retry); empty when the first attempt succeeded. */
+  attempts: Schema.Array(Schema.Struct({ attempt: Schema.Number, at: Instant, error: Schema.String })),
+  /** The stack of the error or defect that ended it, when it had one, secrets masked as in the logs. */
+  stack: Schema.optional(Schema.String),
+  /** The trace id of the run's span (`job <name>`), as in its log lines' `trace_id`. */
+  traceId: Schema.optional(Schema.String)
+})
+export type RunDetail = typeof RunDetail.Type
+
+/** The overlap policies a manual run or a backfill may choose for itself (`replace` is the job's alone). */
+const OverlapOverride = Schema.Literal("skip", "allow", "queue")
+
+/** A backfill accepted: its id and the slots it runs, in the background, oldest first. */
+export const BackfillView = Schema.Struct({
+  id: Schema.String,
+  job: Schema.String,
+  from: Instant,
+  to: Instant,
+  overlap: Schema.String,
+  slots: Schema.Array(Instant)
+})
 
 /** A job as operators see it. */
 export const JobView = Schema.Struct({
@@ -176,11 +210,45 @@ const jobs = HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.post("trigger", "/jobs/:name/trigger")
       .setPath(JobPath)
+      // No body at all (`null`) is the defaults, as before the options existed.
+      .setPayload(Schema.NullOr(Schema.Struct({
+        /** The overlap policy of this run only. Default: the job's. */
+        overlap: Schema.optional(OverlapOverride),
+        /** Wait for the outcome (default `true`, 200); `false`: answer once the run is claimed and admitted (202). */
+        wait: Schema.optional(Schema.Boolean)
+      })))
       .addSuccess(RunView)
+      .addSuccess(RunView, { status: 202 })
       .addError(NotFound)
       .addError(Forbidden)
       .addError(Unavailable)
-      .annotate(OpenApi.Summary, "Run a job now, as a manual run, and return its recorded outcome")
+      .annotate(
+        OpenApi.Summary,
+        "Run a job now, as a manual run: its recorded outcome (200), or with `wait: false` the run as it starts (202)"
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("backfill", "/jobs/:name/backfill")
+      .setPath(JobPath)
+      .setPayload(Schema.Struct({
+        /** The first instant of the range (inclusive). */
+        from: Schema.Date,
+        /** The end of the range (exclusive), not after now. */
+        to: Schema.Date,
+        /** The overlap policy of the backfill's runs. Default: the job's. */
+        overlap: Schema.optional(OverlapOverride),
+        /** The backfill's id, to retry a request without running a slot twice. Default: a new one. */
+        id: Schema.optional(Schema.UUID)
+      }))
+      .addSuccess(BackfillView, { status: 202 })
+      .addError(NotFound)
+      .addError(BadRequest)
+      .addError(Forbidden)
+      .addError(Unavailable)
+      .annotate(
+        OpenApi.Summary,
+        "Run the job's slots in [from, to) now, one after another, as `backfill` runs (at most 1000 slots)"
+      )
   )
   .middleware(Authorization)
 
@@ -209,9 +277,21 @@ const runs = HttpApiGroup.make("runs")
   .add(
     HttpApiEndpoint.get("get", "/runs/:runId")
       .setPath(Schema.Struct({ runId: Schema.String }))
+      .addSuccess(RunDetail)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "One run, with its failed attempts, the stack of its error, its trace id")
+  )
+  .add(
+    HttpApiEndpoint.post("cancel", "/runs/:runId/cancel")
+      .setPath(Schema.Struct({ runId: Schema.String }))
       .addSuccess(RunView)
       .addError(NotFound)
-      .annotate(OpenApi.Summary, "One run")
+      .addError(NotRunning)
+      .addError(Forbidden)
+      .annotate(
+        OpenApi.Summary,
+        "Interrupt a running run, on whichever instance runs it; recorded `interrupted` (cancelled through the API)"
+      )
   )
   .middleware(Authorization)
 

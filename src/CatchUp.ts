@@ -128,7 +128,7 @@ export interface Dependencies {
     nominal: number,
     reason: "scheduled" | "catch-up",
     runId: string,
-    decided?: Deferred.Deferred<void>
+    options?: { readonly decided?: Deferred.Deferred<void> | undefined }
   ) => Effect.Effect<boolean>
   readonly recordMissed: (entry: Entry, nominal: number, reason: MissedReason) => Effect.Effect<void>
   readonly newRunId: () => string
@@ -201,7 +201,7 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
     /** One missed slot, run now; `false` when it was not this instance's (taken, or shutdown began). */
     const catchUpRun = (entry: Entry, nominal: number, decided: Deferred.Deferred<void> | undefined) =>
       Effect.suspend(() =>
-        inFlight.closed() ? Effect.succeed(false) : slot(entry, nominal, "catch-up", newRunId(), decided)
+        inFlight.closed() ? Effect.succeed(false) : slot(entry, nominal, "catch-up", newRunId(), { decided })
       )
 
     /**

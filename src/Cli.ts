@@ -1,5 +1,5 @@
 /**
- * The command line: `worker` (the default), `run`, `next`, `jobs`, `check`,
+ * The command line: `worker` (the default), `run`, `cancel`, `backfill`, `next`, `jobs`, `check`,
  * `history`, `pause`, `resume`, `schedules`, `migrate` and `outbox` (the commands are in
  * `Cli/`), and the application's own. `main({ jobs, layer, migrations,
  * commands })` is everything a worker's entry point needs:
@@ -11,7 +11,7 @@ import { Cause, Console, Effect, Either, Layer } from "effect"
 import { CliExit, CliSettings, readConfigFor, usage } from "./Cli/Common.js"
 import * as CliConsole from "./Cli/Console.js"
 import { historyCommand, pauseCommand, resumeCommand } from "./Cli/History.js"
-import { migrateCommand, runCommand } from "./Cli/Operations.js"
+import { backfillCommand, cancelCommand, migrateCommand, runCommand } from "./Cli/Operations.js"
 import { outboxCommand } from "./Cli/Outbox.js"
 import { checkCommand, jobsCommand, nextCommand } from "./Cli/Schedule.js"
 import { schedulesCommand } from "./Cli/Schedules.js"
@@ -102,6 +102,8 @@ export const make = <
     Command.withSubcommands([
       worker,
       runCommand(jobs, layer as unknown as Lifecycle.AppLayer<Jobs, E>),
+      cancelCommand,
+      backfillCommand(jobs),
       nextCommand,
       jobsCommand(jobs),
       checkCommand(jobs),

@@ -23,7 +23,7 @@ import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
 import * as Metrics from "./Metrics.js"
 import * as Redact from "./Redact.js"
 import * as RunContext from "./RunContext.js"
-import type { Outcome, RunStoreShape } from "./RunStore.js"
+import type { Attempt, Outcome, RunStoreShape } from "./RunStore.js"
 
 /** The job ran past its timeout. */
 export class RunTimedOut extends Schema.TaggedError<RunTimedOut>()("RunTimedOut", { after: Schema.DurationFromSelf }) {
@@ -76,7 +76,7 @@ const describeRaw = (error: unknown): string => {
 const classify = (
   exit: Exit.Exit<void, unknown>,
   timedOut: (cause: Cause.Cause<unknown>) => Option.Option<RunTimedOut>
-): { status: Outcome["status"]; error?: string; panic?: unknown } => {
+): { status: Outcome["status"]; error?: string; panic?: unknown; failure?: unknown } => {
   if (Exit.isSuccess(exit)) return { status: "succeeded" }
   const cause = exit.cause
   const timeout = timedOut(cause)
@@ -84,9 +84,29 @@ const classify = (
   const defects = [...Cause.defects(cause)]
   if (defects.length > 0) return { status: "failed", error: `panic: ${describe(defects[0])}`, panic: defects[0] }
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return { status: "failed", error: describe(failure.value) }
+  if (Option.isSome(failure)) return { status: "failed", error: describe(failure.value), failure: failure.value }
   return { status: "interrupted", error: "interrupted" }
 }
+
+/** The failed attempts a run keeps for its detail, at most: a retry policy of 1000 attempts keeps the last ones. */
+export const ATTEMPTS_KEPT = 20
+
+/** The longest stack kept for a run's detail, in characters. */
+export const STACK_KEPT = 8192
+
+/** An attempt's error: its failure, or its defect as `panic: …`; an interruption is no error of the attempt's. */
+const attemptError = (cause: Cause.Cause<unknown>): string | undefined => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return describe(failure.value)
+  const defects = [...Cause.defects(cause)]
+  return defects.length > 0 ? `panic: ${describe(defects[0])}` : undefined
+}
+
+/** The stack of what ended a run, when it is an `Error` that has one: masked as log lines are, bounded. */
+const stackOf = (error: unknown): string | undefined =>
+  error instanceof Error && typeof error.stack === "string" && error.stack !== ""
+    ? Redact.scrub(error.stack).slice(0, STACK_KEPT)
+    : undefined
 
 /**
  * Runs the slot described by `info` and records its outcome. Never fails; when
@@ -105,9 +125,20 @@ export const execute = (
   interruptReason: (runId: string) => string | undefined
 ): Effect.Effect<void> => {
   let attempt = 0
+  const failed: Array<Attempt> = []
   const once = Effect.suspend(() => {
     attempt++
-    const run = Effect.provideService(runnable.run, CurrentRun, { ...info, attempt })
+    const current = attempt
+    const run = Effect.tapErrorCause(
+      Effect.provideService(runnable.run, CurrentRun, { ...info, attempt }),
+      (cause) =>
+        Effect.sync(() => {
+          const error = attemptError(cause)
+          if (error === undefined) return
+          failed.push({ attempt: current, at: new Date(clock.unsafeCurrentTimeMillis()), error })
+          if (failed.length > ATTEMPTS_KEPT) failed.shift()
+        })
+    )
     return attempt < runnable.attempts
       ? Effect.tapError(run, (error) =>
         Effect.logWarning("job attempt failed, retrying").pipe(
@@ -144,7 +175,10 @@ export const execute = (
         Effect.flatMap((exit) => {
           const finished = clock.unsafeCurrentTimeMillis()
           return Effect.ensuring(
-            recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, attempt, span),
+            recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, {
+              attempt,
+              failed
+            }, span),
             Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), exit))
           )
         })
@@ -163,10 +197,11 @@ const recordOutcome = (
   exit: Exit.Exit<void, unknown>,
   started: number,
   finished: number,
-  attempt: number,
+  attempts: { readonly attempt: number; readonly failed: ReadonlyArray<Attempt> },
   span: Tracer.Span
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
+    const attempt = attempts.attempt
     // Interrupted by the watchdog alone: timed out (a replace or shutdown first is an interruption, with its reason).
     const result = classify(exit, (cause) =>
       deadlines.isTimeout(cause)
@@ -207,7 +242,15 @@ const recordOutcome = (
     span.attribute("run.outcome", result.status)
     span.attribute("run.attempt", attempt)
     return Effect.zipRight(annotate, log).pipe(
-      Effect.zipRight(store.finish(info.runId, { status: result.status, attempt, at: new Date(finished), error })),
+      Effect.zipRight(store.finish(info.runId, {
+        status: result.status,
+        attempt,
+        at: new Date(finished),
+        error,
+        attempts: attempts.failed.length === 0 ? undefined : attempts.failed,
+        stack: stackOf(result.panic ?? result.failure),
+        traceId: span.traceId
+      })),
       Effect.flatMap((recorded) =>
         recorded
           ? Effect.void

@@ -34,7 +34,7 @@ export type CatchUp =
 export type OnAbandoned = "record" | "rerun"
 
 /** Why a run started. */
-export type RunReason = "scheduled" | "manual" | "catch-up" | "rerun"
+export type RunReason = "scheduled" | "manual" | "catch-up" | "rerun" | "backfill"
 
 /** Retry of failed attempts within one slot: exponential backoff with jitter and a cap. */
 export interface RetryPolicy {

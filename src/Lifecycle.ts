@@ -160,7 +160,7 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   jobs: Jobs,
   layer: AppLayer<Jobs, E>,
   name: string,
-  options: { readonly deliver?: boolean } = {}
+  options: { readonly deliver?: boolean; readonly overlap?: Job.Overlap | undefined } = {}
 ) =>
   Effect.gen(function*() {
     const job = jobs.find((j) => j.name === name)
@@ -177,7 +177,7 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
     return yield* Effect.gen(function*() {
       const scheduler = yield* Scheduler
       yield* (scheduler.register(job) as Effect.Effect<void, RegistrationError, Scheduler>)
-      const record = yield* Effect.raceFirst(scheduler.trigger(name), aborted)
+      const record = yield* Effect.raceFirst(scheduler.trigger(name, { overlap: options.overlap }), aborted)
       const relay = yield* OutboxRelay.OutboxRelay
       if (relay.enabled && options.deliver !== false) {
         const left = yield* relay.flush(DELIVERY_TIMEOUT)

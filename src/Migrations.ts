@@ -147,14 +147,25 @@ const claimFunction = Effect.gen(function*() {
  * deadlock; not for a slot already claimed, which the insert leaves out anyway), then, under a fresh snapshot that
  * sees what the previous holder committed, inserts the claims (a paused job's slot as skipped `paused`, a missed one
  * as skipped with its reason; a slot already claimed is left out) and returns, per row inserted, the job's live runs
- * on other instances. A static DDL text, no input.
+ * on other instances. A static DDL text, no input. `backfill` (from `12_run_detail`): one more argument, the backfill
+ * id of each claim, and backfill runs, like manual ones, are an operator's: not the schedule's slots, run when paused.
+ * `versions` (from `13_schedules`): one more, the schedule's version of each claim (null for code jobs).
  */
-const claimFunctionSql = (create: "CREATE" | "CREATE OR REPLACE", paused: string, versions = false) => `
+const claimFunctionSql = (
+  create: "CREATE" | "CREATE OR REPLACE",
+  paused: string,
+  { backfill = false, versions = false }: { readonly backfill?: boolean; readonly versions?: boolean } = {}
+) => {
+  const operators = backfill ? "('manual', 'backfill')" : "('manual')"
+  const extra = [backfill ? "p_backfill_ids uuid[]" : "", versions ? "p_versions int[]" : ""].filter((x) => x !== "")
+  const extraArrays = [backfill ? "p_backfill_ids" : "", versions ? "p_versions" : ""].filter((x) => x !== "")
+  const extraColumns = [backfill ? "backfill_id" : "", versions ? "version" : ""].filter((x) => x !== "")
+  const extraTargets = [backfill ? "backfill_id" : "", versions ? "schedule_version" : ""].filter((x) => x !== "")
+  const list = (items: ReadonlyArray<string>, prefix = "") => items.map((item) => `, ${prefix}${item}`).join("")
+  return `
 ${create} FUNCTION cron_worker.claim(
   p_run_ids uuid[], p_jobs text[], p_nominal_ats timestamptz[], p_reasons text[], p_instances text[],
-  p_started_ats timestamptz[], p_lease_seconds float8[], p_missed text[], p_rerun_of uuid[],${
-  versions ? " p_versions int[]," : ""
-} p_buckets int
+  p_started_ats timestamptz[], p_lease_seconds float8[], p_missed text[], p_rerun_of uuid[], p_buckets int${list(extra)}
 ) RETURNS TABLE (
   claimed_run_id uuid, claimed_status text, claimed_skip_reason text, claimed_paused_reason text,
   claimed_running int, claimed_queued int
@@ -169,7 +180,9 @@ BEGIN
     FROM unnest(p_jobs, p_nominal_ats, p_reasons) AS j (job, nominal_at, reason)
     WHERE j.reason NOT IN ('scheduled', 'catch-up') OR NOT EXISTS (
       SELECT 1 FROM cron_worker.runs r
-      WHERE r.job = j.job AND r.nominal_at = j.nominal_at AND r.reason NOT IN ('manual', 'rerun'))
+      WHERE r.job = j.job AND r.nominal_at = j.nominal_at AND r.reason NOT IN ('manual', 'rerun'${
+    backfill ? ", 'backfill'" : ""
+  }))
     ORDER BY 1
   LOOP
     PERFORM pg_advisory_xact_lock(hashtext('cron_worker.claim'), v_bucket);
@@ -177,17 +190,17 @@ BEGIN
   RETURN QUERY
   WITH input AS (
     SELECT * FROM unnest(p_run_ids, p_jobs, p_nominal_ats, p_reasons, p_instances, p_started_ats, p_lease_seconds,
-      p_missed, p_rerun_of${versions ? ", p_versions" : ""})
-      AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of${
-  versions ? ", version" : ""
-})
+      p_missed, p_rerun_of${list(extraArrays)})
+      AS i (run_id, job, nominal_at, reason, instance, started_at, lease_seconds, missed, rerun_of${list(extraColumns)})
   ), decided AS (
     SELECT i.*, CASE WHEN j.job IS NOT NULL THEN 'paused' ELSE i.missed END AS skip
-    FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND ${paused} AND i.reason <> 'manual'
+    FROM input i LEFT JOIN cron_worker.jobs j ON j.job = i.job AND ${paused} AND i.reason ${
+    backfill ? `NOT IN ${operators}` : "<> 'manual'"
+  }
   ), inserted AS (
     INSERT INTO cron_worker.runs
       (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance,
-        started_at, finished_at, duration_ms, lease_until, rerun_of${versions ? ", schedule_version" : ""})
+        started_at, finished_at, duration_ms, lease_until, rerun_of${list(extraTargets)})
     SELECT d.run_id, d.job, d.nominal_at, d.reason,
            CASE WHEN d.skip IS NULL THEN 'running' ELSE 'skipped' END,
            d.skip,
@@ -195,7 +208,7 @@ BEGIN
            CASE WHEN d.skip IS NULL THEN NULL ELSE d.started_at END,
            CASE WHEN d.skip IS NULL THEN NULL ELSE 0 END,
            now() + make_interval(secs => d.lease_seconds),
-           d.rerun_of${versions ? ", d.version" : ""}
+           d.rerun_of${list(extraColumns, "d.")}
     FROM decided d
     ON CONFLICT DO NOTHING
     RETURNING run_id, job, instance, status, skip_reason
@@ -210,6 +223,7 @@ BEGIN
   FROM inserted ins LEFT JOIN cron_worker.jobs j ON j.job = ins.job;
 END
 $claim$`
+}
 
 /** The claim of `8_claim_function`: a paused job's slots are skipped until it is resumed. */
 const CLAIM_FUNCTION = claimFunctionSql("CREATE", "j.paused")
@@ -257,6 +271,32 @@ const historyPages = Effect.gen(function*() {
 })
 
 /**
+ * Run detail and backfills (issue 12): a finished run keeps its failed attempts (`attempts`, JSON: attempt, at,
+ * error), the stack of the error that ended it (masked as logs are) and its span's trace id; a run of a backfill
+ * keeps the backfill's id. A backfill's slot runs once per backfill id (`runs_backfill`: a retried request claims
+ * nothing twice), beside the slot's scheduled run and other backfills' (no longer in `runs_slot`). The claim takes
+ * the backfill ids as one more argument: a new function beside the old one (an overload), which a worker of the
+ * previous version keeps calling during a rolling deploy; it never claims a backfill.
+ */
+const runDetail = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    ALTER TABLE cron_worker.runs ADD COLUMN attempts jsonb, ADD COLUMN stack text, ADD COLUMN trace_id text,
+      ADD COLUMN backfill_id uuid`
+  yield* sql`ALTER TABLE cron_worker.runs DROP CONSTRAINT runs_reason_check`
+  yield* sql`
+    ALTER TABLE cron_worker.runs ADD CONSTRAINT runs_reason_check
+      CHECK (reason IN ('scheduled', 'manual', 'catch-up', 'rerun', 'backfill'))`
+  yield* sql`DROP INDEX cron_worker.runs_slot`
+  yield* sql`
+    CREATE UNIQUE INDEX runs_slot ON cron_worker.runs (job, nominal_at)
+      WHERE reason NOT IN ('manual', 'rerun', 'backfill')`
+  yield* sql`
+    CREATE UNIQUE INDEX runs_backfill ON cron_worker.runs (backfill_id, job, nominal_at) WHERE reason = 'backfill'`
+  yield* sql.unsafe(claimFunctionSql("CREATE", PAUSED_UNTIL, { backfill: true }))
+})
+
+/**
  * Schedules created at run time (`Schedules.ts`): one row per schedule, its definition (expression, zone, payload,
  * options, bounds, note) as JSON, its version (1, then one more per change), its runs left under a limit. A run of a
  * schedule records the schedule's version it ran under (`runs.schedule_version`), given by the claim.
@@ -276,10 +316,12 @@ const schedules = Effect.gen(function*() {
     )`
   yield* sql`CREATE INDEX schedules_kind ON cron_worker.schedules (kind, id)`
   yield* sql`ALTER TABLE cron_worker.runs ADD COLUMN schedule_version integer`
+  // The claim of `12_run_detail` gives way to one that takes the versions too (it never shipped on its own: the two
+  // land together); that of `10_pause_until` stays for workers of the version before, during a rolling deploy.
   yield* sql`
     DROP FUNCTION cron_worker.claim(uuid[], text[], timestamptz[], text[], text[], timestamptz[], float8[], text[],
-      uuid[], int)`
-  yield* sql.unsafe(claimFunctionSql("CREATE", PAUSED_UNTIL, true))
+      uuid[], int, uuid[])`
+  yield* sql.unsafe(claimFunctionSql("CREATE", PAUSED_UNTIL, { backfill: true, versions: true }))
 })
 
 /**
@@ -298,6 +340,7 @@ export const migrations = {
   "9_audit": audit,
   "10_pause_until": pauseUntil,
   "11_history_pages": historyPages,
+  "12_run_detail": runDetail,
   "13_schedules": schedules
 }
 

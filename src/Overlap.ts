@@ -6,7 +6,7 @@
  * A job's state is plain mutable data owned by the scheduler; only `admit` and `release` touch it, each in one
  * synchronous step, so no two fibers can interleave inside a decision.
  */
-import { Deferred, Duration, Effect, Fiber } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber } from "effect"
 import type { InFlight } from "./InFlight.js"
 import type { Overlap } from "./Job.js"
 import type { Others, RunStoreShape, SkipReason } from "./RunStore.js"
@@ -15,6 +15,8 @@ import type { Others, RunStoreShape, SkipReason } from "./RunStore.js"
 export interface Active {
   readonly runId: string
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  /** Completed when the run starts waiting in the queue: a manual run not waited for is answered then. */
+  readonly queued?: Deferred.Deferred<void> | undefined
 }
 
 /** One job's bookkeeping. */
@@ -100,8 +102,9 @@ export const policies: Record<Overlap, Policy> = {
       // The run store keeps at most one waiting run per job across instances.
       return Effect.flatMap(
         ctx.store.enqueue(self.runId, job.name),
-        (may) =>
-          Effect.flatMap(may ? wait : Effect.succeed("full" as const), (refusal) => {
+        (may) => {
+          if (may && self.queued !== undefined) Deferred.unsafeDone(self.queued, Exit.void)
+          return Effect.flatMap(may ? wait : Effect.succeed("full" as const), (refusal) => {
             if (refusal !== undefined && state.queued?.gate === gate) state.queued = undefined
             switch (refusal) {
               case undefined: // The gate opened: this run is active (`release` made it so) and goes.
@@ -112,6 +115,7 @@ export const policies: Record<Overlap, Policy> = {
                 return refuse(ctx, job, self.runId, "shutdown", "job skipped (shutdown began while it was queued)")
             }
           })
+        }
       )
     },
     remote: (ctx, job, runId, _, others) =>
@@ -161,9 +165,15 @@ export const policies: Record<Overlap, Policy> = {
  * Whether the run `runId` (the current fiber) may start under its job's policy, in this process. On `true` the
  * run is active and must `release` when it ends; on `false` the slot was recorded as skipped.
  */
-export const admit = (ctx: Context, job: Job, runId: string, nominalAt: Date): Effect.Effect<boolean> =>
+export const admit = (
+  ctx: Context,
+  job: Job,
+  runId: string,
+  nominalAt: Date,
+  queued?: Deferred.Deferred<void>
+): Effect.Effect<boolean> =>
   Effect.withFiberRuntime<boolean>((fiber) => {
-    const self: Active = { runId, fiber }
+    const self: Active = { runId, fiber, queued }
     if (job.state.active.length === 0) {
       enter(job.state, self)
       return Effect.succeed(true)

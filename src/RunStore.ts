@@ -56,6 +56,21 @@ export interface RunRecord {
   readonly error: string | undefined
   /** For a run of a schedule created at run time: the schedule's version it ran under. */
   readonly scheduleVersion?: number | undefined
+  /** The failed attempts, oldest first (`get` only: the history leaves them out). */
+  readonly attempts?: ReadonlyArray<Attempt> | undefined
+  /** The stack of the error that ended the run, secrets masked (`get` only). */
+  readonly stack?: string | undefined
+  /** The trace id of the run's span (`get` only). */
+  readonly traceId?: string | undefined
+  /** The backfill that ran the slot (reason `backfill`). */
+  readonly backfillId?: string | undefined
+}
+
+/** One failed attempt of a run: which, when it ended, its error (secrets masked). */
+export interface Attempt {
+  readonly attempt: number
+  readonly at: Date
+  readonly error: string
 }
 
 /** A job as the shared history sees it (see `RunStoreShape.stats`). */
@@ -107,6 +122,11 @@ export interface Claim {
   readonly rerunOf?: string | undefined
   /** For a slot of a schedule created at run time: the schedule's version. */
   readonly scheduleVersion?: number | undefined
+  /**
+   * For a `backfill`: its id. A slot runs once per backfill id (a retried request does not run it again); another
+   * backfill may run it again.
+   */
+  readonly backfillId?: string | undefined
 }
 
 /** What a claim found. */
@@ -131,6 +151,12 @@ export interface Outcome {
   readonly attempt: number
   readonly at: Date
   readonly error?: string | undefined
+  /** The failed attempts, oldest first; none when the first attempt succeeded. */
+  readonly attempts?: ReadonlyArray<Attempt> | undefined
+  /** The stack of the error that ended the run (a defect or an `Error`), secrets already masked. */
+  readonly stack?: string | undefined
+  /** The trace id of the run's span. */
+  readonly traceId?: string | undefined
 }
 
 /** A job's pause switch. */
@@ -169,6 +195,12 @@ export interface RunStoreShape {
   /** Asks the instances running `job` (other than `instance`) to interrupt those runs; `error` says why. */
   readonly requestCancel: (job: string, instance: string, error: string) => Effect.Effect<number>
   /**
+   * Asks the instance running `runId`, whichever it is, to interrupt it (it sees the request when it renews the
+   * run's lease); `error` says why. `false` when the run is not live. A store of one process has no other instance:
+   * the scheduler interrupts its own runs itself.
+   */
+  readonly cancelRun: (runId: string, error: string) => Effect.Effect<boolean>
+  /**
    * Extends the leases of this instance's live runs by `leaseSeconds`; returns
    * those to interrupt, with the reason: another instance asked to cancel
    * them, or they are no longer live (another instance marked them abandoned).
@@ -205,9 +237,10 @@ export interface RunStoreShape {
    */
   readonly anchor: (job: string, proposed: Date) => Effect.Effect<Date>
   /**
-   * The newest scheduled or catch-up slot recorded for each of `jobs`, leaving out catch-up runs still live (on
-   * another instance): a catch-up sequence going elsewhere is not started after its current slot, where the first
-   * run would overlap it, but at that slot, which is taken, so the sequence is left to the instance running it.
+   * The newest slot recorded for each of `jobs`, manual runs and backfills aside (they are not the schedule's), and
+   * leaving out catch-up runs still live (on another instance): a catch-up sequence going elsewhere is not started
+   * after its current slot, where the first run would overlap it, but at that slot, which is taken, so the sequence
+   * is left to the instance running it.
    */
   readonly lastSlots: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Date>>
   /** One run's record. */
@@ -271,6 +304,15 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 /** A record as it is now, for a reader: the memory store changes its own in place. */
 const copy = (record: RunRecord): RunRecord => ({ ...record })
 
+/** A record as the history lists it: without the detail only `get` gives (as on PostgreSQL). */
+const summary = ({ attempts: _attempts, stack: _stack, traceId: _traceId, ...record }: RunRecord): RunRecord => record
+
+/**
+ * Runs an operator asked for (`manual`, `backfill`): they run even when the job is paused, and are not the
+ * schedule's own slots (catch-up after downtime counts from the newest of those).
+ */
+export const isOperators = (reason: RunReason): boolean => reason === "manual" || reason === "backfill"
+
 /**
  * A store in this process's memory: history is lost at exit, and there are no
  * other instances (nothing runs elsewhere, nothing is abandoned). Bounded by
@@ -285,6 +327,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
     /** Per job, its claimed slots (epoch ms → run id); a re-run of a slot has its own (one re-run per slot). */
     const bySlot = new Map<string, Map<number, string>>()
     const reruns = new Map<string, Map<number, string>>()
+    /** Per backfill id and job, the slots it claimed. */
+    const backfills = new Map<string, Map<number, string>>()
     const paused = new Map<string, Pause>()
     const anchors = new Map<string, Date>()
     /** Finished runs, oldest first: what is evicted first. Live runs are never evicted. */
@@ -292,11 +336,12 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
     let evictFrom = 0
     /** Finished records held (pruned ones leave stale ids in `finished`). */
     let held = 0
-    /** The claimed slots of `job` (of its re-runs for a `rerun`), created when `create`. */
-    const slotsOf = (job: string, reason: RunReason, create: boolean) => {
-      const all = reason === "rerun" ? reruns : bySlot
-      let slots = all.get(job)
-      if (slots === undefined && create) all.set(job, slots = new Map())
+    /** The claimed slots of `job` (of its re-runs for a `rerun`, of one backfill's), created when `create`. */
+    const slotsOf = (job: string, reason: RunReason, backfillId: string | undefined, create: boolean) => {
+      const all = reason === "rerun" ? reruns : reason === "backfill" ? backfills : bySlot
+      const key = reason === "backfill" ? `${backfillId}\u0000${job}` : job
+      let slots = all.get(key)
+      if (slots === undefined && create) all.set(key, slots = new Map())
       return slots
     }
     const evict = () => {
@@ -306,7 +351,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
         if (record === undefined || isLive(record.status)) continue
         byId.delete(runId)
         held--
-        const slots = slotsOf(record.job, record.reason, false)
+        const slots = slotsOf(record.job, record.reason, record.backfillId, false)
         const at = record.nominalAt.getTime()
         if (slots?.get(at) === runId) slots.delete(at)
       }
@@ -331,13 +376,13 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       claim: (claim) =>
         Effect.sync((): ClaimResult => {
           if (claim.reason !== "manual") {
-            const slots = slotsOf(claim.job, claim.reason, true)!
+            const slots = slotsOf(claim.job, claim.reason, claim.backfillId, true)!
             const at = claim.nominalAt.getTime()
             if (slots.has(at)) return { _tag: "Taken" }
             slots.set(at, claim.runId)
           }
-          // A manual run is an operator's explicit act: it runs even when the job is paused.
-          const found = claim.reason === "manual" ? undefined : paused.get(claim.job)
+          // A manual run or a backfill is an operator's explicit act: it runs even when the job is paused.
+          const found = isOperators(claim.reason) ? undefined : paused.get(claim.job)
           const pause = found?.until !== undefined && claim.nominalAt >= found.until ? undefined : found
           const skipReason = pause !== undefined ? "paused" : claim.missed
           byId.set(claim.runId, {
@@ -353,7 +398,8 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             finishedAt: skipReason === undefined ? undefined : claim.at,
             durationMs: skipReason === undefined ? undefined : 0,
             error: undefined,
-            scheduleVersion: claim.scheduleVersion
+            scheduleVersion: claim.scheduleVersion,
+            backfillId: claim.backfillId
           })
           if (skipReason !== undefined) ended(claim.runId)
           return pause === undefined ? { _tag: "Claimed", others: none } : { _tag: "Paused", reason: pause.reason }
@@ -369,6 +415,9 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           record.finishedAt = outcome.at
           record.durationMs = outcome.at.getTime() - record.startedAt.getTime()
           record.error = outcome.error
+          record.attempts = outcome.attempts
+          record.stack = outcome.stack
+          record.traceId = outcome.traceId
           ended(runId)
           return true
         }),
@@ -376,6 +425,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       dequeue: (runId) => Effect.sync(() => setStatus(runId, "running")),
       others: () => Effect.succeed(none),
       requestCancel: () => Effect.succeed(0),
+      cancelRun: (runId) => Effect.sync(() => byId.get(runId) !== undefined && isLive(byId.get(runId)!.status)),
       renew: () => Effect.succeed([]),
       reap: Effect.succeed([]),
       reapDead: Effect.succeed([]),
@@ -413,7 +463,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           const last = new Map<string, Date>()
           const wanted = new Set(jobs)
           for (const record of byId.values()) {
-            if (!wanted.has(record.job) || record.reason === "manual") continue
+            if (!wanted.has(record.job) || isOperators(record.reason)) continue
             const seen = last.get(record.job)
             if (seen === undefined || seen < record.nominalAt) last.set(record.job, record.nominalAt)
           }
@@ -433,7 +483,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             if (query.status !== undefined && r.status !== query.status) continue
             if (query.from !== undefined && r.startedAt < query.from) continue
             if (query.to !== undefined && r.startedAt >= query.to) continue
-            page.push(copy(r))
+            page.push(summary(r))
           }
           return page
         }),

@@ -5,7 +5,7 @@
  * `Slot`: claim, overlap, limit, run) and re-arms the job. Closing the scope is the shutdown: no new runs, running
  * ones get the grace period, then are interrupted.
  */
-import { Clock, type Context, Duration, Effect, Either, Fiber, Option, Schema } from "effect"
+import { Clock, type Context, Duration, Effect, Either, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
 import * as CatchUp from "./CatchUp.js"
@@ -24,29 +24,18 @@ import {
 import * as JobClock from "./JobClock.js"
 import * as Leases from "./Leases.js"
 import * as Metrics from "./Metrics.js"
+import * as Operators from "./Operators.js"
 import { type MissedReason, RunStore } from "./RunStore.js"
 import * as Slot from "./Slot.js"
 import { WorkerConfig } from "./WorkerConfig.js"
 
 export { LATE_MILLIS, MISSED_RECORD_DELAY } from "./CatchUp.js"
 export type { JobInfo } from "./Entry.js"
+export { JobNotFound, SchedulerStopped } from "./Operators.js"
+export type { BackfillStarted, TriggerOptions } from "./Operators.js"
 
 /** Why a job could not be registered. */
 export type RegistrationError = CronSpec.InvalidCronExpression | InvalidJobOption | DuplicateJobName
-
-/** No job of that name is registered. */
-export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", { job: Schema.String }) {
-  override get message(): string {
-    return `no job named "${this.job}" is registered`
-  }
-}
-
-/** The scheduler is shutting down: it starts no run. */
-export class SchedulerStopped extends Schema.TaggedError<SchedulerStopped>()("SchedulerStopped", {}) {
-  override get message(): string {
-    return "the scheduler is shutting down"
-  }
-}
 
 /** A job in the clock. */
 type Waiting = JobClock.Waiting<Entry.Entry>
@@ -144,7 +133,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         return Effect.logInfo("re-running an abandoned slot").pipe(
           Effect.annotateLogs({ job: record.job, nominal_at: record.nominalAt.toISOString(), rerun_of: record.runId }),
           Effect.zipRight(Effect.sync(() => {
-            inFlight.start(slot(waiting.entry, record.nominalAt.getTime(), "rerun", runId, undefined, record.runId))
+            inFlight.start(slot(waiting.entry, record.nominalAt.getTime(), "rerun", runId, { rerunOf: record.runId }))
           }))
         )
       }
@@ -265,6 +254,13 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const register = <E, R>(job: Job<E, R>): Effect.Effect<void, RegistrationError, Exclude<R, CurrentRun>> =>
       registerAll([job]).pipe(Effect.mapError((errors) => errors[0]!))
 
+    const operators = Operators.make({
+      entry: (name) => entries.get(name)?.entry,
+      inFlight,
+      slot,
+      store
+    })
+
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* inFlight.close
@@ -309,17 +305,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       jobs: Effect.sync((): ReadonlyArray<Entry.JobInfo> =>
         [...entries.values()].map(({ entry }) => Entry.info(entry))
       ),
-      /** Runs a job now, as a manual run, and waits for its outcome (its history record). */
-      trigger: (name: string) =>
-        Effect.gen(function*() {
-          const waiting = entries.get(name)
-          if (waiting === undefined) return yield* Effect.fail(new JobNotFound({ job: name }))
-          if (inFlight.closed()) return yield* Effect.fail(new SchedulerStopped())
-          const runId = randomUUID()
-          const now = yield* Clock.currentTimeMillis
-          yield* Fiber.await(inFlight.start(slot(waiting.entry, now, "manual", runId)))
-          return yield* store.get(runId)
-        })
+      /** Runs a job now, as a manual run, and waits for its outcome (its history record); see `Operators.ts`. */
+      trigger: operators.trigger,
+      /** Interrupts a live run, here or on the instance that runs it; see `Operators.ts`. */
+      cancel: operators.cancel,
+      /** Starts a backfill of a past range, in the background; see `Backfill.ts` and `Operators.ts`. */
+      backfill: operators.backfill
     } as const
   })
 }) {}

@@ -30,6 +30,21 @@ export interface Dependencies {
   readonly onStoreFailure: (entry: Entry, nominal: number) => void
 }
 
+/** What a slot may be given beyond its job, instant, reason and run id. */
+export interface SlotOptions {
+  /**
+   * Completed once this instance has decided whether the slot runs (claimed and past the local overlap check); with
+   * `answerWhenQueued`, also once the run waits in the queue.
+   */
+  readonly decided?: Deferred.Deferred<void> | undefined
+  /** Complete `decided` when the run starts waiting in the queue (a manual run not waited for). */
+  readonly answerWhenQueued?: boolean | undefined
+  /** For a `rerun`: the abandoned run it runs again. */
+  readonly rerunOf?: string | undefined
+  /** For a `backfill`: its id (see `Claim.backfillId`). */
+  readonly backfillId?: string | undefined
+}
+
 const put = (annotations: HashMap.HashMap<string, unknown>, key: string, value: unknown) =>
   HashMap.set(annotations, key, value)
 
@@ -90,10 +105,12 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     nominalAt: Date,
     reason: RunReason,
     others: Others,
-    decided: Deferred.Deferred<void> | undefined
+    decided: Deferred.Deferred<void> | undefined,
+    answerWhenQueued: boolean | undefined
   ): Effect.Effect<void> => {
     const waited = entry.state.active.length > 0
-    return Effect.flatMap(Overlap.admit(ctx, entry, runId, nominalAt), (local) => {
+    const queued = answerWhenQueued ? decided : undefined
+    return Effect.flatMap(Overlap.admit(ctx, entry, runId, nominalAt, queued), (local) => {
       if (decided !== undefined) Deferred.unsafeDone(decided, Exit.void)
       if (!local) return Effect.void
       const go = run(entry, runId, nominalAt, reason)
@@ -131,11 +148,9 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     nominal: number,
     reason: RunReason,
     runId: string,
-    /** Completed once this instance has decided whether the slot runs (claimed and past the local overlap check). */
-    decided?: Deferred.Deferred<void>,
-    /** For a `rerun`: the abandoned run it runs again. */
-    rerunOf?: string
+    options: SlotOptions = {}
   ): Effect.Effect<boolean> => {
+    const { answerWhenQueued, backfillId, decided, rerunOf } = options
     const nominalAt = new Date(nominal)
     const claimed = Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() =>
@@ -149,7 +164,8 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
             at: new Date(clock.unsafeCurrentTimeMillis()),
             leaseSeconds,
             rerunOf,
-            scheduleVersion: entry.scheduleVersion
+            scheduleVersion: entry.scheduleVersion,
+            backfillId
           }),
           (claim): Effect.Effect<boolean> => {
             if (claim._tag === "Taken") return Effect.as(Effect.logDebug("slot already claimed"), false)
@@ -157,7 +173,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
               Metrics.unsafeSkip(entry.name, "paused")
               return Effect.as(Effect.logInfo("job skipped (paused)"), true)
             }
-            return restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided)).pipe(
+            return restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided, answerWhenQueued)).pipe(
               Effect.onInterrupt(() => recordInterrupted(entry, runId)),
               Effect.ensuring(Overlap.release(ctx, entry, runId)),
               Effect.as(true)
@@ -168,7 +184,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     ).pipe(
       // The run store failed (the database is down): the slot is recorded once it answers again.
       Effect.catchAllDefect((defect) => {
-        if (reason !== "manual") onStoreFailure(entry, nominal)
+        if (reason !== "manual" && reason !== "backfill") onStoreFailure(entry, nominal)
         return Effect.as(
           Effect.annotateLogs(Effect.logError("slot not recorded: the run store failed"), {
             error: Execution.describe(defect)

@@ -37,7 +37,22 @@ interface Row {
   readonly duration_ms: number | null
   readonly error: string | null
   readonly schedule_version: number | null
+  readonly backfill_id: string | null
 }
+
+/** A row with the detail only `get` reads. */
+interface DetailRow extends Row {
+  readonly attempts: ReadonlyArray<{ readonly attempt: number; readonly at: string; readonly error: string }> | null
+  readonly stack: string | null
+  readonly trace_id: string | null
+}
+
+const toDetail = (row: DetailRow): RunRecord => ({
+  ...toRecord(row),
+  attempts: row.attempts?.map((a) => ({ attempt: a.attempt, at: new Date(a.at), error: a.error })),
+  stack: row.stack ?? undefined,
+  traceId: row.trace_id ?? undefined
+})
 
 const toRecord = (row: Row): RunRecord => ({
   runId: row.run_id,
@@ -52,7 +67,8 @@ const toRecord = (row: Row): RunRecord => ({
   finishedAt: row.finished_at ?? undefined,
   durationMs: row.duration_ms ?? undefined,
   error: row.error ?? undefined,
-  scheduleVersion: row.schedule_version ?? undefined
+  scheduleVersion: row.schedule_version ?? undefined,
+  backfillId: row.backfill_id ?? undefined
 })
 
 interface PauseRow {
@@ -79,6 +95,12 @@ interface ClaimRow {
   readonly running: number
   readonly queued: number
 }
+
+/** A run's failed attempts as the `attempts` column keeps them (JSON), or null when there were none. */
+const attemptsJson = (outcome: Outcome): string | null =>
+  outcome.attempts === undefined || outcome.attempts.length === 0
+    ? null
+    : JSON.stringify(outcome.attempts.map((a) => ({ attempt: a.attempt, at: a.at.toISOString(), error: a.error })))
 
 /** Rows one `prune` call deletes at most: short statements, no long locks. */
 export const PRUNE_BATCH = 5000
@@ -144,10 +166,10 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* checkClock(sql)
   const columns = sql`run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at,
-    duration_ms::float8 AS duration_ms, error, schedule_version`
+    duration_ms::float8 AS duration_ms, error, schedule_version, backfill_id`
   /** {@link columns} of `runs r`, for an update joined to a set of locked run ids. */
   const returned = sql`r.run_id, r.job, r.nominal_at, r.reason, r.status, r.skip_reason, r.attempt, r.instance,
-    r.started_at, r.finished_at, r.duration_ms::float8 AS duration_ms, r.error, r.schedule_version`
+    r.started_at, r.finished_at, r.duration_ms::float8 AS duration_ms, r.error, r.schedule_version, r.backfill_id`
   const live = sql`status IN ('running', 'queued') AND lease_until > now()`
 
   /**
@@ -157,7 +179,7 @@ export const make = Effect.gen(function*() {
    * bucket makes claims of one job from several instances take turns: each
    * counts what the one before committed, so two runs of one job started at
    * the same moment by two instances (a manual run and a scheduled slot, say)
-   * cannot both see the other as absent.
+   * cannot both see the other as absent. The function of `13_schedules` takes the backfill ids and the versions too.
    */
   const claimAll = (claims: ReadonlyArray<Claim>) =>
     sql<ClaimRow>`
@@ -168,8 +190,8 @@ export const make = Effect.gen(function*() {
         ${claims.map((c) => c.nominalAt)}::timestamptz[], ${claims.map((c) => c.reason)}::text[],
         ${claims.map((c) => c.instance)}::text[], ${claims.map((c) => c.at)}::timestamptz[],
         ${claims.map((c) => c.leaseSeconds)}::float8[], ${claims.map((c) => c.missed ?? null)}::text[],
-        ${claims.map((c) => c.rerunOf ?? null)}::uuid[], ${claims.map((c) => c.scheduleVersion ?? null)}::int[],
-        ${CLAIM_LOCKS}::int
+        ${claims.map((c) => c.rerunOf ?? null)}::uuid[], ${CLAIM_LOCKS}::int,
+        ${claims.map((c) => c.backfillId ?? null)}::uuid[], ${claims.map((c) => c.scheduleVersion ?? null)}::int[]
       )`.pipe(
       Effect.map((rows) => {
         const byId = new Map(rows.map((row) => [row.run_id, row]))
@@ -201,8 +223,10 @@ export const make = Effect.gen(function*() {
         SELECT * FROM unnest(
           ${unique.map((i) => i.runId)}::uuid[], ${unique.map((i) => i.outcome.status)}::text[],
           ${unique.map((i) => i.outcome.skipReason ?? null)}::text[], ${unique.map((i) => i.outcome.attempt)}::int[],
-          ${unique.map((i) => i.outcome.at)}::timestamptz[], ${unique.map((i) => i.outcome.error ?? null)}::text[]
-        ) AS i (run_id, status, skip_reason, attempt, finished_at, error)
+          ${unique.map((i) => i.outcome.at)}::timestamptz[], ${unique.map((i) => i.outcome.error ?? null)}::text[],
+          ${unique.map((i) => attemptsJson(i.outcome))}::jsonb[], ${unique.map((i) => i.outcome.stack ?? null)}::text[],
+          ${unique.map((i) => i.outcome.traceId ?? null)}::text[]
+        ) AS i (run_id, status, skip_reason, attempt, finished_at, error, attempts, stack, trace_id)
       ), locked AS (
         SELECT r.run_id FROM cron_worker.runs r JOIN i ON i.run_id = r.run_id
         WHERE r.status IN ('running', 'queued')
@@ -211,7 +235,7 @@ export const make = Effect.gen(function*() {
       )
       UPDATE cron_worker.runs r
       SET status = i.status, skip_reason = i.skip_reason, attempt = i.attempt, finished_at = i.finished_at,
-          error = i.error, lease_until = NULL,
+          error = i.error, lease_until = NULL, attempts = i.attempts, stack = i.stack, trace_id = i.trace_id,
           duration_ms = GREATEST(0, (EXTRACT(EPOCH FROM (i.finished_at - r.started_at)) * 1000)::bigint)
       FROM i JOIN locked USING (run_id)
       WHERE r.run_id = i.run_id AND r.status IN ('running', 'queued')
@@ -265,6 +289,11 @@ export const make = Effect.gen(function*() {
           WHERE job = ${job} AND instance <> ${instance} AND status = 'running' AND lease_until > now()
             AND cancel_requested IS NULL
           RETURNING run_id`.pipe(Effect.map((rows) => rows.length), guard),
+      cancelRun: (runId, error) =>
+        // The instance running it sees the request when it next renews the run's lease; the first reason stays.
+        sql`UPDATE cron_worker.runs SET cancel_requested = COALESCE(cancel_requested, ${error})
+          WHERE run_id = ${runId} AND status IN ('running', 'queued') AND lease_until > now()
+          RETURNING run_id`.pipe(Effect.map((rows) => rows.length > 0), guard),
       renew: (runIds, leaseSeconds) =>
         runIds.length === 0
           ? Effect.succeed([])
@@ -329,7 +358,7 @@ export const make = Effect.gen(function*() {
       unrerun: (jobs, instance, since) =>
         sql<Row>`
         SELECT ${columns} FROM cron_worker.runs r
-        WHERE r.status = 'abandoned' AND r.reason <> 'rerun' AND r.finished_at > ${since}
+        WHERE r.status = 'abandoned' AND r.reason NOT IN ('rerun', 'backfill') AND r.finished_at > ${since}
           AND r.job = ANY(${jobs}::text[]) AND r.instance <> ${instance}
           AND NOT EXISTS (
             SELECT 1 FROM cron_worker.runs x WHERE x.job = r.job AND x.nominal_at = r.nominal_at AND x.reason = 'rerun'
@@ -389,7 +418,7 @@ export const make = Effect.gen(function*() {
             FROM unnest(${jobs}::text[]) AS j (job)
             CROSS JOIN LATERAL (
               SELECT nominal_at FROM cron_worker.runs r
-              WHERE r.job = j.job AND r.reason <> 'manual'
+              WHERE r.job = j.job AND r.reason NOT IN ('manual', 'backfill')
                 AND NOT (r.reason = 'catch-up' AND ${live})
               ORDER BY r.nominal_at DESC LIMIT 1
             ) AS last`.pipe(
@@ -397,8 +426,8 @@ export const make = Effect.gen(function*() {
             guard
           ),
       get: (runId) =>
-        sql<Row>`SELECT ${columns} FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
-          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord)),
+        sql<DetailRow>`SELECT ${columns}, attempts, stack, trace_id FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toDetail)),
           guard
         ),
       history: (query = {}) => {
@@ -464,8 +493,8 @@ export const make = Effect.gen(function*() {
             SELECT run_id FROM cron_worker.runs r
             WHERE r.started_at < ${before} AND r.status NOT IN ('running', 'queued')
               -- A job's newest slot stays, however old: catch-up after downtime counts from it.
-              AND (r.reason = 'manual' OR EXISTS (
-                SELECT 1 FROM cron_worker.runs n WHERE n.job = r.job AND n.reason <> 'manual'
+              AND (r.reason IN ('manual', 'backfill') OR EXISTS (
+                SELECT 1 FROM cron_worker.runs n WHERE n.job = r.job AND n.reason NOT IN ('manual', 'backfill')
                   AND n.nominal_at > r.nominal_at))
             LIMIT ${PRUNE_BATCH}
           ) RETURNING 1

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { AdminApi } from "../../src/AdminApi.js"
 import { freePort, servicesAvailable } from "../services.js"
-import { MAIN, type Proc, runNode, type Spawn, test } from "./harness.js"
+import { fixture, MAIN, type Proc, runNode, sleep, type Spawn, test } from "./harness.js"
 
 const postgres = await servicesAvailable(["postgres"])
 
@@ -24,9 +24,13 @@ const MAINTENANCE = "cron_worker.maintenance"
 const ADMIN = "admin-token-of-the-e2e-suite-0123456789"
 const VIEWER = "viewer-token-of-the-e2e-suite-0123456789"
 
-const worker = async (spawn: Spawn, env: Record<string, string> = { ADMIN_TOKEN: ADMIN, VIEWER_TOKEN: VIEWER }) => {
+const worker = async (
+  spawn: Spawn,
+  env: Record<string, string> = { ADMIN_TOKEN: ADMIN, VIEWER_TOKEN: VIEWER },
+  script = MAIN
+) => {
   const port = await freePort()
-  const proc = await spawn(MAIN, [], { env: { HTTP_PORT: String(port), ...env } })
+  const proc = await spawn(script, [], { env: { HTTP_PORT: String(port), ...env } })
   await proc.waitFor("worker started successfully")
   return { proc, base: `http://127.0.0.1:${port}` }
 }
@@ -137,7 +141,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       const result = await Effect.runPromise(Effect.gen(function*() {
         const api = yield* client(base, ADMIN)
         const runs = []
-        for (let i = 0; i < 3; i++) runs.push(yield* api.jobs.trigger({ path: { name: MAINTENANCE } }))
+        for (let i = 0; i < 3; i++) runs.push(yield* api.jobs.trigger({ path: { name: MAINTENANCE }, payload: null }))
         const first = yield* api.runs.list({ urlParams: { job: MAINTENANCE, limit: 2 } })
         const second = yield* api.runs.list({ urlParams: { job: MAINTENANCE, limit: 2, cursor: first.next } })
         const one = yield* api.runs.get({ path: { runId: runs[0]!.runId } })
@@ -276,7 +280,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       expect(first).toContain("# HELP cron_worker_runs_total Slots of each job by outcome")
       expect(first).not.toMatch(/# HELP (\S+) \1\n/)
       const api = await Effect.runPromise(client(base, ADMIN))
-      const run = await Effect.runPromise(api.jobs.trigger({ path: { name: MAINTENANCE } }))
+      const run = await Effect.runPromise(api.jobs.trigger({ path: { name: MAINTENANCE }, payload: {} }))
       expect(run.status).toBe("succeeded")
       await Effect.runPromise(api.schedules.create({
         payload: { kind: "user_digest", expression: "0 0 1 1 *", payload: { userId: "u" } }
@@ -345,9 +349,18 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       "/api/jobs/{name}/trigger",
       "/api/runs",
       "/api/runs/{runId}",
+      "/api/runs/{runId}/cancel",
+      "/api/jobs/{name}/backfill",
       "/api/preview",
       "/api/audit"
     ]))
+    // The no-wait trigger's 202 and the cancel's 409 are in the document, as the typed client reads them.
+    expect(Object.keys(openapi.body.paths["/api/jobs/{name}/trigger"].post.responses)).toEqual(
+      expect.arrayContaining(["200", "202", "403", "404"])
+    )
+    expect(Object.keys(openapi.body.paths["/api/runs/{runId}/cancel"].post.responses)).toEqual(
+      expect.arrayContaining(["200", "401", "403", "404", "409"])
+    )
     const docs = await fetch(`${base}/api/docs`)
     expect(docs.status).toBe(200)
     const html = await docs.text()
@@ -410,6 +423,276 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       // The run happened in the worker: its log says so.
       await proc.waitFor("job completed successfully", (line) => line.job === MAINTENANCE)
       noSecrets(proc, readFileSync(env.ADMIN_TOKEN_FILE, "utf8").trim())
+    }
+  )
+
+  /** A worker of one job, `sleepy-1`, whose runs take `sleepMs` (`test/fixtures/sleepy-worker.mjs`). */
+  const sleepy = (spawn: Spawn, schedule: string, sleepMs: number) =>
+    worker(spawn, {
+      ADMIN_TOKEN: ADMIN,
+      VIEWER_TOKEN: VIEWER,
+      FIXTURE_SCHEDULE: schedule,
+      FIXTURE_SLEEP_MS: String(sleepMs)
+    }, fixture("sleepy-worker.mjs"))
+
+  test(
+    "trigger with an overlap override, not waited for (202); cancel a running run; its detail; 403, 404, 409",
+    { timeout: 90_000 },
+    async ({ spawn }) => {
+      // A yearly job that runs for a minute: only the runs this test starts run.
+      const { base, proc } = await sleepy(spawn, "0 0 1 1 *", 60_000)
+      const started = await status(base, "/api/jobs/sleepy-1/trigger", bearer(ADMIN, { wait: false }))
+      expect(started.status).toBe(202)
+      expect(started.body).toMatchObject({ job: "sleepy-1", reason: "manual", status: "running" })
+      // No body at all is the defaults (curl -X POST): the run's outcome, here skipped (the first still runs).
+      const bare = await status(base, "/api/jobs/sleepy-1/trigger", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}` }
+      })
+      expect(bare).toMatchObject({ status: 200, body: { status: "skipped", skipReason: "overlap" } })
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const api = yield* client(base, ADMIN)
+        // The job's own policy is skip: a second run, not waited for, is refused at once.
+        const skipped = yield* api.jobs.trigger({ path: { name: "sleepy-1" }, payload: { wait: false } })
+        // Allowed for this run only.
+        const allowed = yield* api.jobs.trigger({
+          path: { name: "sleepy-1" },
+          payload: { wait: false, overlap: "allow" }
+        })
+        const cancelled = yield* api.runs.cancel({ path: { runId: started.body.runId } })
+        const detail = yield* api.runs.get({ path: { runId: started.body.runId } })
+        const other = yield* api.runs.cancel({ path: { runId: allowed.runId } })
+        const audit = yield* api.audit.list({ urlParams: { limit: 10 } })
+        return { skipped, allowed, cancelled, detail, other, audit }
+      }))
+      expect(result.skipped).toMatchObject({ status: "skipped", skipReason: "overlap", reason: "manual" })
+      expect(result.allowed).toMatchObject({ status: "running" })
+      expect(result.cancelled).toMatchObject({ status: "interrupted", error: "cancelled through the API (admin)" })
+      expect(result.other).toMatchObject({ status: "interrupted", error: "cancelled through the API (admin)" })
+      expect(result.detail).toMatchObject({ status: "interrupted", attempts: [], instance: expect.any(String) })
+      expect(result.detail.traceId).toMatch(/^[0-9a-f]{32}$/)
+      // The run's log line carries the same trace id as its detail.
+      const interrupted = await proc.waitFor("job interrupted", (line) => line.run_id === started.body.runId)
+      expect(interrupted.trace_id).toBe(result.detail.traceId)
+      await proc.waitFor("fixture work interrupted")
+      expect(result.audit.filter((entry) => entry.action === "cancel").map((entry) => entry.target)).toEqual([
+        `run:${result.allowed.runId}`,
+        `run:${started.body.runId}`
+      ])
+      expect(result.audit.find((entry) => entry.action === "cancel")?.before).toMatchObject({ status: "running" })
+      // A run that is not running any more: 409, named.
+      const again = await status(base, `/api/runs/${started.body.runId}/cancel`, bearer(ADMIN, {}))
+      expect(again.status).toBe(409)
+      expect(again.body).toMatchObject({ _tag: "NotRunning" })
+      expect(again.body.message).toContain("interrupted")
+      expect((await status(base, `/api/runs/${started.body.runId}/cancel`, bearer(VIEWER, {}))).status).toBe(403)
+      const unknown = await status(base, "/api/runs/00000000-0000-0000-0000-000000000000/cancel", bearer(ADMIN, {}))
+      expect(unknown).toMatchObject({ status: 404, body: { _tag: "NotFound" } })
+      expect((await status(base, "/api/runs/not-a-run-id/cancel", bearer(ADMIN, {}))).status).toBe(404)
+      expect((await status(base, "/api/runs/not-a-run-id", bearer(VIEWER))).status).toBe(404)
+      expect((await status(base, `/api/runs/${started.body.runId}/cancel`, { method: "POST" })).status).toBe(401)
+      // `replace` is the job's alone; the override is skip, allow or queue.
+      const replace = await status(base, "/api/jobs/sleepy-1/trigger", bearer(ADMIN, { overlap: "replace" }))
+      expect(replace.status).toBe(400)
+      expect(JSON.stringify(replace.body)).toContain("overlap")
+      expect((await status(base, "/api/jobs/nope/trigger", bearer(ADMIN, { wait: false }))).status).toBe(404)
+      noSecrets(proc, ADMIN, VIEWER)
+    }
+  )
+
+  test(
+    "run detail: each failed attempt, the stack of a defect or an error, the trace id of the run's log lines",
+    { timeout: 60_000 },
+    async ({ spawn }) => {
+      const { base, proc } = await worker(spawn, { ADMIN_TOKEN: ADMIN }, fixture("panic-worker.mjs"))
+      const panic = await proc.waitFor("job panic recovered", (line) => line.job === "exploding")
+      await proc.waitFor("job failed", (line) => line.job === "failing")
+      const result = await Effect.runPromise(Effect.gen(function*() {
+        const api = yield* client(base, ADMIN)
+        const exploding = yield* api.runs.get({ path: { runId: String(panic.run_id) } })
+        const failed = yield* api.runs.list({ urlParams: { job: "failing", status: "failed", limit: 1 } })
+        const failing = yield* api.runs.get({ path: { runId: failed.runs[0]!.runId } })
+        return { exploding, failing }
+      }))
+      expect(result.exploding.status).toBe("failed")
+      expect(result.exploding.attempts).toEqual([
+        { attempt: 1, at: expect.any(Date), error: expect.stringContaining("panic: Error: fixture boom") }
+      ])
+      expect(result.exploding.stack).toMatch(/^Error: fixture boom at .*\n\s+at /)
+      expect(result.exploding.traceId).toBe(panic.trace_id)
+      expect(result.failing.attempts.map((a) => a.error)).toEqual(["Error: fixture typed failure"])
+      expect(result.failing.stack).toContain("fixture typed failure")
+    }
+  )
+
+  test(
+    "backfill: the slots of a past range run as backfill runs; a retried id runs nothing twice; 400, 403, 404",
+    { timeout: 90_000 },
+    async ({ spawn }) => {
+      const { base, proc } = await sleepy(spawn, "0 * * * *", 10)
+      const hour = 3_600_000
+      const to = new Date(Math.floor(Date.now() / hour) * hour)
+      const from = new Date(to.getTime() - 3 * hour)
+      const accepted = await status(
+        base,
+        "/api/jobs/sleepy-1/backfill",
+        bearer(ADMIN, { from: from.toISOString(), to: to.toISOString() })
+      )
+      expect(accepted.status).toBe(202)
+      expect(accepted.body).toMatchObject({ job: "sleepy-1", overlap: "skip" })
+      expect(accepted.body.slots).toEqual([0, 1, 2].map((i) => new Date(from.getTime() + i * hour).toISOString()))
+      await proc.waitFor("backfill finished", (line) => line.backfill_id === accepted.body.id)
+      const backfilled = async () => {
+        const runs = await status(base, "/api/runs?job=sleepy-1&limit=50", bearer(VIEWER))
+        return (runs.body.runs as Array<{ reason: string; status: string; nominalAt: string; backfillId?: string }>)
+          .filter((run) => run.reason === "backfill")
+      }
+      const first = await backfilled()
+      expect(first.map((run) => [run.status, run.nominalAt, run.backfillId]).reverse()).toEqual(
+        accepted.body.slots.map((slot: string) => ["succeeded", slot, accepted.body.id])
+      )
+      // The same request again, with its id: nothing runs twice.
+      const retried = await Effect.runPromise(Effect.flatMap(client(base, ADMIN), (api) =>
+        api.jobs.backfill({
+          path: { name: "sleepy-1" },
+          payload: { from, to, id: accepted.body.id, overlap: "allow" }
+        })))
+      expect(retried.id).toBe(accepted.body.id)
+      await proc.waitFor("backfill finished", (line) => line.backfill_id === accepted.body.id && line.claimed === 0)
+      expect(await backfilled()).toHaveLength(3)
+      // Refused, named: an end after now, more than 1000 slots, an empty range.
+      const future = await status(
+        base,
+        "/api/jobs/sleepy-1/backfill",
+        bearer(ADMIN, { from: from.toISOString(), to: new Date(Date.now() + 2 * hour).toISOString() })
+      )
+      expect(future.status).toBe(400)
+      expect(future.body.message).toContain("after now")
+      const large = await status(
+        base,
+        "/api/jobs/sleepy-1/backfill",
+        bearer(ADMIN, { from: new Date(to.getTime() - 2000 * hour).toISOString(), to: to.toISOString() })
+      )
+      expect(large.status).toBe(400)
+      expect(large.body.message).toContain("more than 1000 slots")
+      const empty = await status(
+        base,
+        "/api/jobs/sleepy-1/backfill",
+        bearer(ADMIN, { from: to.toISOString(), to: from.toISOString() })
+      )
+      expect(empty.status).toBe(400)
+      const body = { from: from.toISOString(), to: to.toISOString() }
+      expect((await status(base, "/api/jobs/sleepy-1/backfill", bearer(VIEWER, body))).status).toBe(403)
+      expect((await status(base, "/api/jobs/nope/backfill", bearer(ADMIN, body))).status).toBe(404)
+      const audit = await status(base, "/api/audit?limit=5", bearer(VIEWER))
+      expect(audit.body.filter((entry: { action: string }) => entry.action === "backfill")).toHaveLength(2)
+      expect(audit.body[0]).toMatchObject({
+        action: "backfill",
+        target: "job:sleepy-1",
+        after: { id: accepted.body.id, slots: 3, overlap: "allow" }
+      })
+    }
+  )
+
+  test(
+    "the command line through a running worker: run --no-wait --overlap, cancel, backfill",
+    { timeout: 120_000 },
+    async ({ database, spawn }) => {
+      const db = await database()
+      const port = await freePort()
+      const env = {
+        HTTP_PORT: String(port),
+        ADMIN_TOKEN: ADMIN,
+        FIXTURE_SCHEDULE: "0 0 1 1 *",
+        FIXTURE_SLEEP_MS: "60000"
+      }
+      const script = fixture("sleepy-worker.mjs")
+      const proc = await spawn(script, [], { database: db, env })
+      await proc.waitFor("worker started successfully")
+      const cli = (...args: ReadonlyArray<string>) => runNode(script, args, { database: db, env, timeoutMs: 45_000 })
+      const printed = (result: { readonly stdout: string }) =>
+        result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("{"))
+
+      const ran = await cli("run", "sleepy-1", "--no-wait")
+      expect(ran.code, ran.output).toBe(0)
+      const [line] = printed(ran)
+      expect(line).toMatch(/^job "sleepy-1" running \(run [0-9a-f-]{36}\)$/)
+      const runId = line!.match(/run ([0-9a-f-]{36})/)![1]!
+      const skipped = await cli("run", "sleepy-1", "--no-wait")
+      expect(skipped.code).toBe(1)
+      expect(skipped.stderr).toContain(`job "sleepy-1" skipped (overlap)`)
+      const allowed = await cli("run", "sleepy-1", "--no-wait", "--overlap", "allow")
+      expect(allowed.code, allowed.output).toBe(0)
+      expect(printed(allowed)[0]).toMatch(/^job "sleepy-1" running/)
+      const cancelled = await cli("cancel", runId)
+      expect(cancelled.code, cancelled.output).toBe(0)
+      expect(printed(cancelled)).toEqual([`run ${runId} of job "sleepy-1": interrupted`])
+      const twice = await cli("cancel", runId)
+      expect(twice.code).toBe(1)
+      expect(twice.stderr).toContain("not running")
+      expect((await cli("cancel", "nonsense")).code).toBe(2)
+      const hour = 3_600_000
+      const to = new Date(Math.floor(Date.now() / hour) * hour)
+      // A yearly job: the two years before now hold two or three of its slots.
+      const backfill = await cli(
+        "backfill",
+        "sleepy-1",
+        "--from",
+        new Date(to.getTime() - 2 * 366 * 24 * hour).toISOString(),
+        "--to",
+        to.toISOString()
+      )
+      expect(backfill.code, backfill.output).toBe(0)
+      expect(printed(backfill)[0]).toMatch(
+        /^backfill [0-9a-f-]{36} of job "sleepy-1": [23] slots, running in the worker$/
+      )
+      await proc.waitFor("backfill started")
+      const bad = await cli("backfill", "sleepy-1", "--from", "yesterday", "--to", to.toISOString())
+      expect(bad.code).toBe(2)
+      noSecrets(proc, ADMIN)
+    }
+  )
+
+  test(
+    "cancel through one worker of a run on another: requested at once, interrupted at the other's next lease renewal",
+    { timeout: 90_000 },
+    async ({ database, spawn }) => {
+      const db = await database()
+      const script = fixture("sleepy-worker.mjs")
+      // Leases of 6 s: renewed, and the request seen, every 2 s.
+      const env = (id: string, port: number) => ({
+        HTTP_PORT: String(port),
+        ADMIN_TOKEN: ADMIN,
+        WORKER_INSTANCE_ID: id,
+        WORKER_LEASE_SECONDS: "6",
+        FIXTURE_SCHEDULE: "0 0 1 1 *",
+        FIXTURE_SLEEP_MS: "60000"
+      })
+      const [portA, portB] = [await freePort(), await freePort()]
+      const a = await spawn(script, [], { database: db, env: env("instance-a", portA) })
+      const b = await spawn(script, [], { database: db, env: env("instance-b", portB) })
+      await Promise.all([a.waitFor("worker started successfully"), b.waitFor("worker started successfully")])
+      const baseA = `http://127.0.0.1:${portA}`
+      const baseB = `http://127.0.0.1:${portB}`
+      const started = await status(baseA, "/api/jobs/sleepy-1/trigger", bearer(ADMIN, { wait: false }))
+      expect(started.body).toMatchObject({ status: "running", instance: "instance-a" })
+      const asked = Date.now()
+      const answer = await status(baseB, `/api/runs/${started.body.runId}/cancel`, bearer(ADMIN, {}))
+      // B does not run it: it asked, and answers the run as it is, still running on A.
+      expect(answer).toMatchObject({ status: 200, body: { status: "running", instance: "instance-a" } })
+      const line = await a.waitFor("job interrupted", (l) => l.run_id === started.body.runId, 20_000)
+      expect(line.error).toBe("cancelled through the API (admin)")
+      expect(Date.now() - asked).toBeLessThan(10_000)
+      // The outcome is recorded just after its log line (outcomes are written in batches).
+      let detail = await status(baseB, `/api/runs/${started.body.runId}`, bearer(ADMIN))
+      for (let i = 0; i < 50 && detail.body.status === "running"; i++) {
+        await sleep(100)
+        detail = await status(baseB, `/api/runs/${started.body.runId}`, bearer(ADMIN))
+      }
+      expect(detail.body).toMatchObject({ status: "interrupted", error: "cancelled through the API (admin)" })
+      // Audited where it was asked.
+      const audit = await status(baseB, "/api/audit?limit=1", bearer(ADMIN))
+      expect(audit.body[0]).toMatchObject({ action: "cancel", target: `run:${started.body.runId}` })
     }
   )
 })

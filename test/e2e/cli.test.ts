@@ -269,6 +269,8 @@ describe.concurrent("check", { timeout: 60_000 }, () => {
 const COMMANDS = [
   "worker",
   "run",
+  "cancel",
+  "backfill",
   "next",
   "jobs",
   "check",
@@ -308,7 +310,9 @@ describe.concurrent("--help and errors of the command line", { timeout: 60_000 }
   it.each([
     { command: [], own: [] },
     { command: ["worker"], own: [] },
-    { command: ["run"], own: ["<job>", "--no-deliver"] },
+    { command: ["run"], own: ["<job>", "--no-deliver", "--overlap", "--no-wait"] },
+    { command: ["cancel"], own: ["<runId>"] },
+    { command: ["backfill"], own: ["<job>", "--from", "--to", "--overlap"] },
     { command: ["next"], own: ["<expression>", "--timezone", "--from", "--count", "--json"] },
     { command: ["jobs"], own: ["--json"] },
     { command: ["check"], own: [] },
