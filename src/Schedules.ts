@@ -512,16 +512,16 @@ export const make = (kinds: ReadonlyArray<Kind.Any>) =>
       })
 
     /** Listens while the scope lasts; when the channel is lost (the database restarted), again every `RELISTEN`. */
-    const listen = (loaded: Deferred.Deferred<void>) =>
+    const listen = (listening: Deferred.Deferred<void>) =>
       Effect.gen(function*() {
         let warned = false
         for (;;) {
-          const first = !(yield* Deferred.isDone(loaded))
+          const first = !(yield* Deferred.isDone(listening))
           const exit = yield* Effect.exit(
             listenOnce(
               Effect.zipRight(
-                first ? lock.withPermits(1)(loadAll) : reconcile,
-                Effect.sync(() => (warned = false)).pipe(Effect.zipRight(Deferred.succeed(loaded, undefined)))
+                first ? Effect.void : reconcile,
+                Effect.sync(() => (warned = false)).pipe(Effect.zipRight(Deferred.succeed(listening, undefined)))
               )
             )
           )
@@ -547,22 +547,21 @@ export const make = (kinds: ReadonlyArray<Kind.Any>) =>
     /** After a change: applied here at once, announced to the others. */
     const changed = (id: string) => Effect.zipRight(sync(id), store.announce(id))
 
+    // A worker listens from the moment its schedules are built, well before it loads them at start: by then the
+    // probe has come back, and start-up is not held up waiting for it (instances released together start together).
+    const listening = yield* Deferred.make<void>()
+    if (store.announces && Option.isSome(maybeScheduler)) yield* Effect.forkIn(listen(listening), scope)
+
     const shape: SchedulesShape = {
       kinds: byName,
       start: (services) =>
         Effect.gen(function*() {
           if (context !== undefined) return
           context = services
-          if (store.announces) {
-            // Listening first, then loading: a change made meanwhile is either loaded or heard. A database that
-            // does not let this instance listen now: loaded all the same, the reconcile keeps it in step.
-            const loaded = yield* Deferred.make<void>()
-            yield* Effect.forkIn(listen(loaded), scope)
-            const done = yield* Effect.timeout(Deferred.await(loaded), LISTEN_TIMEOUT).pipe(Effect.option)
-            if (Option.isNone(done)) yield* lock.withPermits(1)(loadAll)
-          } else {
-            yield* lock.withPermits(1)(loadAll)
-          }
+          // Listening first, then loading: a change made meanwhile is either loaded or heard. A database that does
+          // not let this instance listen now: loaded all the same, the reconcile keeps it in step.
+          if (store.announces) yield* Effect.timeout(Deferred.await(listening), LISTEN_TIMEOUT).pipe(Effect.option)
+          yield* lock.withPermits(1)(loadAll)
           yield* Effect.forkIn(
             Effect.repeat(reconcile, Schedule.spaced(RECONCILE_INTERVAL)).pipe(Effect.delay(RECONCILE_INTERVAL)),
             scope
