@@ -1,12 +1,14 @@
 /**
- * Leases and liveness, on a store shared with other instances: this instance beats every second (an instance
- * silent for a few seconds is dead, and its runs are abandoned at once rather than when their leases expire); the
+ * Leases and liveness, on a store shared with other instances: this instance beats every second, from a thread of
+ * its own on PostgreSQL (`Heartbeat.ts`; an instance silent for a few seconds is dead, and its runs are abandoned
+ * at once rather than when their leases expire); the
  * leases of its runs are renewed every third of a lease on their own fiber, and runs another instance asked to
  * cancel (or already marked abandoned) are interrupted; every second, the runs of dead instances are reaped as
  * abandoned, and those of jobs that ask for it are re-run once. Nothing to do on a store of one process.
  */
-import { Duration, Effect, Fiber, Schedule, type Scope } from "effect"
+import { Duration, Effect, Fiber, Option, Schedule, type Scope } from "effect"
 import * as Execution from "./Execution.js"
+import * as Heartbeat from "./Heartbeat.js"
 import type { InFlight } from "./InFlight.js"
 import * as Metrics from "./Metrics.js"
 import type { Active } from "./Overlap.js"
@@ -118,7 +120,12 @@ export const start = (
       Effect.repeat(Schedule.spaced(BEAT_INTERVAL))
     )
     yield* store.beat(instance).pipe(Effect.catchAllDefect(() => Effect.void))
-    yield* Effect.forkScoped(beating)
+    // On PostgreSQL from a thread of its own, so that a busy event loop does not pass for a dead instance.
+    if (Option.isSome(config.databaseUrl)) {
+      yield* Heartbeat.start(config.databaseUrl.value, instance, config.serviceName)
+    } else {
+      yield* Effect.forkScoped(beating)
+    }
     yield* Effect.forkScoped(renewal)
     yield* Effect.forkScoped(reap(store.reapDead, BEAT_INTERVAL))
     yield* Effect.forkScoped(reap(store.reap, third))

@@ -6,14 +6,20 @@
  * job keeps blocked.
  */
 import { afterAll, describe, expect } from "@effect/vitest"
-import { queryDatabase, servicesAvailable } from "../services.js"
+import { queryDatabase, servicesAvailable, type TestDatabase } from "../services.js"
 import { fixture, killAll, type LogLine, type Proc, sequence, type Spawn, test } from "./harness.js"
 
 const postgres = await servicesAvailable(["postgres"])
 
-const misbehaving = (spawn: Spawn, mode: string, env: Readonly<Record<string, string>> = {}): Promise<Proc> =>
+const misbehaving = (
+  spawn: Spawn,
+  mode: string,
+  env: Readonly<Record<string, string>> = {},
+  database?: TestDatabase
+): Promise<Proc> =>
   spawn(fixture("misbehaving-worker.mjs"), [], {
-    env: { FIXTURE_MODE: mode, SERVICE_NAME_WORKER: "e2e-guard", ...env }
+    env: { FIXTURE_MODE: mode, SERVICE_NAME_WORKER: "e2e-guard", ...env },
+    ...(database === undefined ? {} : { database })
   })
 
 /** Every stdout line is one JSON log line (nothing printed as a plain-text stack). */
@@ -106,6 +112,34 @@ describe.skipIf(!postgres).concurrent("errors and stalls outside Effect", { time
     proc.signal("SIGTERM")
     expect(await proc.exit(), proc.output()).toMatchObject({ code: 0 })
   })
+
+  test(
+    "a worker whose event loop a job holds for 5 s still beats (from its thread): another instance does not " +
+      "take it for dead, and the run is recorded succeeded, not abandoned",
+    {
+      timeout: 60_000
+    },
+    async ({ database, spawn }) => {
+      const db = await database()
+      // Another instance on the same database, reaping the runs of instances silent for 3 s.
+      const watcher = await misbehaving(spawn, "reject", { WORKER_INSTANCE_ID: "watcher" }, db)
+      await watcher.waitFor("worker started successfully")
+      const staller = await misbehaving(spawn, "stall", { FIXTURE_BLOCK_MS: "5000", WORKER_INSTANCE_ID: "staller" }, db)
+      const blocked = await staller.waitFor("event loop blocked", undefined, 30_000)
+      expect(blocked.blocked_ms).toBeGreaterThanOrEqual(4500)
+      // A second for the watcher's reaper to look after the stall.
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      expect(watcher.logs().filter((line) => line.msg === "run abandoned: its worker stopped")).toEqual([])
+      const rows = await queryDatabase<{ status: string; duration_ms: string }>(
+        db.url,
+        "SELECT status, duration_ms::text FROM cron_worker.runs WHERE job = 'staller' AND status <> 'running'",
+        []
+      )
+      expect(rows.length).toBeGreaterThanOrEqual(1)
+      expect(rows.filter((row) => Number(row.duration_ms) >= 4500).map((row) => row.status)).toContain("succeeded")
+      expect(rows.map((row) => row.status)).not.toContain("abandoned")
+    }
+  )
 
   test("the watchdog's thread kills a process whose event loop a job blocks during shutdown", {
     timeout: 40_000
