@@ -79,6 +79,13 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("cron-
 
 const Instant = Schema.Date.annotations({ description: "An instant, ISO 8601 (UTC)" })
 
+/**
+ * Any JSON value (a payload, a record before and after a change). Named, so that the OpenAPI document defines it
+ * once among its components: the JSON Schema of `Schema.Unknown` carries an `$id`, which repeated at every use makes
+ * the document invalid.
+ */
+const AnyJson = Schema.Unknown.annotations({ identifier: "AnyJson", description: "Any JSON value" })
+
 /** A pause in force. */
 export const PauseView = Schema.Struct({
   reason: Schema.optional(Schema.String),
@@ -304,7 +311,7 @@ const DefinitionFields = {
   kind: Schema.String.annotations({ description: "A job kind of the worker's code (GET /api/kinds)" }),
   expression: Schema.String,
   timezone: Schema.optional(Schema.String),
-  payload: Schema.optional(Schema.Unknown),
+  payload: Schema.optional(AnyJson),
   overlap: Schema.optional(Schema.Literal("skip", "allow", "queue", "replace")),
   catchUp: Schema.optional(Schema.Literal("latest", "skip", "all")),
   catchUpWindow: Schema.optional(DurationValue),
@@ -420,7 +427,7 @@ const schedules = HttpApiGroup.make("schedules")
         name: Schema.String,
         description: Schema.optional(Schema.String),
         /** The JSON Schema of its payload. */
-        payload: Schema.Unknown
+        payload: AnyJson
       })))
       .annotate(OpenApi.Summary, "The job kinds of this worker's code, with the JSON Schema of their payloads")
   )
@@ -453,8 +460,8 @@ export const AuditEntry = Schema.Struct({
   token: Schema.String,
   action: Schema.String,
   target: Schema.String,
-  before: Schema.optional(Schema.Unknown),
-  after: Schema.optional(Schema.Unknown)
+  before: Schema.optional(AnyJson),
+  after: Schema.optional(AnyJson)
 })
 
 const audit = HttpApiGroup.make("audit")
