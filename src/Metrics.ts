@@ -74,26 +74,33 @@ class Histogram {
 
 /** One job's series. */
 interface JobSeries {
-  readonly runs: Record<string, number>
-  readonly skips: Record<string, number>
+  /** Made at the first count: a job that never ran (most of 100,000 daily schedules, most of the day) costs none. */
+  runs: Record<string, number> | undefined
+  skips: Record<string, number> | undefined
   missed: number
   running: number
-  readonly duration: Histogram
-  readonly lag: Histogram
+  duration: Histogram | undefined
+  lag: Histogram | undefined
 }
 
-const zeros = (keys: ReadonlyArray<string>) => Object.fromEntries(keys.map((key) => [key, 0]))
+const zeros = (keys: ReadonlyArray<string>): Record<string, number> => Object.fromEntries(keys.map((key) => [key, 0]))
 
 const series = new Map<string, JobSeries>()
 
 const make = (): JobSeries => ({
-  runs: zeros(STATUSES),
-  skips: zeros(SKIP_REASONS),
+  runs: undefined,
+  skips: undefined,
   missed: 0,
   running: 0,
-  duration: new Histogram(DURATION_BUCKETS),
-  lag: new Histogram(LAG_BUCKETS)
+  duration: undefined,
+  lag: undefined
 })
+
+/** Zero histograms, rendered for the jobs whose series have no observation yet. */
+const NO_DURATION = new Histogram(DURATION_BUCKETS)
+const NO_LAG = new Histogram(LAG_BUCKETS)
+const NO_RUNS: Readonly<Record<string, number>> = zeros(STATUSES)
+const NO_SKIPS: Readonly<Record<string, number>> = zeros(SKIP_REASONS)
 
 const of = (job: string): JobSeries => {
   let found = series.get(job)
@@ -112,23 +119,28 @@ export const unregister = (job: string): void => void series.delete(job)
 
 /** Counts a slot's outcome. */
 export const unsafeCount = (job: string, status: string): void => {
-  const runs = of(job).runs
+  const entry = of(job)
+  const runs = entry.runs ??= zeros(STATUSES)
   runs[status] = (runs[status] ?? 0) + 1
 }
 
 /** Counts a skipped slot, with its reason (and as `missed` when it was missed). */
 export const unsafeSkip = (job: string, reason: string): void => {
   const entry = of(job)
-  entry.runs.skipped = (entry.runs.skipped ?? 0) + 1
-  entry.skips[reason] = (entry.skips[reason] ?? 0) + 1
+  const runs = entry.runs ??= zeros(STATUSES)
+  const skips = entry.skips ??= zeros(SKIP_REASONS)
+  runs.skipped = (runs.skipped ?? 0) + 1
+  skips[reason] = (skips[reason] ?? 0) + 1
   if (reason === "missed" || reason === "store_unavailable") entry.missed++
 }
 
 /** Notes how late a run started after its nominal instant. */
-export const unsafeLag = (job: string, millis: number): void => of(job).lag.observe(Math.max(0, millis) / 1000)
+export const unsafeLag = (job: string, millis: number): void =>
+  (of(job).lag ??= new Histogram(LAG_BUCKETS)).observe(Math.max(0, millis) / 1000)
 
 /** Notes how long a finished run took. */
-export const unsafeDuration = (job: string, millis: number): void => of(job).duration.observe(millis / 1000)
+export const unsafeDuration = (job: string, millis: number): void =>
+  (of(job).duration ??= new Histogram(DURATION_BUCKETS)).observe(millis / 1000)
 
 /** A run of `job` began (`+1`) or ended (`-1`) in this process. */
 export const unsafeRunning = (job: string, delta: 1 | -1): void => {
@@ -233,14 +245,16 @@ export const render = (
 
   family("cron_worker_runs_total", "counter", "Slots of each job by outcome in this process (runs and skips).")
   for (const [name, s] of jobs) {
-    for (const status of Object.keys(s.runs)) {
-      out.push(`cron_worker_runs_total{${job(name)},status="${status}"} ${s.runs[status]}`)
+    const runs = s.runs ?? NO_RUNS
+    for (const status of Object.keys(runs)) {
+      out.push(`cron_worker_runs_total{${job(name)},status="${status}"} ${runs[status]}`)
     }
   }
   family("cron_worker_skips_total", "counter", "Slots of each job skipped in this process, by reason.")
   for (const [name, s] of jobs) {
-    for (const reason of Object.keys(s.skips)) {
-      out.push(`cron_worker_skips_total{${job(name)},reason="${reason}"} ${s.skips[reason]}`)
+    const skips = s.skips ?? NO_SKIPS
+    for (const reason of Object.keys(skips)) {
+      out.push(`cron_worker_skips_total{${job(name)},reason="${reason}"} ${skips[reason]}`)
     }
   }
   family(
@@ -265,11 +279,15 @@ export const render = (
       )
     }
   }
-  histogram("cron_worker_run_duration_seconds", "Duration of each job's finished runs, in seconds.", (s) => s.duration)
+  histogram(
+    "cron_worker_run_duration_seconds",
+    "Duration of each job's finished runs, in seconds.",
+    (s) => s.duration ?? NO_DURATION
+  )
   histogram(
     "cron_worker_run_lag_seconds",
     "Fire lag of each job's runs: actual start minus the slot's nominal instant, in seconds.",
-    (s) => s.lag
+    (s) => s.lag ?? NO_LAG
   )
   family("cron_worker_running", "gauge", "Runs of each job in flight in this process.")
   for (const [name, s] of jobs) out.push(`cron_worker_running{${job(name)}} ${s.running}`)

@@ -320,6 +320,8 @@ interface Applied {
   readonly version: number
   readonly state: State
   readonly reason: string | undefined
+  /** For an active schedule: its parsed schedule, so that the API shows its next fire times without parsing again. */
+  readonly spec?: CronSpec.CronSpec | undefined
 }
 
 /**
@@ -351,12 +353,20 @@ export const make = (kinds: ReadonlyArray<Kind.Any>) =>
 
     const view = (row: ScheduleRow, now: number): ScheduleView => {
       const definition = definitionOf(row)
-      const local = applied.get(row.id)
-      const prepared = prepare(byName, config.timezone, row.id, definition)
+      const known = applied.get(row.id)
+      const local = known?.version === row.version ? known : undefined
+      // What this instance runs of the row's version says it all; otherwise (not applied yet, another version, no
+      // scheduler here) the definition is checked as a change would be.
+      const prepared = local !== undefined ? undefined : prepare(byName, config.timezone, row.id, definition)
       const state: State = row.remainingRuns === 0 ? "ended" : local?.state ??
-        (Either.isRight(prepared) ? "active" : prepared.left._tag === "UnknownKind" ? "unknown_kind" : "invalid")
-      const reason = local?.reason ?? (Either.isLeft(prepared) ? prepared.left.message : undefined)
-      const spec = Either.isRight(prepared) ? prepared.right.spec : undefined
+        (prepared === undefined || Either.isRight(prepared)
+          ? "active"
+          : prepared.left._tag === "UnknownKind"
+          ? "unknown_kind"
+          : "invalid")
+      const reason = local?.reason ??
+        (prepared !== undefined && Either.isLeft(prepared) ? prepared.left.message : undefined)
+      const spec = local?.spec ?? (prepared !== undefined && Either.isRight(prepared) ? prepared.right.spec : undefined)
       const anchor = row.updatedAt.getTime()
       return {
         ...definition,
@@ -442,8 +452,10 @@ export const make = (kinds: ReadonlyArray<Kind.Any>) =>
             Effect.annotateLogs({ ...annotations, reason: upserted.left.message })
           )
         }
-        applied.set(id, { version, state: "active", reason: undefined })
-        yield* Effect.logInfo(local === undefined ? "schedule started" : "schedule changed: next slot from now").pipe(
+        applied.set(id, { version, state: "active", reason: undefined, spec: prepared.right.spec })
+        // Loaded at start-up: one line in all (`schedules loaded`), not one per schedule (100,000 lines, and time).
+        const message = local === undefined ? "schedule started" : "schedule changed: next slot from now"
+        yield* (catchUp === false ? Effect.logInfo(message) : Effect.logDebug(message)).pipe(
           Effect.annotateLogs(annotations)
         )
       })
