@@ -1,6 +1,6 @@
 /**
  * Leases and liveness, on a store shared with other instances: this instance beats every second, from a thread of
- * its own on PostgreSQL (`Heartbeat.ts`; an instance silent for a few seconds is dead, and its runs are abandoned
+ * its own on PostgreSQL (`InstanceBeat.ts`; an instance silent for a few seconds is dead, and its runs are abandoned
  * at once rather than when their leases expire); the
  * leases of its runs are renewed every third of a lease on their own fiber, and runs another instance asked to
  * cancel (or already marked abandoned) are interrupted; every second, the runs of dead instances are reaped as
@@ -8,7 +8,7 @@
  */
 import { Duration, Effect, Fiber, Option, Schedule, type Scope } from "effect"
 import * as Execution from "./Execution.js"
-import * as Heartbeat from "./Heartbeat.js"
+import * as InstanceBeat from "./InstanceBeat.js"
 import type { InFlight } from "./InFlight.js"
 import * as Metrics from "./Metrics.js"
 import type { Active } from "./Overlap.js"
@@ -122,7 +122,7 @@ export const start = (
     yield* store.beat(instance).pipe(Effect.catchAllDefect(() => Effect.void))
     // On PostgreSQL from a thread of its own, so that a busy event loop does not pass for a dead instance.
     if (Option.isSome(config.databaseUrl)) {
-      yield* Heartbeat.start(config.databaseUrl.value, instance, config.serviceName)
+      yield* InstanceBeat.start(config.databaseUrl.value, instance, config.serviceName)
     } else {
       yield* Effect.forkScoped(beating)
     }

@@ -556,8 +556,11 @@ export const make = (kinds: ReadonlyArray<Kind.Any>) =>
         return view(row.value, yield* now())
       })
 
-    /** After a change: applied here at once, announced to the others. */
-    const changed = (id: string) => Effect.zipRight(sync(id), store.announce(id))
+    /**
+     * After a change: announced to the others first (it is committed: they apply it while this instance does, not
+     * after, which on a busy instance is a second later), then applied here.
+     */
+    const changed = (id: string) => Effect.zipRight(store.announce(id), sync(id))
 
     // A worker listens from the moment its schedules are built, well before it loads them at start: by then the
     // probe has come back, and start-up is not held up waiting for it (instances released together start together).
