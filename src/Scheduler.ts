@@ -144,7 +144,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       [...entries.values()].map(({ at, entry }) => {
         const next = at === Infinity ? entry.spec.next(clock.unsafeCurrentTimeMillis(), entry.anchor) : at
         const after = Number.isFinite(next) ? entry.spec.next(next, entry.anchor) : Infinity
-        return { name: entry.name, next, interval: Number.isFinite(after) ? after - next : undefined }
+        return {
+          name: entry.name,
+          next,
+          interval: Number.isFinite(after) ? after - next : undefined,
+          alerts: entry.alerts
+        }
       })
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => Metrics.setScheduled(undefined)))
