@@ -328,7 +328,8 @@ const schedules = Effect.gen(function*() {
  * `14_alerts`: the built-in alerts (see `Alerts.ts`). `alerts` keeps each alert's firing (`since`) and resolution
  * (`resolved_at`), at most one unresolved per rule and job, so that every instance reports the same gauge and an
  * evaluator that takes over knows what already fired; `alert_evaluator` is the lease of the one instance that
- * evaluates.
+ * evaluates; `webhooks` is the queue of `ALERT_WEBHOOK_URL`'s deliveries, written in the transaction that records
+ * the transition, so that a receiver's outage (or the evaluator's death) loses none.
  */
 const alerts = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -348,6 +349,17 @@ const alerts = Effect.gen(function*() {
       instance text NOT NULL,
       until timestamptz NOT NULL
     )`
+  yield* sql`
+    CREATE TABLE cron_worker.webhooks (
+      id bigserial PRIMARY KEY,
+      body text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      attempts integer NOT NULL DEFAULT 0,
+      next_at timestamptz NOT NULL DEFAULT now(),
+      delivered_at timestamptz,
+      last_error text
+    )`
+  yield* sql`CREATE INDEX webhooks_pending ON cron_worker.webhooks (id) WHERE delivered_at IS NULL`
 })
 
 /**

@@ -80,6 +80,13 @@ export interface WorkerConfigShape {
   readonly alertOutboxMaxAge: Option.Option<Duration.Duration>
   /** `ALERT_RUN_MAX_SECONDS`: a run longer than this fires `run_too_long`. Default none (jobs may set their own). */
   readonly alertRunMax: Option.Option<Duration.Duration>
+  /**
+   * `ALERT_WEBHOOK_URL`: where each alert's firing and resolution is POSTed as JSON (from a queue in the database,
+   * retried until the receiver takes it). Unset: no webhook. A secret: it may carry a token.
+   */
+  readonly alertWebhookUrl: Option.Option<Redacted.Redacted<string>>
+  /** `ALERT_WEBHOOK_SECRET`: key of the body's HMAC-SHA256 in `X-Cron-Worker-Signature`. Unset: unsigned. */
+  readonly alertWebhookSecret: Option.Option<Redacted.Redacted<string>>
 }
 
 /** The worker's configuration, as a service. */
@@ -113,7 +120,9 @@ export const defaults: WorkerConfigShape = {
   alertConsecutiveFailures: 3,
   alertOverdueFactor: 2,
   alertOutboxMaxAge: Option.some(Duration.seconds(600)),
-  alertRunMax: Option.none()
+  alertRunMax: Option.none(),
+  alertWebhookUrl: Option.none(),
+  alertWebhookSecret: Option.none()
 }
 
 type Parse<A> = (raw: string) => Either.Either<A, string>
@@ -363,6 +372,22 @@ export const makeConfig = (options: ConfigDefaults = {}): Config.Config<WorkerCo
       "Run duration that fires an alert; unset or 0 = none",
       defaults.alertRunMax,
       optionalSeconds
+    ),
+    alertWebhookUrl: variable(
+      "ALERT_WEBHOOK_URL",
+      "Where alerts are POSTed; unset = no webhook",
+      defaults.alertWebhookUrl,
+      secret(url(["http:", "https:"], "https://alerts.example.com/hook")),
+      true
+    ),
+    alertWebhookSecret: variable(
+      "ALERT_WEBHOOK_SECRET",
+      "Key of the webhook's HMAC-SHA256 signature",
+      defaults.alertWebhookSecret,
+      secret((raw) =>
+        /^[\x21-\x7e]{16,512}$/.test(raw) ? Either.right(raw) : Either.left("16 to 512 printable characters, no spaces")
+      ),
+      true
     )
   })
 

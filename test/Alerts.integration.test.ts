@@ -115,4 +115,35 @@ describe.skipIf(!available)("alert evaluator on PostgreSQL", () => {
       expect(yield* store.fire(alert, new Date())).toBe(true)
       expect(yield* SharedMetrics.readAlerts).toEqual([{ rule: "consecutive_failures", job: "report", active: true }])
     })))
+
+  it.live("a transition's webhook is queued with it, and only when the transition took place", () =>
+    withDb(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DELETE FROM cron_worker.alerts`
+      yield* sql`DELETE FROM cron_worker.webhooks`
+      const store = yield* Evaluator.makePg
+      const alert = { rule: "outbox_stale", job: "", detail: "old" } as const
+      const at = new Date("2026-03-02T08:00:00Z")
+      expect(yield* store.fire(alert, at, "{\"state\":\"firing\"}")).toBe(true)
+      // Already firing (another evaluator was first): nothing queued.
+      expect(yield* store.fire(alert, at, "{\"state\":\"again\"}")).toBe(false)
+      expect(yield* store.resolve(alert, at, "{\"state\":\"resolved\"}")).toBe(true)
+      expect(yield* store.resolve(alert, at, "{\"state\":\"twice\"}")).toBe(false)
+      const due = yield* store.due(at, 10)
+      expect(due.map((w) => [w.body, w.attempts])).toEqual([
+        ["{\"state\":\"firing\"}", 0],
+        ["{\"state\":\"resolved\"}", 0]
+      ])
+      // The first fails: not due until its next attempt; the second is delivered: never due again.
+      yield* store.failed(due[0]!.id, 1, new Date(at.getTime() + 5000), "HTTP status 500")
+      yield* store.delivered(due[1]!.id, at)
+      expect(yield* store.due(at, 10)).toEqual([])
+      expect((yield* store.due(new Date(at.getTime() + 5000), 10)).map((w) => [w.body, w.attempts])).toEqual([
+        ["{\"state\":\"firing\"}", 1]
+      ])
+      // A transition whose webhook cannot be queued (a null body breaks NOT NULL) is not recorded either.
+      const exit = yield* Effect.exit(store.fire({ ...alert, job: "x" }, at, null as unknown as string))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(yield* sql`SELECT id FROM cron_worker.alerts WHERE job = 'x'`).toEqual([])
+    })))
 })

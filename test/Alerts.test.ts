@@ -4,13 +4,16 @@
  * worker's defaults; the gauge renders what was recorded.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Option, Scope, TestClock } from "effect"
+import { Duration, Effect, Either, Exit, Option, Redacted, Scope, TestClock, TestServices } from "effect"
+import { createHmac } from "node:crypto"
+import { createServer, type Server } from "node:http"
 import * as Alerts from "../src/Alerts.js"
 import * as Evaluator from "../src/Alerts/Evaluator.js"
+import * as Webhook from "../src/Alerts/Webhook.js"
 import * as Job from "../src/Job.js"
 import * as Metrics from "../src/Metrics.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { captureLogs, T0 } from "./utils.js"
+import { at, captureLogs, T0 } from "./utils.js"
 
 const config = WorkerConfig.defaults
 const MINUTE = 60_000
@@ -250,5 +253,116 @@ describe("cron_worker_alert_active", () => {
     ])
     expect(text).toContain("cron_worker_alert_active{rule=\"consecutive_failures\",job=\"report\"} 1")
     expect(text).toContain("cron_worker_alert_active{rule=\"outbox_stale\",job=\"\"} 0")
+  })
+})
+
+describe("alert webhook", () => {
+  const SECRET = "s3cret-webhook-key-0123"
+
+  /** A receiver the test owns: answers 500 to the first `failures` requests, then 204. */
+  const receiver = (failures: number) =>
+    Effect.acquireRelease(
+      Effect.async<{ port: number; requests: Array<{ body: string; signature: string | undefined; status: number }> }>(
+        (resume) => {
+          const requests: Array<{ body: string; signature: string | undefined; status: number }> = []
+          const server = createServer((request, response) => {
+            let body = ""
+            request.on("data", (chunk) => (body += chunk))
+            request.on("end", () => {
+              const status = requests.length < failures ? 500 : 204
+              const header = request.headers["x-cron-worker-signature"]
+              requests.push({ body, signature: typeof header === "string" ? header : undefined, status })
+              response.writeHead(status).end()
+            })
+          })
+          server.listen(0, "127.0.0.1", () => {
+            const address = server.address()
+            resume(Effect.succeed({ port: typeof address === "object" && address ? address.port : 0, requests }))
+          })
+          servers.push(server)
+        }
+      ),
+      () => Effect.promise(() => new Promise<void>((done) => servers.pop()?.close(() => done())))
+    )
+  const servers: Array<Server> = []
+
+  /** Lets real I/O happen (the HTTP exchange) until `condition` holds, the TestClock standing still. */
+  const until = (condition: () => boolean) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 200 && !condition(); i++) yield* TestServices.provideLive(Effect.sleep("10 millis"))
+      expect(condition()).toBe(true)
+    })
+
+  it.scoped("signed, retried with backoff while the receiver fails, each transition delivered once, in order", () => {
+    const logs = captureLogs()
+    const store = Evaluator.makeMemory()
+    let stale = 700
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(T0)
+      const { port, requests } = yield* receiver(2)
+      const withHook: WorkerConfig.WorkerConfigShape = {
+        ...config,
+        serviceName: "billing-worker",
+        alertWebhookUrl: Option.some(Redacted.make(`http://127.0.0.1:${port}/hook`)),
+        alertWebhookSecret: Option.some(Redacted.make(SECRET))
+      }
+      const read = Effect.sync((): Evaluator.Reading => ({
+        jobs: [],
+        outboxOldestPendingAgeSeconds: stale,
+        instancesAlive: 1
+      }))
+      yield* Evaluator.run({ store, config: withHook, instance: "a", read })
+      // Fires at once; the receiver fails: retried 5 s later, at the next evaluation (15 s), then 10 s after that.
+      yield* until(() => store.webhooks[0]?.attempts === 1)
+      yield* TestClock.adjust("15 seconds")
+      yield* until(() => store.webhooks[0]?.attempts === 2)
+      expect(store.webhooks[0]?.next.getTime()).toBe(T0 + 15_000 + 10_000)
+      yield* TestClock.adjust("15 seconds")
+      yield* until(() => store.webhooks[0]?.delivered !== undefined)
+      stale = 0
+      yield* TestClock.adjust("15 seconds")
+      yield* until(() => store.webhooks[1]?.delivered !== undefined)
+      yield* TestClock.adjust("60 seconds")
+
+      expect(requests.map((r) => r.status)).toEqual([500, 500, 204, 204])
+      for (const request of requests) {
+        expect(request.signature).toBe(`sha256=${createHmac("sha256", SECRET).update(request.body).digest("hex")}`)
+      }
+      const accepted = requests.filter((r) => r.status === 204).map((r) => JSON.parse(r.body))
+      expect(accepted).toEqual([
+        {
+          rule: "outbox_stale",
+          job: "",
+          state: "firing",
+          since: at(0),
+          detail: "oldest pending message is 700 s old (limit 600 s)",
+          service: "billing-worker"
+        },
+        {
+          rule: "outbox_stale",
+          job: "",
+          state: "resolved",
+          since: at(0),
+          resolvedAt: at(45),
+          detail: "oldest pending message is 700 s old (limit 600 s)",
+          service: "billing-worker"
+        }
+      ])
+      const warnings = logs.withMessage("alert webhook not delivered: retried later")
+      expect(warnings.map((e) => [e.level, e.fields.attempt, e.fields.error])).toEqual([
+        ["WARN", 1, "HTTP status 500"],
+        ["WARN", 2, "HTTP status 500"]
+      ])
+      expect(JSON.stringify(logs.entries)).not.toContain(SECRET)
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it("the signature is the hex HMAC-SHA256 of the body", () => {
+    expect(Webhook.signature("{\"a\":1}", "key")).toBe(
+      `sha256=${createHmac("sha256", "key").update("{\"a\":1}").digest("hex")}`
+    )
+    expect(Webhook.backoff(1)).toEqual(Duration.seconds(5))
+    expect(Webhook.backoff(3)).toEqual(Duration.seconds(20))
+    expect(Webhook.backoff(30)).toEqual(Duration.hours(1))
   })
 })

@@ -54,7 +54,9 @@ describe("WorkerConfig", () => {
         ALERT_CONSECUTIVE_FAILURES: "5",
         ALERT_OVERDUE_FACTOR: "1.5",
         ALERT_OUTBOX_MAX_AGE_SECONDS: "0",
-        ALERT_RUN_MAX_SECONDS: "3600"
+        ALERT_RUN_MAX_SECONDS: "3600",
+        ALERT_WEBHOOK_URL: "https://hooks.example.com/alerts?token=hook-s3cret",
+        ALERT_WEBHOOK_SECRET: "webhook-secret-0123456789"
       }).pipe(Effect.flatMap((result) => result))
       expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(
         Option.some("postgres://app:s3cret@db.internal:5433/finance")
@@ -64,8 +66,14 @@ describe("WorkerConfig", () => {
       expect(Option.map(config.adminToken, Redacted.value)).toEqual(Option.some("admin-token-0123456789"))
       expect(Option.map(config.viewerToken, Redacted.value)).toEqual(Option.some("viewer-token-0123456789"))
       expect(String(config.adminToken)).not.toContain("admin-token-0123456789")
+      expect(Option.map(config.alertWebhookUrl, Redacted.value)).toEqual(
+        Option.some("https://hooks.example.com/alerts?token=hook-s3cret")
+      )
+      expect(Option.map(config.alertWebhookSecret, Redacted.value)).toEqual(Option.some("webhook-secret-0123456789"))
       expect({
         ...config,
+        alertWebhookUrl: undefined,
+        alertWebhookSecret: undefined,
         databaseUrl: undefined,
         rabbitmqUrl: undefined,
         adminToken: undefined,
@@ -98,7 +106,9 @@ describe("WorkerConfig", () => {
           alertConsecutiveFailures: 5,
           alertOverdueFactor: 1.5,
           alertOutboxMaxAge: Option.none(),
-          alertRunMax: Option.some(Duration.seconds(3600))
+          alertRunMax: Option.some(Duration.seconds(3600)),
+          alertWebhookUrl: undefined,
+          alertWebhookSecret: undefined
         })
     }))
 
@@ -169,6 +179,16 @@ describe("WorkerConfig", () => {
         "ALERT_OUTBOX_MAX_AGE_SECONDS",
         "10m",
         `ALERT_OUTBOX_MAX_AGE_SECONDS="10m": expected a whole number of seconds from 0 to 31536000 (0 = off)`
+      ],
+      [
+        "ALERT_WEBHOOK_URL",
+        "ftp://hooks.example.com/x",
+        `ALERT_WEBHOOK_URL (value hidden): expected a URL such as https://alerts.example.com/hook`
+      ],
+      [
+        "ALERT_WEBHOOK_SECRET",
+        "short",
+        `ALERT_WEBHOOK_SECRET (value hidden): expected 16 to 512 printable characters, no spaces`
       ],
       [
         "ALERT_RUN_MAX_SECONDS",
