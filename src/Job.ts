@@ -5,6 +5,7 @@
  */
 import { Context, Duration, type Effect, Either, Option, Pipeable, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
+import * as Heartbeat from "./Heartbeat.js"
 
 /** What to do with a slot whose previous run of the same job is still running. */
 export type Overlap =
@@ -80,8 +81,18 @@ export interface JobOptions<E, R> {
   readonly catchUpWindow?: Duration.DurationInput | undefined
   /** Default `record`. */
   readonly onAbandoned?: OnAbandoned | undefined
+  /** A dead-man's switch: a URL pinged when each run starts and ends (see README "Heartbeat URL"). Default none. */
+  readonly heartbeat?: HeartbeatOptions | undefined
   /** This job's built-in alerts, over the worker's defaults (`ALERT_*`, see README "Alerts"). */
   readonly alerts?: AlertOptions | undefined
+}
+
+/** A job's heartbeat URL, in Healthchecks.io's convention: `<url>/start`, `<url>` (success), `<url>/fail`. */
+export interface HeartbeatOptions {
+  /** The check's ping URL, http or https, such as `https://hc-ping.com/<uuid>`. Never logged whole. */
+  readonly url: string
+  /** How long one ping may take before it is given up. Default 5 seconds; at most 1 minute. */
+  readonly timeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -210,6 +221,7 @@ export interface Plan {
   readonly catchUpWindow: Duration.Duration
   readonly onAbandoned: OnAbandoned
   readonly alerts: AlertPlan
+  readonly heartbeat: Heartbeat.Target | undefined
 }
 
 /** Longest timer the runtime honours (2^31 - 1 ms, about 24.8 days): longer timeouts would never fire. */
@@ -296,6 +308,21 @@ export const validate = (
   }
   const alerts = validateAlerts(o.alerts)
   if (Either.isLeft(alerts)) return invalid(alerts.left[0], alerts.left[1])
+  let heartbeat: Plan["heartbeat"] = undefined
+  if (o.heartbeat !== undefined) {
+    const { timeout: pingTimeout = Heartbeat.DEFAULT_TIMEOUT, url } = o.heartbeat
+    const parsed = typeof url === "string" && URL.canParse(url) ? new URL(url) : undefined
+    if (parsed === undefined || !["http:", "https:"].includes(parsed.protocol)) {
+      // The value is not shown: a heartbeat URL is a key.
+      return invalid("heartbeat.url", "must be an http or https URL such as https://hc-ping.com/<uuid>")
+    }
+    const bounded = positiveDuration(pingTimeout)
+    if (Either.isLeft(bounded)) return invalid("heartbeat.timeout", bounded.left)
+    if (Duration.greaterThan(bounded.right, Duration.minutes(1))) {
+      return invalid("heartbeat.timeout", "must be at most 1 minute")
+    }
+    heartbeat = { url, timeout: bounded.right }
+  }
   const spec = CronSpec.parse(job.schedule, { timezone: o.timezone ?? defaultTimezone })
   if (Either.isLeft(spec)) {
     const error = spec.left
@@ -312,7 +339,8 @@ export const validate = (
     catchUp,
     catchUpWindow,
     onAbandoned,
-    alerts: alerts.right
+    alerts: alerts.right,
+    heartbeat
   })
 }
 

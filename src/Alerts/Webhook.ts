@@ -9,7 +9,7 @@
 import { Duration, Effect, Option, Redacted } from "effect"
 import { createHmac } from "node:crypto"
 import type * as Alerts from "../Alerts.js"
-import * as Redact from "../Redact.js"
+import * as Post from "../Post.js"
 
 /** The signature's header. */
 export const HEADER = "X-Cron-Worker-Signature"
@@ -49,33 +49,13 @@ export const signature = (body: string, secret: string): string =>
 export const backoff = (attempts: number): Duration.Duration =>
   Duration.millis(Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 3_600_000))
 
-/** A failure in words, with its cause (the network error under `fetch failed`), secrets scrubbed. */
-const describe = (error: unknown): string => {
-  const message = error instanceof Error ? error.message : String(error)
-  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
-  return Redact.scrub(message + cause)
-}
-
 /** POSTs `body` once; fails with what went wrong. */
 export const send = (
   url: Redacted.Redacted<string>,
   secret: Option.Option<Redacted.Redacted<string>>,
   body: string
-): Effect.Effect<void, string> =>
-  Effect.tryPromise({
-    try: async (signal) => {
-      const headers: Record<string, string> = { "content-type": "application/json" }
-      if (Option.isSome(secret)) headers[HEADER] = signature(body, Redacted.value(secret.value))
-      const response = await fetch(Redacted.value(url), {
-        method: "POST",
-        headers,
-        body,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(Duration.toMillis(TIMEOUT))])
-      })
-      await response.body?.cancel()
-      return response.status
-    },
-    catch: describe
-  }).pipe(
-    Effect.flatMap((status) => status >= 200 && status < 300 ? Effect.void : Effect.fail(`HTTP status ${status}`))
-  )
+): Effect.Effect<void, string> => {
+  const headers: Record<string, string> = { "content-type": "application/json" }
+  if (Option.isSome(secret)) headers[HEADER] = signature(body, Redacted.value(secret.value))
+  return Post.post(Redacted.value(url), body, headers, TIMEOUT)
+}
