@@ -145,5 +145,12 @@ describe.skipIf(!available)("alert evaluator on PostgreSQL", () => {
       const exit = yield* Effect.exit(store.fire({ ...alert, job: "x" }, at, null as unknown as string))
       expect(Exit.isFailure(exit)).toBe(true)
       expect(yield* sql`SELECT id FROM cron_worker.alerts WHERE job = 'x'`).toEqual([])
+      // Pruned: the delivery and the alert, both older than kept; the pending delivery stays.
+      yield* sql`
+        UPDATE cron_worker.webhooks SET delivered_at = now() - interval '8 days' WHERE delivered_at IS NOT NULL`
+      yield* sql`UPDATE cron_worker.alerts SET resolved_at = now() - interval '31 days'`
+      yield* store.prune
+      expect(yield* sql`SELECT body FROM cron_worker.webhooks`).toEqual([{ body: "{\"state\":\"firing\"}" }])
+      expect(yield* sql`SELECT id FROM cron_worker.alerts`).toEqual([])
     })))
 })

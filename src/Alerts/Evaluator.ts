@@ -37,6 +37,8 @@ export interface AlertStore {
   readonly failed: (id: string, attempts: number, next: Date, error: string) => Effect.Effect<void>
   /** Takes the evaluator's lease for `seconds`, or keeps it: true when `instance` holds it now. */
   readonly lead: (instance: string, seconds: number) => Effect.Effect<boolean>
+  /** Deletes what no one reads any more: alerts resolved over 30 days ago, webhooks delivered over 7 days ago. */
+  readonly prune: Effect.Effect<void>
   /** Gives the lease back, so that another instance takes over at its next evaluation. */
   readonly release: (instance: string) => Effect.Effect<void>
 }
@@ -100,6 +102,10 @@ export const makePg = Effect.gen(function*() {
         ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, until = excluded.until
         WHERE cron_worker.alert_evaluator.instance = excluded.instance OR cron_worker.alert_evaluator.until < now()
         RETURNING instance`.pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
+    prune: Effect.zipRight(
+      sql`DELETE FROM cron_worker.alerts WHERE resolved_at < now() - interval '30 days'`,
+      sql`DELETE FROM cron_worker.webhooks WHERE delivered_at < now() - interval '7 days'`
+    ).pipe(Effect.asVoid, Effect.orDie),
     release: (instance) =>
       sql`DELETE FROM cron_worker.alert_evaluator WHERE instance = ${instance}`.pipe(Effect.asVoid, Effect.orDie)
   }
@@ -146,10 +152,14 @@ export const makeMemory = (): AlertStore & {
         const w = find(id)
         if (w !== undefined) Object.assign(w, { attempts, next, error })
       }),
+    prune: Effect.void,
     lead: () => Effect.succeed(true),
     release: () => Effect.void
   }
 }
+
+/** How often the evaluator deletes old alerts and deliveries. */
+const PRUNE_INTERVAL = Duration.hours(1)
 
 /** What one evaluation reads, less what the evaluator knows itself. */
 export type Reading = Omit<Alerts.Input, "now" | "startedAt" | "instancesBefore">
@@ -175,6 +185,7 @@ export const run = (options: Options): Effect.Effect<void, never, Scope.Scope> =
     /** Instances alive per evaluation in the last `INSTANCE_WINDOW`, and when this instance began to evaluate. */
     let samples: Array<readonly [at: number, alive: number]> = []
     let startedAt: number | undefined
+    let pruned = -Infinity
     const url = options.config.alertWebhookUrl
     /** The webhook's body of a transition, when there is a webhook. */
     const body = (alert: Alerts.Alert, state: Webhook.Payload["state"], since: Date, resolvedAt?: Date) =>
@@ -244,6 +255,10 @@ export const run = (options: Options): Effect.Effect<void, never, Scope.Scope> =
         )
       }
       yield* deliver(at)
+      if (now - pruned >= Duration.toMillis(PRUNE_INTERVAL)) {
+        pruned = now
+        yield* options.store.prune
+      }
     }).pipe(
       Effect.catchAllDefect((defect) =>
         Effect.logWarning("alerts not evaluated: the database failed").pipe(
