@@ -4,8 +4,9 @@
  * already recorded is not fired again.
  */
 import { SqlClient } from "@effect/sql"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Logger, Option, Redacted, Scope } from "effect"
+import { createServer } from "node:http"
 import * as Evaluator from "../src/Alerts/Evaluator.js"
 import * as Database from "../src/Database.js"
 import * as SharedMetrics from "../src/Metrics/Shared.js"
@@ -31,7 +32,29 @@ describe.skipIf(!available)("alert evaluator on PostgreSQL", () => {
       )
     )
 
-  /** An instance's evaluator, counting its reads: the outbox is always stale. */
+  /** Requests of the webhook receiver the suite owns, by path; it answers 204. */
+  const hooks: Array<string> = []
+  let hookUrl = ""
+  const server = createServer((request, response) => {
+    let body = ""
+    request.on("data", (chunk) => (body += chunk))
+    request.on("end", () => {
+      hooks.push(`${request.headers["x-cron-worker-signature"] === undefined ? "unsigned" : "signed"} ${body}`)
+      response.writeHead(204).end()
+    })
+  })
+  beforeAll(() =>
+    new Promise<void>((listening) =>
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        hookUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/hook`
+        listening()
+      })
+    )
+  )
+  afterAll(() => new Promise<void>((closed) => server.close(() => closed())))
+
+  /** An instance's evaluator, counting its reads: the outbox is always stale. Every instance has the webhook. */
   const start = (instance: string, store: Evaluator.AlertStore, logs: ReturnType<typeof captureLogs>) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
@@ -40,7 +63,12 @@ describe.skipIf(!available)("alert evaluator on PostgreSQL", () => {
         reads.count++
         return { jobs: [], outboxOldestPendingAgeSeconds: 3600, instancesAlive: 1 }
       })
-      yield* Evaluator.run({ store, read, config: WorkerConfig.defaults, instance, interval: INTERVAL }).pipe(
+      const config = {
+        ...WorkerConfig.defaults,
+        alertWebhookUrl: Option.some(Redacted.make(hookUrl)),
+        alertWebhookSecret: Option.some(Redacted.make("webhook-secret-0123456789"))
+      }
+      yield* Evaluator.run({ store, read, config, instance, interval: INTERVAL }).pipe(
         Scope.extend(scope),
         Effect.provide(logs.layer)
       )
@@ -93,6 +121,11 @@ describe.skipIf(!available)("alert evaluator on PostgreSQL", () => {
         expect(logsC.withMessage("alert firing")).toHaveLength(0)
         yield* c.close
         expect(yield* sql`SELECT instance FROM cron_worker.alert_evaluator`).toEqual([])
+        // Sent once, by the first evaluator, signed: neither successor sent it again.
+        expect(hooks.map((hook) => hook.replace(/"since":"[^"]*"/, "\"since\":…"))).toEqual([
+          "signed {\"rule\":\"outbox_stale\",\"job\":\"\",\"state\":\"firing\",\"since\":…," +
+          "\"detail\":\"oldest pending message is 3600 s old (limit 600 s)\",\"service\":\"cron-worker\"}"
+        ])
       }).pipe(Effect.scoped)
     ))
 
