@@ -310,6 +310,9 @@ export const validate = (
   if (Either.isLeft(alerts)) return invalid(alerts.left[0], alerts.left[1])
   let heartbeat: Plan["heartbeat"] = undefined
   if (o.heartbeat !== undefined) {
+    if (typeof o.heartbeat !== "object" || o.heartbeat === null) {
+      return invalid("heartbeat", "must be an object such as { url: \"https://hc-ping.com/<uuid>\" }")
+    }
     const { timeout: pingTimeout = Heartbeat.DEFAULT_TIMEOUT, url } = o.heartbeat
     const parsed = typeof url === "string" && URL.canParse(url) ? new URL(url) : undefined
     if (parsed === undefined || !["http:", "https:"].includes(parsed.protocol)) {
@@ -355,6 +358,9 @@ const validateAlerts = (
       maxRunDuration: undefined,
       missedSlots: true
     })
+  }
+  if (typeof o !== "object" || o === null) {
+    return Either.left(["alerts", "must be an object such as { overdue: false }"])
   }
   const { consecutiveFailures, maxRunDuration, missedSlots = true, overdue } = o
   if (

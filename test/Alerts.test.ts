@@ -136,7 +136,8 @@ describe("Job.validate alerts", () => {
     [{ overdue: "soon" }, "alerts.overdue"],
     [{ overdue: 0 }, "alerts.overdue"],
     [{ maxRunDuration: -1 }, "alerts.maxRunDuration"],
-    [{ missedSlots: "yes" }, "alerts.missedSlots"]
+    [{ missedSlots: "yes" }, "alerts.missedSlots"],
+    [null, "alerts"]
   ])("%j is rejected naming %s", (alerts, option) => {
     expect(invalid(alerts)).toContain(`invalid option ${option}:`)
   })

@@ -161,6 +161,7 @@ describe("heartbeat URL", () => {
       "invalid option heartbeat.timeout: must be at most 1 minute"
     )
     expect(invalid({ url: "https://hc-ping.com/k", timeout: 0 })).toContain("invalid option heartbeat.timeout")
+    expect(invalid(null as unknown as Job.HeartbeatOptions)).toContain("invalid option heartbeat: must be an object")
     expect(invalid({ url: "https://hc-ping.com/k" })).toBe("valid")
   })
 })
