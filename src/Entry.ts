@@ -5,7 +5,8 @@
 import { type Context, type Duration, Effect, FiberRef, LogLevel, type Option } from "effect"
 import type * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
-import type { CatchUp, CurrentRun, Job, OnAbandoned, Overlap as OverlapPolicy, Plan } from "./Job.js"
+import type { Target } from "./Heartbeat.js"
+import type { AlertPlan, CatchUp, CurrentRun, Job, OnAbandoned, Overlap as OverlapPolicy, Plan } from "./Job.js"
 import * as Overlap from "./Overlap.js"
 import type { MissedReason } from "./RunStore.js"
 
@@ -28,6 +29,10 @@ export interface Entry extends JobInfo, Execution.Runnable {
   readonly catchUp: CatchUp
   readonly catchUpWindow: Duration.Duration
   readonly onAbandoned: OnAbandoned
+  /** Its heartbeat URL (`Heartbeat.ts`). */
+  readonly heartbeat: Target | undefined
+  /** Its built-in alert overrides, read by the alert evaluator. */
+  readonly alerts: AlertPlan
   readonly state: Overlap.State
   /** For a schedule created at run time: its version, recorded with each of its runs. */
   readonly scheduleVersion: number | undefined
@@ -64,6 +69,8 @@ export const make = <E, R>(
   catchUp: plan.catchUp,
   catchUpWindow: plan.catchUpWindow,
   onAbandoned: plan.onAbandoned,
+  alerts: plan.alerts,
+  heartbeat: plan.heartbeat,
   state: schedule?.state ?? Overlap.empty(),
   scheduleVersion: schedule?.version,
   skipAs: schedule?.skipAs

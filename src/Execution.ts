@@ -19,6 +19,7 @@ import {
   Tracer
 } from "effect"
 import type { Deadlines } from "./Deadlines.js"
+import * as Heartbeat from "./Heartbeat.js"
 import { CurrentRun, type RetryPlan, type RunInfo } from "./Job.js"
 import * as Metrics from "./Metrics.js"
 import * as Redact from "./Redact.js"
@@ -39,6 +40,8 @@ export interface Runnable {
   readonly timeout: Option.Option<Duration.Duration>
   readonly retry: Schedule.Schedule<unknown, unknown> | undefined
   readonly attempts: number
+  /** Its heartbeat URL, pinged at start and end (see `Heartbeat.ts`). */
+  readonly heartbeat?: Heartbeat.Target | undefined
 }
 
 /** The retry policy as a schedule: exponential, jittered, capped, `attempts - 1` retries. */
@@ -171,6 +174,7 @@ export const execute = (
       Metrics.unsafeRunning(info.job, 1)
       return FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
         Effect.zipRight(Effect.logInfo("job started")),
+        Effect.zipRight(Effect.sync(() => Heartbeat.unsafePing(info.job, runnable.heartbeat, "start", info.runId))),
         Effect.zipRight(Effect.exit(restore(RunContext.within(info, bounded)))),
         Effect.flatMap((exit) => {
           const finished = clock.unsafeCurrentTimeMillis()
@@ -239,6 +243,10 @@ const recordOutcome = (
       for (const key in fields) out = HashMap.set(out, key, fields[key])
       return out
     })
+    if (result.status === "succeeded") Heartbeat.unsafePing(runnable.name, runnable.heartbeat, "success", info.runId)
+    else if (result.status !== "interrupted") {
+      Heartbeat.unsafePing(runnable.name, runnable.heartbeat, "fail", info.runId, error)
+    }
     span.attribute("run.outcome", result.status)
     span.attribute("run.attempt", attempt)
     return Effect.zipRight(annotate, log).pipe(

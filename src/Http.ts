@@ -112,7 +112,7 @@ export const renderMetrics = Effect.map(Metric.snapshot, (pairs) => {
     `# HELP ${name} ${f.help}\n# TYPE ${name} ${f.type}\n${f.lines.join("\n")}`
   )
   // The worker's own series (by job, every one from start-up), then Effect's (fibers).
-  return Metrics.render(Metrics.scheduled()) + (effect.length === 0 ? "" : effect.join("\n") + "\n")
+  return Metrics.render(Metrics.scheduled(), Metrics.alerts()) + (effect.length === 0 ? "" : effect.join("\n") + "\n")
 })
 
 /**

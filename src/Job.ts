@@ -5,6 +5,7 @@
  */
 import { Context, Duration, type Effect, Either, Option, Pipeable, Schema } from "effect"
 import * as CronSpec from "./CronSpec.js"
+import * as Heartbeat from "./Heartbeat.js"
 
 /** What to do with a slot whose previous run of the same job is still running. */
 export type Overlap =
@@ -80,6 +81,44 @@ export interface JobOptions<E, R> {
   readonly catchUpWindow?: Duration.DurationInput | undefined
   /** Default `record`. */
   readonly onAbandoned?: OnAbandoned | undefined
+  /** A dead-man's switch: a URL pinged when each run starts and ends (see README "Heartbeat URL"). Default none. */
+  readonly heartbeat?: HeartbeatOptions | undefined
+  /** This job's built-in alerts, over the worker's defaults (`ALERT_*`, see README "Alerts"). */
+  readonly alerts?: AlertOptions | undefined
+}
+
+/** A job's heartbeat URL, in Healthchecks.io's convention: `<url>/start`, `<url>` (success), `<url>/fail`. */
+export interface HeartbeatOptions {
+  /** The check's ping URL, http or https, such as `https://hc-ping.com/<uuid>`. Never logged whole. */
+  readonly url: string
+  /** How long one ping may take before it is given up. Default 5 seconds; at most 1 minute. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Per-job overrides of the built-in alert rules. Each rule left out takes the worker's default (`ALERT_*`); `false`
+ * turns it off for this job.
+ */
+export interface AlertOptions {
+  /** Fire after this many failed or timed-out runs in a row (≥ 1). Default `ALERT_CONSECUTIVE_FAILURES` (3). */
+  readonly consecutiveFailures?: number | false | undefined
+  /**
+   * Fire when no run succeeded for the job's period × `factor` (at least 10 minutes), or for a fixed duration.
+   * Default: `ALERT_OVERDUE_FACTOR` (2) × the period.
+   */
+  readonly overdue?: { readonly factor: number } | Duration.DurationInput | false | undefined
+  /** Fire while a run has lasted longer than this. Default `ALERT_RUN_MAX_SECONDS` (none). */
+  readonly maxRunDuration?: Duration.DurationInput | false | undefined
+  /** Fire when a slot was missed in the last 15 minutes. Default true. */
+  readonly missedSlots?: boolean | undefined
+}
+
+/** {@link AlertOptions} checked: `undefined` for the worker's default, `false` for off. */
+export interface AlertPlan {
+  readonly consecutiveFailures: number | false | undefined
+  readonly overdue: { readonly factor: number } | Duration.Duration | false | undefined
+  readonly maxRunDuration: Duration.Duration | false | undefined
+  readonly missedSlots: boolean
 }
 
 const TypeId: unique symbol = Symbol.for("cron-worker/Job")
@@ -181,6 +220,8 @@ export interface Plan {
   readonly catchUp: CatchUp
   readonly catchUpWindow: Duration.Duration
   readonly onAbandoned: OnAbandoned
+  readonly alerts: AlertPlan
+  readonly heartbeat: Heartbeat.Target | undefined
 }
 
 /** Longest timer the runtime honours (2^31 - 1 ms, about 24.8 days): longer timeouts would never fire. */
@@ -265,6 +306,26 @@ export const validate = (
     if (Either.isLeft(maxDelay)) return invalid("retry.maxDelay", maxDelay.left)
     retry = { attempts, factor, initialDelay: initialDelay.right, maxDelay: maxDelay.right, jitter: jittered }
   }
+  const alerts = validateAlerts(o.alerts)
+  if (Either.isLeft(alerts)) return invalid(alerts.left[0], alerts.left[1])
+  let heartbeat: Plan["heartbeat"] = undefined
+  if (o.heartbeat !== undefined) {
+    if (typeof o.heartbeat !== "object" || o.heartbeat === null) {
+      return invalid("heartbeat", "must be an object such as { url: \"https://hc-ping.com/<uuid>\" }")
+    }
+    const { timeout: pingTimeout = Heartbeat.DEFAULT_TIMEOUT, url } = o.heartbeat
+    const parsed = typeof url === "string" && URL.canParse(url) ? new URL(url) : undefined
+    if (parsed === undefined || !["http:", "https:"].includes(parsed.protocol)) {
+      // The value is not shown: a heartbeat URL is a key.
+      return invalid("heartbeat.url", "must be an http or https URL such as https://hc-ping.com/<uuid>")
+    }
+    const bounded = positiveDuration(pingTimeout)
+    if (Either.isLeft(bounded)) return invalid("heartbeat.timeout", bounded.left)
+    if (Duration.greaterThan(bounded.right, Duration.minutes(1))) {
+      return invalid("heartbeat.timeout", "must be at most 1 minute")
+    }
+    heartbeat = { url, timeout: bounded.right }
+  }
   const spec = CronSpec.parse(job.schedule, { timezone: o.timezone ?? defaultTimezone })
   if (Either.isLeft(spec)) {
     const error = spec.left
@@ -272,5 +333,71 @@ export const validate = (
       new CronSpec.InvalidCronExpression({ expression: error.expression, reason: error.reason, job: job.name })
     )
   }
-  return Either.right({ spec: spec.right, timeout, overlap, retry, jitter, catchUp, catchUpWindow, onAbandoned })
+  return Either.right({
+    spec: spec.right,
+    timeout,
+    overlap,
+    retry,
+    jitter,
+    catchUp,
+    catchUpWindow,
+    onAbandoned,
+    alerts: alerts.right,
+    heartbeat
+  })
 }
+
+/** A job's alert options, checked: the plan, or the option at fault and why. */
+const validateAlerts = (
+  o: AlertOptions | undefined
+): Either.Either<AlertPlan, readonly [option: string, reason: string]> => {
+  if (o === undefined) {
+    return Either.right({
+      consecutiveFailures: undefined,
+      overdue: undefined,
+      maxRunDuration: undefined,
+      missedSlots: true
+    })
+  }
+  if (typeof o !== "object" || o === null) {
+    return Either.left(["alerts", "must be an object such as { overdue: false }"])
+  }
+  const { consecutiveFailures, maxRunDuration, missedSlots = true, overdue } = o
+  if (
+    consecutiveFailures !== undefined && consecutiveFailures !== false &&
+    !(Number.isInteger(consecutiveFailures) && consecutiveFailures >= 1 && consecutiveFailures <= 100)
+  ) {
+    return Either.left([
+      "alerts.consecutiveFailures",
+      `must be a whole number from 1 to 100 or false, got ${JSON.stringify(consecutiveFailures)}`
+    ])
+  }
+  let overduePlan: AlertPlan["overdue"] = overdue === false ? false : undefined
+  if (typeof overdue === "object" && overdue !== null && "factor" in overdue) {
+    if (!(typeof overdue.factor === "number" && overdue.factor >= 1 && overdue.factor <= 1000)) {
+      return Either.left(["alerts.overdue.factor", `must be a number from 1 to 1000, got ${overdue.factor}`])
+    }
+    overduePlan = { factor: overdue.factor }
+  } else if (overdue !== undefined && overdue !== false) {
+    const bounded = positiveDuration(overdue)
+    if (Either.isLeft(bounded)) return Either.left(["alerts.overdue", bounded.left])
+    overduePlan = bounded.right
+  }
+  let maxRun: AlertPlan["maxRunDuration"] = maxRunDuration === false ? false : undefined
+  if (maxRunDuration !== undefined && maxRunDuration !== false) {
+    const bounded = positiveDuration(maxRunDuration)
+    if (Either.isLeft(bounded)) return Either.left(["alerts.maxRunDuration", bounded.left])
+    maxRun = bounded.right
+  }
+  if (typeof missedSlots !== "boolean") {
+    return Either.left(["alerts.missedSlots", `must be true or false, got ${JSON.stringify(missedSlots)}`])
+  }
+  return Either.right({ consecutiveFailures, overdue: overduePlan, maxRunDuration: maxRun, missedSlots })
+}
+
+/** A duration above zero (an alert limit of zero would fire at once), or the reason it is not. */
+const positiveDuration = (input: unknown): Either.Either<Duration.Duration, string> =>
+  Either.flatMap(
+    boundedDuration(input),
+    (d) => Duration.isZero(d) ? Either.left("must be longer than zero (false turns the rule off)") : Either.right(d)
+  )

@@ -7,6 +7,7 @@ import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
 import * as Admin from "./Admin.js"
+import * as AlertEvaluator from "./Alerts/Evaluator.js"
 import { Control } from "./Control.js"
 import * as Database from "./Database.js"
 import { EmbeddedDatabaseError } from "./Database/Embedded.js"
@@ -50,17 +51,19 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends Readonly
   options: Infrastructure.Options = {},
   kinds: Kinds = [] as unknown as Kinds
 ) =>
-  (options.http === false ? Layer.empty : Layer.mergeAll(Admin.layer, SharedMetrics.layer, Health.attach)).pipe(
-    Layer.provideMerge(Control.Default),
-    Layer.provideMerge(Schedules.layer(kinds)),
-    Layer.provideMerge(ScheduleStore.layerPg),
-    Layer.provideMerge(Scheduler.Default),
-    Layer.provideMerge(layer),
-    Layer.provideMerge(Infrastructure.make(options)),
-    Layer.provideMerge(Layer.succeed(WorkerConfig, config)),
-    // Every fiber resumes in its own run's context (or none): see RunContext.
-    Layer.provideMerge(RunContext.layer)
-  )
+  (options.http === false
+    ? Layer.empty
+    : Layer.mergeAll(Admin.layer, SharedMetrics.layer, AlertEvaluator.layer, Health.attach)).pipe(
+      Layer.provideMerge(Control.Default),
+      Layer.provideMerge(Schedules.layer(kinds)),
+      Layer.provideMerge(ScheduleStore.layerPg),
+      Layer.provideMerge(Scheduler.Default),
+      Layer.provideMerge(layer),
+      Layer.provideMerge(Infrastructure.make(options)),
+      Layer.provideMerge(Layer.succeed(WorkerConfig, config)),
+      // Every fiber resumes in its own run's context (or none): see RunContext.
+      Layer.provideMerge(RunContext.layer)
+    )
 
 /** The start-up failures of the infrastructure: a database that cannot be opened, `HTTP_PORT` unusable. */
 export const isStartError = (error: unknown): error is Infrastructure.StartError | Http.HttpPortUnavailable =>

@@ -14,6 +14,7 @@
  * and reasons, kind names. A job taken out (a schedule deleted) takes its series with it.
  */
 import { Duration, Effect, Schedule } from "effect"
+import type { AlertPlan } from "./Job.js"
 
 /** Outcomes of `cron_worker_runs_total`. */
 export const STATUSES = ["succeeded", "failed", "timed_out", "interrupted", "skipped", "abandoned"] as const
@@ -177,14 +178,27 @@ export interface Shared {
   readonly outboxPending: number
   readonly outboxOldestPendingAgeSeconds: number
   readonly schedulesByKind: ReadonlyMap<string, number>
+  /** The alerts recorded in the database: active, or resolved (their gauge reads 0). */
+  readonly alerts: ReadonlyArray<AlertState>
 }
+
+/** One alert of `cron_worker_alert_active`: a rule, the job it is about (`""`: the worker), whether it fires. */
+export interface AlertState {
+  readonly rule: string
+  readonly job: string
+  readonly active: boolean
+}
+
+/** The alerts as the last shared read found them. */
+export const alerts = (): ReadonlyArray<AlertState> => shared.alerts
 
 let shared: Shared = {
   jobs: new Map(),
   instancesAlive: 0,
   outboxPending: 0,
   outboxOldestPendingAgeSeconds: 0,
-  schedulesByKind: new Map()
+  schedulesByKind: new Map(),
+  alerts: []
 }
 
 /** How often the shared values are read from the database. */
@@ -210,6 +224,8 @@ export interface Scheduled {
   readonly next: number
   /** The time between its next two fire times (ms), `undefined` for none. */
   readonly interval: number | undefined
+  /** Its built-in alert overrides (none: the worker's defaults). */
+  readonly alerts?: AlertPlan | undefined
 }
 
 /** Where `render` finds the jobs in the scheduler: set by the scheduler while it runs. */
@@ -234,7 +250,7 @@ const num = (value: number) => (Number.isFinite(value) ? String(value) : value >
  */
 export const render = (
   scheduled: ReadonlyArray<Scheduled>,
-  alerts: ReadonlyArray<{ readonly rule: string; readonly job: string; readonly active: boolean }> = []
+  alerts: ReadonlyArray<AlertState> = []
 ): string => {
   for (const job of scheduled) register(job.name)
   const out: Array<string> = []

@@ -325,6 +325,44 @@ const schedules = Effect.gen(function*() {
 })
 
 /**
+ * `14_alerts`: the built-in alerts (see `Alerts.ts`). `alerts` keeps each alert's firing (`since`) and resolution
+ * (`resolved_at`), at most one unresolved per rule and job, so that every instance reports the same gauge and an
+ * evaluator that takes over knows what already fired; `alert_evaluator` is the lease of the one instance that
+ * evaluates; `webhooks` is the queue of `ALERT_WEBHOOK_URL`'s deliveries, written in the transaction that records
+ * the transition, so that a receiver's outage (or the evaluator's death) loses none.
+ */
+const alerts = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    CREATE TABLE cron_worker.alerts (
+      id bigserial PRIMARY KEY,
+      rule text NOT NULL,
+      job text NOT NULL,
+      since timestamptz NOT NULL,
+      resolved_at timestamptz,
+      detail text NOT NULL
+    )`
+  yield* sql`CREATE UNIQUE INDEX alerts_active ON cron_worker.alerts (rule, job) WHERE resolved_at IS NULL`
+  yield* sql`
+    CREATE TABLE cron_worker.alert_evaluator (
+      id integer PRIMARY KEY CHECK (id = 1),
+      instance text NOT NULL,
+      until timestamptz NOT NULL
+    )`
+  yield* sql`
+    CREATE TABLE cron_worker.webhooks (
+      id bigserial PRIMARY KEY,
+      body text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      attempts integer NOT NULL DEFAULT 0,
+      next_at timestamptz NOT NULL DEFAULT now(),
+      delivered_at timestamptz,
+      last_error text
+    )`
+  yield* sql`CREATE INDEX webhooks_pending ON cron_worker.webhooks (id) WHERE delivered_at IS NULL`
+})
+
+/**
  * The worker's own migrations, in order. Never edit one that has shipped: add the next. The ids need not be
  * contiguous: `2_finance_schema` (the example app's tables) moved to the example app (`src/jobs/schema.ts`); a
  * database migrated before keeps its row and its tables.
@@ -341,7 +379,8 @@ export const migrations = {
   "10_pause_until": pauseUntil,
   "11_history_pages": historyPages,
   "12_run_detail": runDetail,
-  "13_schedules": schedules
+  "13_schedules": schedules,
+  "14_alerts": alerts
 }
 
 /**

@@ -12,6 +12,7 @@ import * as CatchUp from "./CatchUp.js"
 import type * as CronSpec from "./CronSpec.js"
 import * as Deadlines from "./Deadlines.js"
 import * as Entry from "./Entry.js"
+import * as Heartbeat from "./Heartbeat.js"
 import * as InFlight from "./InFlight.js"
 import {
   type CurrentRun,
@@ -46,6 +47,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
     const store = yield* RunStore
     const clock = yield* Effect.clock
     const instance = Option.getOrElse(config.instanceId, () => `${hostname()}:${process.pid}`)
+    // First, so that it closes last: the end pings of the runs shutdown waits for still go.
+    yield* Heartbeat.start
     const inFlight = yield* InFlight.make(config.maxConcurrentJobs)
     const deadlines = yield* Deadlines.make
     const holes = new CatchUp.Holes()
@@ -144,7 +147,12 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
       [...entries.values()].map(({ at, entry }) => {
         const next = at === Infinity ? entry.spec.next(clock.unsafeCurrentTimeMillis(), entry.anchor) : at
         const after = Number.isFinite(next) ? entry.spec.next(next, entry.anchor) : Infinity
-        return { name: entry.name, next, interval: Number.isFinite(after) ? after - next : undefined }
+        return {
+          name: entry.name,
+          next,
+          interval: Number.isFinite(after) ? after - next : undefined,
+          alerts: entry.alerts
+        }
       })
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => Metrics.setScheduled(undefined)))

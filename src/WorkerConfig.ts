@@ -69,6 +69,24 @@ export interface WorkerConfigShape {
   readonly cleanupRetentionDays: number
   /** `CLEANUP_BATCH_SIZE`: rows deleted per transaction by the clean-up. Default 500. */
   readonly cleanupBatchSize: number
+  /** `ALERT_CONSECUTIVE_FAILURES`: failed runs in a row that fire `consecutive_failures`. Default 3; 0 = off. */
+  readonly alertConsecutiveFailures: number
+  /**
+   * `ALERT_OVERDUE_FACTOR`: `overdue` fires when a job has not succeeded for its period × this (at least 10
+   * minutes). Default 2; 0 = off.
+   */
+  readonly alertOverdueFactor: number
+  /** `ALERT_OUTBOX_MAX_AGE_SECONDS`: age of the oldest pending message that fires `outbox_stale`. Default 600 s. */
+  readonly alertOutboxMaxAge: Option.Option<Duration.Duration>
+  /** `ALERT_RUN_MAX_SECONDS`: a run longer than this fires `run_too_long`. Default none (jobs may set their own). */
+  readonly alertRunMax: Option.Option<Duration.Duration>
+  /**
+   * `ALERT_WEBHOOK_URL`: where each alert's firing and resolution is POSTed as JSON (from a queue in the database,
+   * retried until the receiver takes it). Unset: no webhook. A secret: it may carry a token.
+   */
+  readonly alertWebhookUrl: Option.Option<Redacted.Redacted<string>>
+  /** `ALERT_WEBHOOK_SECRET`: key of the body's HMAC-SHA256 in `X-Cron-Worker-Signature`. Unset: unsigned. */
+  readonly alertWebhookSecret: Option.Option<Redacted.Redacted<string>>
 }
 
 /** The worker's configuration, as a service. */
@@ -98,7 +116,13 @@ export const defaults: WorkerConfigShape = {
   leaseDuration: Duration.seconds(30),
   historyRetentionDays: 30,
   cleanupRetentionDays: 90,
-  cleanupBatchSize: 500
+  cleanupBatchSize: 500,
+  alertConsecutiveFailures: 3,
+  alertOverdueFactor: 2,
+  alertOutboxMaxAge: Option.some(Duration.seconds(600)),
+  alertRunMax: Option.none(),
+  alertWebhookUrl: Option.none(),
+  alertWebhookSecret: Option.none()
 }
 
 type Parse<A> = (raw: string) => Either.Either<A, string>
@@ -156,6 +180,13 @@ const token: Parse<string> = (raw) =>
 const some = <A>(parse: Parse<A>): Parse<Option.Option<A>> => (raw) => Either.map(parse(raw), Option.some)
 const secret = (parse: Parse<string>): Parse<Option.Option<Redacted.Redacted<string>>> => (raw) =>
   Either.map(parse(raw), (value) => Option.some(Redacted.make(value)))
+
+/** Seconds where 0 means none. */
+const optionalSeconds: Parse<Option.Option<Duration.Duration>> = (raw) =>
+  Either.map(
+    seconds(0, 365 * 86_400, " (0 = off)")(raw),
+    Option.liftPredicate((d) => !Duration.isZero(d))
+  )
 
 /** Timers beyond 2^31 - 1 ms (about 24.8 days) never fire: timeouts stay below. */
 const MAX_TIMEOUT_SECONDS = 24 * 86_400
@@ -314,6 +345,49 @@ export const makeConfig = (options: ConfigDefaults = {}): Config.Config<WorkerCo
       "Rows per clean-up transaction",
       defaults.cleanupBatchSize,
       wholeNumber(1, 100_000, "a whole number from 1 to 100000")
+    ),
+    alertConsecutiveFailures: variable(
+      "ALERT_CONSECUTIVE_FAILURES",
+      "Failed runs in a row that fire an alert; 0 = off",
+      defaults.alertConsecutiveFailures,
+      wholeNumber(0, 100, "a whole number from 0 to 100 (0 = off)")
+    ),
+    alertOverdueFactor: variable(
+      "ALERT_OVERDUE_FACTOR",
+      "Periods without a success that fire an alert; 0 = off",
+      defaults.alertOverdueFactor,
+      (raw) =>
+        /^\d+(\.\d+)?$/.test(raw) && (Number(raw) === 0 || (Number(raw) >= 1 && Number(raw) <= 1000))
+          ? Either.right(Number(raw))
+          : Either.left("0 (off) or a number from 1 to 1000")
+    ),
+    alertOutboxMaxAge: variable(
+      "ALERT_OUTBOX_MAX_AGE_SECONDS",
+      "Age of the oldest pending outbox message that fires an alert; 0 = off",
+      defaults.alertOutboxMaxAge,
+      optionalSeconds
+    ),
+    alertRunMax: variable(
+      "ALERT_RUN_MAX_SECONDS",
+      "Run duration that fires an alert; unset or 0 = none",
+      defaults.alertRunMax,
+      optionalSeconds
+    ),
+    alertWebhookUrl: variable(
+      "ALERT_WEBHOOK_URL",
+      "Where alerts are POSTed; unset = no webhook",
+      defaults.alertWebhookUrl,
+      secret(url(["http:", "https:"], "https://alerts.example.com/hook")),
+      true
+    ),
+    alertWebhookSecret: variable(
+      "ALERT_WEBHOOK_SECRET",
+      "Key of the webhook's HMAC-SHA256 signature",
+      defaults.alertWebhookSecret,
+      secret((raw) =>
+        /^[\x21-\x7e]{16,512}$/.test(raw) ? Either.right(raw) : Either.left("16 to 512 printable characters, no spaces")
+      ),
+      true
     )
   })
 

@@ -50,7 +50,13 @@ describe("WorkerConfig", () => {
         CLEANUP_BATCH_SIZE: "100",
         WORKER_INSTANCE_ID: "worker-a",
         WORKER_LEASE_SECONDS: "12",
-        WORKER_HISTORY_RETENTION_DAYS: "0"
+        WORKER_HISTORY_RETENTION_DAYS: "0",
+        ALERT_CONSECUTIVE_FAILURES: "5",
+        ALERT_OVERDUE_FACTOR: "1.5",
+        ALERT_OUTBOX_MAX_AGE_SECONDS: "0",
+        ALERT_RUN_MAX_SECONDS: "3600",
+        ALERT_WEBHOOK_URL: "https://hooks.example.com/alerts?token=hook-s3cret",
+        ALERT_WEBHOOK_SECRET: "webhook-secret-0123456789"
       }).pipe(Effect.flatMap((result) => result))
       expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(
         Option.some("postgres://app:s3cret@db.internal:5433/finance")
@@ -60,8 +66,14 @@ describe("WorkerConfig", () => {
       expect(Option.map(config.adminToken, Redacted.value)).toEqual(Option.some("admin-token-0123456789"))
       expect(Option.map(config.viewerToken, Redacted.value)).toEqual(Option.some("viewer-token-0123456789"))
       expect(String(config.adminToken)).not.toContain("admin-token-0123456789")
+      expect(Option.map(config.alertWebhookUrl, Redacted.value)).toEqual(
+        Option.some("https://hooks.example.com/alerts?token=hook-s3cret")
+      )
+      expect(Option.map(config.alertWebhookSecret, Redacted.value)).toEqual(Option.some("webhook-secret-0123456789"))
       expect({
         ...config,
+        alertWebhookUrl: undefined,
+        alertWebhookSecret: undefined,
         databaseUrl: undefined,
         rabbitmqUrl: undefined,
         adminToken: undefined,
@@ -90,7 +102,13 @@ describe("WorkerConfig", () => {
           cleanupBatchSize: 100,
           instanceId: Option.some("worker-a"),
           leaseDuration: Duration.seconds(12),
-          historyRetentionDays: 0
+          historyRetentionDays: 0,
+          alertConsecutiveFailures: 5,
+          alertOverdueFactor: 1.5,
+          alertOutboxMaxAge: Option.none(),
+          alertRunMax: Option.some(Duration.seconds(3600)),
+          alertWebhookUrl: undefined,
+          alertWebhookSecret: undefined
         })
     }))
 
@@ -150,7 +168,33 @@ describe("WorkerConfig", () => {
       ["VIEWER_TOKEN", "tooshort", `VIEWER_TOKEN (value hidden): expected 16 to 512 printable characters, no spaces`],
       ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
       ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`],
-      ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`]
+      ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`],
+      [
+        "ALERT_CONSECUTIVE_FAILURES",
+        "-2",
+        `ALERT_CONSECUTIVE_FAILURES="-2": expected a whole number from 0 to 100 (0 = off)`
+      ],
+      ["ALERT_OVERDUE_FACTOR", "0.5", `ALERT_OVERDUE_FACTOR="0.5": expected 0 (off) or a number from 1 to 1000`],
+      [
+        "ALERT_OUTBOX_MAX_AGE_SECONDS",
+        "10m",
+        `ALERT_OUTBOX_MAX_AGE_SECONDS="10m": expected a whole number of seconds from 0 to 31536000 (0 = off)`
+      ],
+      [
+        "ALERT_WEBHOOK_URL",
+        "ftp://hooks.example.com/x",
+        `ALERT_WEBHOOK_URL (value hidden): expected a URL such as https://alerts.example.com/hook`
+      ],
+      [
+        "ALERT_WEBHOOK_SECRET",
+        "short",
+        `ALERT_WEBHOOK_SECRET (value hidden): expected 16 to 512 printable characters, no spaces`
+      ],
+      [
+        "ALERT_RUN_MAX_SECONDS",
+        "1.5",
+        `ALERT_RUN_MAX_SECONDS="1.5": expected a whole number of seconds from 0 to 31536000 (0 = off)`
+      ]
     ] as const
   )(
     "a bad %s (%s) stops with one line naming the variable, the value and what was expected",

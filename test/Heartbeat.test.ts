@@ -1,0 +1,167 @@
+/**
+ * Heartbeat URLs against a receiver the test owns: a run pings `/start` then its end (`<url>` on success, `/fail`
+ * with the error on failure), with `rid` its run id; a slow or down receiver neither delays nor fails the run, and
+ * no log line shows the URL's path or credentials. Real time: the pings are real HTTP.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Either, Option } from "effect"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+import * as Heartbeat from "../src/Heartbeat.js"
+import * as Job from "../src/Job.js"
+import { Scheduler } from "../src/Scheduler.js"
+import { captureLogs, schedulerLayer } from "./utils.js"
+
+interface Received {
+  readonly path: string
+  readonly rid: string | null
+  readonly body: string
+  readonly authorization: string | undefined
+}
+
+/** A receiver on a free port: records each request, answers after `delay` ms (never, for `Infinity`). */
+const receiver = (delay = 0) =>
+  Effect.acquireRelease(
+    Effect.async<{ server: Server; port: number; received: Array<Received> }>((resume) => {
+      const received: Array<Received> = []
+      const server = createServer((request: IncomingMessage, response) => {
+        let body = ""
+        request.on("data", (chunk) => (body += chunk))
+        request.on("end", () => {
+          const url = new URL(request.url ?? "/", "http://localhost")
+          received.push({
+            path: url.pathname,
+            rid: url.searchParams.get("rid"),
+            body,
+            authorization: request.headers.authorization
+          })
+          if (Number.isFinite(delay)) setTimeout(() => response.writeHead(200).end("OK"), delay)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        resume(Effect.succeed({ server, port: typeof address === "object" && address ? address.port : 0, received }))
+      })
+    }),
+    ({ server }) =>
+      Effect.promise(() =>
+        new Promise<void>((done) => {
+          server.closeAllConnections()
+          server.close(() => done())
+        })
+      )
+  )
+
+/** Runs `jobs` by hand on a scheduler of their own, then shuts it down; returns the records. */
+const trigger = (jobs: ReadonlyArray<Job.Any>) =>
+  Effect.gen(function*() {
+    const scheduler = yield* Scheduler
+    // Their requirements are none: the checker has lost that in the list's type.
+    yield* scheduler.registerAll(jobs as ReadonlyArray<Job.Job<unknown, never>>)
+    const records = []
+    for (const job of jobs) records.push(Option.getOrThrow(yield* scheduler.trigger(job.name)))
+    return records
+  }).pipe(Effect.provide(schedulerLayer({ shutdownTimeout: Duration.zero })))
+
+const until = (condition: () => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 300 && !condition(); i++) yield* Effect.sleep("10 millis")
+    expect(condition()).toBe(true)
+  })
+
+describe("heartbeat URL", () => {
+  it("urlOf follows Healthchecks.io: /start, the URL itself, /fail; rid in the query; the query kept", () => {
+    expect(Heartbeat.urlOf("https://hc-ping.com/abc", "start", "r1")).toBe("https://hc-ping.com/abc/start?rid=r1")
+    expect(Heartbeat.urlOf("https://hc-ping.com/abc/", "success", "r1")).toBe("https://hc-ping.com/abc/?rid=r1")
+    expect(Heartbeat.urlOf("https://hc-ping.com/abc?create=1", "fail", "r1")).toBe(
+      "https://hc-ping.com/abc/fail?create=1&rid=r1"
+    )
+    expect(Heartbeat.redact("https://user:pw@hc-ping.com/abc?k=1")).toBe("https://hc-ping.com/***")
+  })
+
+  it.live("start and success, start and fail with the error, each with the run's id", () =>
+    Effect.gen(function*() {
+      const { port, received } = yield* receiver()
+      const url = `http://hb-user:hb%20pass@127.0.0.1:${port}/ping/key-123`
+      const [ok, failed] = yield* trigger([
+        Job.make({ name: "ok", schedule: "@yearly", run: Effect.void, heartbeat: { url } }),
+        Job.make({
+          name: "broken",
+          schedule: "@yearly",
+          run: Effect.fail("disk full"),
+          heartbeat: { url: `http://127.0.0.1:${port}/ping/key-456` }
+        })
+      ])
+      yield* until(() => received.length === 4)
+      const of = (rid: string) => received.filter((r) => r.rid === rid).map((r) => [r.path, r.body])
+      expect(of(ok!.runId)).toEqual([["/ping/key-123/start", ""], ["/ping/key-123", ""]])
+      expect(of(failed!.runId)).toEqual([["/ping/key-456/start", ""], ["/ping/key-456/fail", "disk full"]])
+      expect(failed!.status).toBe("failed")
+      // Credentials in the URL go as Basic authentication.
+      expect(received.filter((r) => r.path.includes("key-123")).map((r) => r.authorization)).toEqual([
+        `Basic ${Buffer.from("hb-user:hb pass").toString("base64")}`,
+        `Basic ${Buffer.from("hb-user:hb pass").toString("base64")}`
+      ])
+      expect(received.filter((r) => r.path.includes("key-456")).map((r) => r.authorization)).toEqual([
+        undefined,
+        undefined
+      ])
+    }).pipe(Effect.scoped))
+
+  it.live("a receiver that never answers neither delays nor fails the run; the ping gives up, logged redacted", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const { port } = yield* receiver(Infinity)
+      const url = `http://hb-user:hb-pass@127.0.0.1:${port}/ping/secret-key`
+      const started = Date.now()
+      const [record] = yield* trigger([
+        Job.make({ name: "slow", schedule: "@yearly", run: Effect.void, heartbeat: { url, timeout: "300 millis" } })
+      ])
+      expect(record!.status).toBe("succeeded")
+      expect(record!.durationMs).toBeLessThan(200)
+      // The scheduler's shutdown gave the pings still waiting their last chance; the run was long over.
+      expect(Date.now() - started).toBeLessThan(3000)
+      yield* until(() => logs.withMessage("heartbeat ping failed").length > 0)
+      const [failed] = logs.withMessage("heartbeat ping failed")
+      expect(failed!.fields).toMatchObject({ job: "slow", event: "start", url: `http://127.0.0.1:${port}/***` })
+      expect(failed!.fields.error).toMatch(/timeout/i)
+      const written = JSON.stringify(logs.entries)
+      expect(written).not.toContain("secret-key")
+      expect(written).not.toContain("hb-pass")
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("a receiver that is down: the run succeeds, the failure is logged", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const { port, server } = yield* receiver()
+      yield* Effect.promise(() => new Promise<void>((done) => server.close(() => done())))
+      const [record] = yield* trigger([
+        Job.make({
+          name: "down",
+          schedule: "@yearly",
+          run: Effect.void,
+          heartbeat: { url: `http://127.0.0.1:${port}/ping/k` }
+        })
+      ])
+      expect(record!.status).toBe("succeeded")
+      yield* until(() => logs.withMessage("heartbeat ping failed").length >= 1)
+      expect(logs.withMessage("heartbeat ping failed")[0]!.fields.error).toMatch(/fetch failed/)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it("invalid heartbeat options are named, the URL not shown", () => {
+    const invalid = (heartbeat: Job.HeartbeatOptions) => {
+      const result = Job.validate(Job.make({ name: "j", schedule: "@daily", run: Effect.void, heartbeat }), "UTC")
+      return Either.isLeft(result) ? result.left.message : "valid"
+    }
+    expect(invalid({ url: "ftp://user:pw@host/key" })).toBe(
+      "job \"j\": invalid option heartbeat.url: must be an http or https URL such as https://hc-ping.com/<uuid>"
+    )
+    expect(invalid({ url: "https://hc-ping.com/k", timeout: "2 minutes" })).toContain(
+      "invalid option heartbeat.timeout: must be at most 1 minute"
+    )
+    expect(invalid({ url: "https://hc-ping.com/k", timeout: 0 })).toContain("invalid option heartbeat.timeout")
+    expect(invalid(null as unknown as Job.HeartbeatOptions)).toContain("invalid option heartbeat: must be an object")
+    expect(invalid({ url: "https://hc-ping.com/k" })).toBe("valid")
+  })
+})
