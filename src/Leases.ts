@@ -8,8 +8,8 @@
  */
 import { Duration, Effect, Fiber, Option, Schedule, type Scope } from "effect"
 import * as Execution from "./Execution.js"
-import * as InstanceBeat from "./InstanceBeat.js"
 import type { InFlight } from "./InFlight.js"
+import * as InstanceBeat from "./InstanceBeat.js"
 import * as Metrics from "./Metrics.js"
 import type { Active } from "./Overlap.js"
 import type { RunRecord, RunStoreShape } from "./RunStore.js"
