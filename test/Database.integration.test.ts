@@ -225,6 +225,8 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         WHERE table_schema IN ('cron_worker', 'finance') AND table_type = 'BASE TABLE'
         ORDER BY 1, 2`
       expect(tables.map((t) => `${t.schema}.${t.name}`)).toEqual([
+        "cron_worker.alert_evaluator",
+        "cron_worker.alerts",
         "cron_worker.audit",
         "cron_worker.instances",
         "cron_worker.jobs",
@@ -233,6 +235,7 @@ describe.skipIf(!available)("Database on PostgreSQL", () => {
         "cron_worker.outbox",
         "cron_worker.runs",
         "cron_worker.schedules",
+        "cron_worker.webhooks",
         "finance.budget_items",
         "finance.budgets",
         "finance.categories",

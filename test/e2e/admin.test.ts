@@ -399,7 +399,8 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
         ADMIN_TOKEN_FILE: join(dir, "admin-token")
       }
       const proc = await spawn(MAIN, [], { database: "none", env })
-      await proc.waitFor("worker started successfully")
+      // A first start on the embedded database migrates it: 7 s on an idle machine, more beside the other tests.
+      await proc.waitFor("worker started successfully", undefined, 60_000)
       const cli = (...args: ReadonlyArray<string>) => runNode(MAIN, args, { database: "none", env, timeoutMs: 45_000 })
       const printed = (result: { readonly stdout: string }) =>
         result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("{"))
