@@ -306,11 +306,17 @@ const DurationValue = Schema.Union(Schema.String, Schema.Number).annotations({
   description: "A duration: \"30 seconds\", \"5 minutes\", or milliseconds"
 })
 
-/** What a schedule is: its kind, expression, zone, payload, options, bounds and note. */
-const DefinitionFields = {
+/**
+ * What a schedule is: its kind, expression, zone, payload, options, bounds and note. The API takes it and the
+ * store keeps it (`Schedules.Definition`).
+ */
+export const DefinitionFields = {
+  /** The job kind: a `Kind` in the worker's code. */
   kind: Schema.String.annotations({ description: "A job kind of the worker's code (GET /api/kinds)" }),
   expression: Schema.String,
+  /** Default: the worker's `WORKER_TIMEZONE`. */
   timezone: Schema.optional(Schema.String),
+  /** Decoded with the kind's payload `Schema`. */
   payload: Schema.optional(AnyJson),
   overlap: Schema.optional(Schema.Literal("skip", "allow", "queue", "replace")),
   catchUp: Schema.optional(Schema.Literal("latest", "skip", "all")),
@@ -325,7 +331,9 @@ const DefinitionFields = {
     jitter: Schema.optional(Schema.Boolean)
   })),
   onAbandoned: Schema.optional(Schema.Literal("record", "rerun")),
+  /** No slot before this instant. */
   startAt: Schema.optional(Instant),
+  /** No slot at or after this instant. */
   endAt: Schema.optional(Instant),
   note: Schema.optional(Schema.String.pipe(Schema.maxLength(1000)))
 }

@@ -87,8 +87,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
      */
     const jobClock = yield* JobClock.make<Entry.Entry>(clock, (waiting, now) => {
       const { after, at: due, entry } = waiting
-      // Closed, or a job replaced or taken out meanwhile (a schedule changed while its catch-up went on).
-      if (inFlight.closed() || entries.get(entry.name) !== waiting) return
+      // A job replaced or taken out is never handed over: `disarm` takes it out of the heap, and only `launch` (which
+      // checks) could put it back after a yield. No lookup here, on the path of every slot.
+      if (inFlight.closed()) return
       if (entry.skipAs !== undefined) {
         inFlight.start(runner.recordLater(entry, [due], entry.skipAs))
         jobClock.arm(waiting, due)

@@ -32,6 +32,7 @@ import {
   Stream
 } from "effect"
 import { randomUUID } from "node:crypto"
+import { DefinitionFields } from "./AdminApi.js"
 import * as CronSpec from "./CronSpec.js"
 import { describe } from "./Execution.js"
 import * as Job from "./Job.js"
@@ -64,38 +65,8 @@ export const ScheduleId = Schema.String.pipe(
   Schema.pattern(/^[\w.-]{1,100}$/, { message: () => "must be 1–100 letters, digits or _ . -" })
 )
 
-const DurationValue = Schema.Union(Schema.String, Schema.Number).annotations({
-  description: "A duration: \"30 seconds\", \"5 minutes\", or milliseconds"
-})
-
 /** What a schedule is, as stored and as the API takes it. */
-export const Definition = Schema.Struct({
-  /** The job kind: a `Kind` in the worker's code. */
-  kind: Schema.String,
-  expression: Schema.String,
-  /** Default: the worker's `WORKER_TIMEZONE`. */
-  timezone: Schema.optional(Schema.String),
-  /** Decoded with the kind's payload `Schema`. */
-  payload: Schema.optional(Schema.Unknown),
-  overlap: Schema.optional(Schema.Literal("skip", "allow", "queue", "replace")),
-  catchUp: Schema.optional(Schema.Literal("latest", "skip", "all")),
-  catchUpWindow: Schema.optional(DurationValue),
-  timeout: Schema.optional(DurationValue),
-  jitter: Schema.optional(DurationValue),
-  retry: Schema.optional(Schema.Struct({
-    attempts: Schema.Number,
-    initialDelay: Schema.optional(DurationValue),
-    factor: Schema.optional(Schema.Number),
-    maxDelay: Schema.optional(DurationValue),
-    jitter: Schema.optional(Schema.Boolean)
-  })),
-  onAbandoned: Schema.optional(Schema.Literal("record", "rerun")),
-  /** No slot before this instant. */
-  startAt: Schema.optional(Schema.Date),
-  /** No slot at or after this instant. */
-  endAt: Schema.optional(Schema.Date),
-  note: Schema.optional(Schema.String.pipe(Schema.maxLength(1000)))
-})
+export const Definition = Schema.Struct(DefinitionFields)
 export type Definition = typeof Definition.Type
 
 /** A new schedule: its definition, an id (default: a random one), an idempotency key, a limit of runs. */
