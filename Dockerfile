@@ -5,14 +5,16 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.base.json tsconfig.build.json ./
+COPY tsconfig.base.json tsconfig.build.json tsconfig.ui.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# The generated admin token goes to the volume: /app is not the node user's to write.
 ENV NODE_ENV=production \
     HTTP_PORT=9464 \
-    PGLITE_DATA_DIR=/data/pglite
+    PGLITE_DATA_DIR=/data/pglite \
+    ADMIN_TOKEN_FILE=/data/admin-token
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

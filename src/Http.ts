@@ -2,8 +2,9 @@
  * The operations endpoint on `HTTP_PORT`: the probes `GET /healthz`
  * (liveness), `GET /readyz` (readiness) and `GET /health` (readiness, as it
  * always answered), each JSON, 200 or 503 (`Health.ts`); `GET /metrics`
- * (every Effect metric in the Prometheus text format); and the admin API under
- * `/api` once it is mounted (`Admin.ts`). Without `HTTP_PORT` there is no server.
+ * (every Effect metric in the Prometheus text format); the admin API under
+ * `/api` once it is mounted (`Admin.ts`); and the dashboard at `/`
+ * (`Dashboard.ts`), which uses that API. Without `HTTP_PORT` there is no server.
  */
 import { type HttpApp, HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -11,6 +12,7 @@ import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Metric, MetricState, Option, Schema } from "effect"
 import { createServer } from "node:http"
 import { createServer as createTcpServer } from "node:net"
+import * as Dashboard from "./Dashboard.js"
 import * as Health from "./Health.js"
 import * as Metrics from "./Metrics.js"
 import * as OutboxRelay from "./OutboxRelay.js"
@@ -161,7 +163,8 @@ const router = (mount: ApiMount["Type"], probes: Health.ProbesShape) => {
       Effect.map(renderMetrics, (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4" }))
     ),
     HttpRouter.all("/api", api),
-    HttpRouter.all("/api/*", api)
+    HttpRouter.all("/api/*", api),
+    Dashboard.routes
   )
 }
 
@@ -182,7 +185,7 @@ export const layer: Layer.Layer<ApiMount | Health.Probes, HttpPortUnavailable, R
           Layer.mapError((error) => new HttpPortUnavailable({ port, reason: listenFailure(error.cause) })),
           Layer.tap(() =>
             Effect.logInfo("http server listening").pipe(
-              Effect.annotateLogs({ port, endpoints: "/healthz /readyz /health /metrics /api" })
+              Effect.annotateLogs({ port, endpoints: "/ (dashboard) /healthz /readyz /health /metrics /api" })
             )
           ),
           Layer.merge(Layer.scopedDiscard(Health.heartbeat(probes)))

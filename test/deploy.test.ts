@@ -320,6 +320,18 @@ describe("Prometheus and Grafana in the compose stack", () => {
     expect(/^HEALTHCHECK[\s\S]*?\n\s+CMD (.*)$/m.exec(dockerfile)?.[1]).toContain("/healthz")
   })
 
+  it("the image builds the dashboard (every tsconfig of `npm run build` copied) and keeps its token on the volume", () => {
+    const dockerfile = read("Dockerfile")
+    const build = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts.build!
+    const configs = [...build.matchAll(/-p (\S+)/g)].map((m) => m[1]!)
+    expect(configs).toEqual(["tsconfig.build.json", "tsconfig.ui.json"])
+    const copied = /^COPY (tsconfig[^\n]*) \.\/$/m.exec(dockerfile)?.[1]?.split(/\s+/) ?? []
+    for (const config of [...configs, "tsconfig.base.json"]) expect(copied, config).toContain(config)
+    // The process runs as `node`, which may write only under the /data volume.
+    expect(dockerfile).toMatch(/^VOLUME \["\/data"\]$/m)
+    expect(dockerfile).toMatch(/^ENV [\s\S]*ADMIN_TOKEN_FILE=\/data\/admin-token$/m)
+  })
+
   it("Prometheus scrapes the worker's HTTP_PORT keeping its job label, and loads alerts.yml where mounted", () => {
     const config = yamlFile(Prometheus, "deploy/prometheus/prometheus.yml")
     const scrape = config.scrape_configs.find((c) => c.job_name === "cron-worker")
