@@ -30,7 +30,7 @@ import * as CronSpec from "./CronSpec.js"
 import { describe } from "./CronSpec/Describe.js"
 import * as Database from "./Database.js"
 import * as Http from "./Http.js"
-import { type Pause, type RunRecord, RunStore } from "./RunStore.js"
+import { type JobLatest, type Pause, type RunRecord, RunStore } from "./RunStore.js"
 import { type JobInfo, JobNotFound, Scheduler } from "./Scheduler.js"
 import * as Schedules from "./Schedules.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
@@ -132,9 +132,6 @@ const accepted = (run: RunView) =>
 
 const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by, until: pause.until })
 
-/** How many recent runs are looked at for a job's consecutive failures. */
-const FAILURE_WINDOW = 100
-
 /** A cursor names the last run of a page: its start, its slot and its id, as base64url JSON. */
 const encodeCursor = (record: RunRecord) =>
   Buffer.from(JSON.stringify([record.startedAt.toISOString(), record.nominalAt.toISOString(), record.runId]))
@@ -170,14 +167,16 @@ const handlers = Layer.mergeAll(
       const scheduler = yield* Scheduler
       const store = yield* RunStore
       const control = yield* Control
-      /** The job as the API shows it; `pauses`: those in force, when the caller has read them already. */
-      const view = (info: JobInfo, count: number, known?: ReadonlyArray<Pause>) =>
+      /**
+       * The job as the API shows it; `pauses`: those in force, and `latest`: its newest run and failure streak, when
+       * the caller has read them already (the list reads them once for every job, not once per job).
+       */
+      const view = (info: JobInfo, count: number, known?: ReadonlyArray<Pause>, latest?: JobLatest) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const pauses = known ?? (yield* store.pauses)
-          const recent = yield* store.history({ job: info.name, limit: FAILURE_WINDOW })
-          const finished = recent.filter((r) => r.status !== "running" && r.status !== "queued")
-          const streak = finished.findIndex((r) => r.status !== "failed" && r.status !== "timed_out")
+          const { consecutiveFailures, last } = latest ?? (yield* store.latest([info.name]))[0] ??
+            { last: undefined, consecutiveFailures: 0 }
           const pause = pauses.find((p) => p.job === info.name)
           return {
             name: info.name,
@@ -189,8 +188,8 @@ const handlers = Layer.mergeAll(
             timeoutSeconds: Option.getOrUndefined(Option.map(info.timeout, (d) => Math.round(Duration.toSeconds(d)))),
             nextRuns: CronSpec.nextN(info.spec, now, count, info.anchor).map((t) => new Date(t)),
             paused: pause === undefined ? undefined : pauseView(pause),
-            lastRun: recent[0] === undefined ? undefined : runView(recent[0]),
-            consecutiveFailures: streak === -1 ? finished.length : streak
+            lastRun: last === undefined ? undefined : runView(last),
+            consecutiveFailures
           } satisfies JobView
         })
       const find = (name: string) =>
@@ -207,9 +206,11 @@ const handlers = Layer.mergeAll(
       return handlers
         .handle("list", () =>
           Effect.gen(function*() {
-            // The pauses once for every job, not once per job.
+            // The pauses and the newest runs once for every job (one statement each), not once per job.
             const pauses = yield* store.pauses
-            return yield* Effect.forEach(yield* scheduler.jobs, (info) => view(info, 3, pauses))
+            const jobs = yield* scheduler.jobs
+            const latest = new Map((yield* store.latest(jobs.map((j) => j.name))).map((l) => [l.job, l]))
+            return yield* Effect.forEach(jobs, (info) => view(info, 3, pauses, latest.get(info.name)))
           }))
         .handle("get", ({ path, urlParams }) =>
           Effect.flatMap(find(path.name), (info) => view(info, urlParams.next ?? 10)))
