@@ -140,7 +140,12 @@ try {
     if (i > 600) throw new Error(`the worker did not serve the API: ${worker.stderr().slice(-500)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  const listed = (await get("/jobs")).body.length
+  // The schedules are loaded a moment after the API answers: wait until every job is listed.
+  let listed = 0
+  for (let i = 0; (listed = (await get("/jobs")).body.length) < jobs; i++) {
+    if (i > 600) throw new Error(`/api/jobs lists ${listed} jobs, not ${jobs}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
   progress(`worker serving on ${port}; /api/jobs lists ${listed} jobs`)
 
   // The cursor of the page `depth` pages deep, following `next` from the first.
