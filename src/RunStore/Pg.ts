@@ -428,29 +428,31 @@ export const make = Effect.gen(function*() {
           ),
       latest: (jobs) =>
         jobs.length === 0 ? Effect.succeed([]) : sql<Row & { wanted: string; failures: number }>`
-          SELECT j.job AS wanted, l.*, f.failures
+          SELECT j.job AS wanted, l.*,
+            -- A job whose newest run ended and neither failed nor timed out (most jobs) has no streak: nothing more is
+            -- read for it. Else its streak is the failures after its newest run that did (usually the run before),
+            -- among its newest FAILURE_WINDOW runs: two more probes of runs_job_page.
+            CASE WHEN l.status IS NULL OR l.status NOT IN ('failed', 'timed_out', 'running', 'queued') THEN 0 ELSE (
+              SELECT (count(*) FILTER (WHERE recent.status IN ('failed', 'timed_out')))::int
+              FROM (SELECT 1) AS one
+              LEFT JOIN LATERAL (
+                SELECT r.started_at, r.nominal_at, r.run_id FROM cron_worker.runs r
+                WHERE r.job = j.job AND r.status NOT IN ('failed', 'timed_out', 'running', 'queued')
+                ORDER BY r.started_at DESC, r.nominal_at DESC, r.run_id DESC LIMIT 1
+              ) AS ok ON true
+              CROSS JOIN LATERAL (
+                SELECT r.status FROM cron_worker.runs r
+                WHERE r.job = j.job AND (r.started_at, r.nominal_at, r.run_id) > (
+                  COALESCE(ok.started_at, '-infinity'), COALESCE(ok.nominal_at, '-infinity'),
+                  COALESCE(ok.run_id, '00000000-0000-0000-0000-000000000000'))
+                ORDER BY r.started_at DESC, r.nominal_at DESC, r.run_id DESC LIMIT ${FAILURE_WINDOW}
+              ) AS recent
+            ) END AS failures
           FROM unnest(${jobs}::text[]) WITH ORDINALITY AS j (job, n)
           LEFT JOIN LATERAL (
             SELECT ${columns} FROM cron_worker.runs r WHERE r.job = j.job
             ORDER BY started_at DESC, nominal_at DESC, run_id DESC LIMIT 1
           ) AS l ON true
-          -- The newest run that ended and neither failed nor timed out: the streak is what came after it. Usually the
-          -- newest run or the one before, found on runs_job_page, where a job's whole window of runs would be read.
-          LEFT JOIN LATERAL (
-            SELECT r.started_at, r.nominal_at, r.run_id FROM cron_worker.runs r
-            WHERE r.job = j.job AND r.status NOT IN ('failed', 'timed_out', 'running', 'queued')
-            ORDER BY r.started_at DESC, r.nominal_at DESC, r.run_id DESC LIMIT 1
-          ) AS ok ON true
-          CROSS JOIN LATERAL (
-            SELECT (count(*) FILTER (WHERE recent.status IN ('failed', 'timed_out')))::int AS failures
-            FROM (
-              SELECT r.status FROM cron_worker.runs r
-              WHERE r.job = j.job AND (r.started_at, r.nominal_at, r.run_id) > (
-                COALESCE(ok.started_at, '-infinity'), COALESCE(ok.nominal_at, '-infinity'),
-                COALESCE(ok.run_id, '00000000-0000-0000-0000-000000000000'))
-              ORDER BY r.started_at DESC, r.nominal_at DESC, r.run_id DESC LIMIT ${FAILURE_WINDOW}
-            ) AS recent
-          ) AS f
           ORDER BY j.n`.pipe(
           Effect.map((rows) =>
             rows.map((row) => ({
