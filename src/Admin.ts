@@ -111,11 +111,23 @@ const runView = (record: RunRecord): RunView => ({
   backfillId: record.backfillId
 })
 
-const runDetail = (record: RunRecord): RunDetail => ({
+/**
+ * The link to a trace in the viewer at `template` (`OTEL_TRACES_URL`): `{traceId}` replaced where it appears, else
+ * `<template>/trace/<traceId>` (Jaeger's UI).
+ */
+export const traceLink = (template: string, traceId: string): string =>
+  template.includes("{traceId}")
+    ? template.replaceAll("{traceId}", encodeURIComponent(traceId))
+    : `${template.replace(/\/+$/, "")}/trace/${encodeURIComponent(traceId)}`
+
+const runDetail = (record: RunRecord, tracesUrl: Option.Option<string>): RunDetail => ({
   ...runView(record),
   attempts: record.attempts ?? [],
   stack: record.stack,
-  traceId: record.traceId
+  traceId: record.traceId,
+  traceUrl: record.traceId === undefined || Option.isNone(tracesUrl)
+    ? undefined
+    : traceLink(tracesUrl.value, record.traceId)
 })
 
 /** Run ids are UUIDs: anything else names no run (and is not sent to the database). */
@@ -296,6 +308,7 @@ const handlers = Layer.mergeAll(
     })),
   HttpApiBuilder.group(AdminApi, "runs", (handlers) =>
     Effect.gen(function*() {
+      const config = yield* WorkerConfig
       const store = yield* RunStore
       const scheduler = yield* Scheduler
       const find = (runId: string) =>
@@ -331,7 +344,7 @@ const handlers = Layer.mergeAll(
               next: rows.length > limit && last !== undefined ? encodeCursor(last) : undefined
             }
           }))
-        .handle("get", ({ path }) => Effect.map(find(path.runId), runDetail))
+        .handle("get", ({ path }) => Effect.map(find(path.runId), (run) => runDetail(run, config.tracesUrl)))
         .handle("cancel", ({ path }) =>
           Effect.gen(function*() {
             yield* forbidden("cancelling a run")
@@ -436,7 +449,13 @@ const handlers = Layer.mergeAll(
       const config = yield* WorkerConfig
       const startedAt = new Date(yield* Clock.currentTimeMillis)
       return handlers.handle("info", () =>
-        Effect.succeed({ service: config.serviceName, database: Database.identity(config), startedAt }))
+        Effect.map(Caller, ({ token }) => ({
+          service: config.serviceName,
+          database: Database.identity(config),
+          startedAt,
+          caller: token,
+          tracesUrl: Option.getOrUndefined(config.tracesUrl)
+        })))
     })),
   HttpApiBuilder.group(AdminApi, "audit", (handlers) =>
     Effect.gen(function*() {

@@ -133,7 +133,9 @@ export const RunDetail = Schema.Struct({
   /** The stack of the error or defect that ended it, when it had one, secrets masked as in the logs. */
   stack: Schema.optional(Schema.String),
   /** The trace id of the run's span (`job <name>`), as in its log lines' `trace_id`. */
-  traceId: Schema.optional(Schema.String)
+  traceId: Schema.optional(Schema.String),
+  /** The trace in the viewer of `OTEL_TRACES_URL`: present when that is set and the run has a trace id. */
+  traceUrl: Schema.optional(Schema.String)
 })
 export type RunDetail = typeof RunDetail.Type
 
@@ -488,14 +490,21 @@ export const WorkerView = Schema.Struct({
   service: Schema.String,
   /** The database it uses: `postgres <host>:<port>/<database>` or `embedded <absolute data directory>`. */
   database: Schema.String,
-  startedAt: Instant
+  startedAt: Instant,
+  /** The token of this request: `admin` may change things, `viewer` only read. */
+  caller: Schema.Literal("admin", "viewer"),
+  /** `OTEL_TRACES_URL`, the trace viewer runs link to (`traceUrl`); absent when unset. */
+  tracesUrl: Schema.optional(Schema.String)
 })
 
 const worker = HttpApiGroup.make("worker")
   .add(
     HttpApiEndpoint.get("info", "/worker")
       .addSuccess(WorkerView)
-      .annotate(OpenApi.Summary, "The worker answering: its service name, its database, when it started")
+      .annotate(
+        OpenApi.Summary,
+        "The worker answering: its service name, its database, when it started, the caller's token, the trace viewer"
+      )
   )
   .middleware(Authorization)
 
