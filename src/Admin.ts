@@ -173,6 +173,9 @@ const forbidden = (action: string) =>
         : Effect.fail(new Forbidden({ message: `${action} needs the admin token; this is the ${token} token` }))
   )
 
+/** Where a job comes from: the code, or a schedule created at run time (`schedule:<id>`). */
+const sourceOf = (job: string): JobView["source"] => job.startsWith(Schedules.JOB_PREFIX) ? "schedule" : "code"
+
 const notFound = (job: string) => new NotFound({ message: `no job named ${JSON.stringify(job)}` })
 
 /** The handlers, on the worker's services. */
@@ -182,8 +185,16 @@ const handlers = Layer.mergeAll(
       const scheduler = yield* Scheduler
       const store = yield* RunStore
       const control = yield* Control
-      /** The job as the API shows it; `pauses`: those in force, when the caller has read them already. */
-      const view = (info: JobInfo, count: number, known?: ReadonlyArray<Pause>) =>
+      /**
+       * The job as the API shows it; `pauses`: those in force, when the caller has read them already; `latest`: its
+       * newest runs, for `recent` (read for every job listed at once).
+       */
+      const view = (
+        info: JobInfo,
+        count: number,
+        known?: ReadonlyArray<Pause>,
+        latest?: ReadonlyArray<RunRecord>
+      ) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const pauses = known ?? (yield* store.pauses)
@@ -193,8 +204,9 @@ const handlers = Layer.mergeAll(
           const pause = pauses.find((p) => p.job === info.name)
           return {
             name: info.name,
-            source: info.name.startsWith(Schedules.JOB_PREFIX) ? "schedule" : "code",
+            source: sourceOf(info.name),
             schedule: info.schedule,
+            scheduleInWords: describe(info.schedule, info.spec.zone.name),
             timezone: info.timezone,
             description: info.description,
             overlap: info.overlap,
@@ -202,9 +214,18 @@ const handlers = Layer.mergeAll(
             nextRuns: CronSpec.nextN(info.spec, now, count, info.anchor).map((t) => new Date(t)),
             paused: pause === undefined ? undefined : pauseView(pause),
             lastRun: recent[0] === undefined ? undefined : runView(recent[0]),
-            consecutiveFailures: streak === -1 ? finished.length : streak
+            consecutiveFailures: streak === -1 ? finished.length : streak,
+            recent: latest?.map((r) => ({ runId: r.runId, status: r.status, nominalAt: r.nominalAt, reason: r.reason }))
           } satisfies JobView
         })
+      /** The newest `count` runs of each of `jobs`, in one read, by job; none when `count` is 0 (the default). */
+      const recentOf = (jobs: ReadonlyArray<JobInfo>, count: number | undefined) =>
+        count === undefined || count === 0
+          ? Effect.succeed(undefined)
+          : Effect.map(
+            store.recent(jobs.map((info) => info.name), count),
+            (byJob) => (job: string): ReadonlyArray<RunRecord> => byJob.get(job) ?? []
+          )
       const find = (name: string) =>
         Effect.flatMap(scheduler.jobs, (jobs) => {
           const info = jobs.find((j) => j.name === name)
@@ -217,14 +238,23 @@ const handlers = Layer.mergeAll(
           yield* store.audit({ token, action, target: `job:${job}`, before, after, at })
         })
       return handlers
-        .handle("list", () =>
+        .handle("list", ({ urlParams }) =>
           Effect.gen(function*() {
-            // The pauses once for every job, not once per job.
+            const { source } = urlParams
+            const listed = (yield* scheduler.jobs).filter((info) =>
+              source === undefined || sourceOf(info.name) === source
+            )
+            // The pauses and the recent runs once for every job, not once per job.
             const pauses = yield* store.pauses
-            return yield* Effect.forEach(yield* scheduler.jobs, (info) => view(info, 3, pauses))
+            const latest = yield* recentOf(listed, urlParams.recent)
+            return yield* Effect.forEach(listed, (info) => view(info, 3, pauses, latest?.(info.name)))
           }))
         .handle("get", ({ path, urlParams }) =>
-          Effect.flatMap(find(path.name), (info) => view(info, urlParams.next ?? 10)))
+          Effect.gen(function*() {
+            const info = yield* find(path.name)
+            const latest = yield* recentOf([info], urlParams.recent)
+            return yield* view(info, urlParams.next ?? 10, undefined, latest?.(info.name))
+          }))
         .handle("pause", ({ path, payload }) =>
           Effect.gen(function*() {
             yield* forbidden("pausing a job")
@@ -233,8 +263,7 @@ const handlers = Layer.mergeAll(
             const { token } = yield* Caller
             yield* control.pause(path.name, payload.reason, `api:${token}`, payload.until).pipe(
               Effect.catchTags({
-                JobNotFound: () =>
-                  Effect.fail(notFound(path.name)),
+                JobNotFound: () => Effect.fail(notFound(path.name)),
                 PauseReasonTooLong: (error: PauseReasonTooLong) =>
                   Effect.fail(new BadRequest({ message: error.message })),
                 PauseEndsInPast: (error: PauseEndsInPast) => Effect.fail(new BadRequest({ message: error.message }))

@@ -152,6 +152,14 @@ export const BackfillView = Schema.Struct({
   slots: Schema.Array(Instant)
 })
 
+/** One of a job's recent runs, in short (`JobView.recent`): the whole run is `GET /api/runs/{runId}`. */
+export const RecentRun = Schema.Struct({
+  runId: Schema.String,
+  status: RunView.fields.status,
+  nominalAt: Instant,
+  reason: RunView.fields.reason
+})
+
 /** A job as operators see it. */
 export const JobView = Schema.Struct({
   name: Schema.String,
@@ -161,6 +169,8 @@ export const JobView = Schema.Struct({
    */
   source: Schema.Literal("code", "schedule"),
   schedule: Schema.String,
+  /** The schedule in words, as `/api/preview` gives it ("at 08:00 on Monday, UTC"), or as written when it cannot. */
+  scheduleInWords: Schema.String,
   timezone: Schema.String,
   description: Schema.optional(Schema.String),
   overlap: Schema.String,
@@ -169,27 +179,44 @@ export const JobView = Schema.Struct({
   paused: Schema.optional(PauseView),
   lastRun: Schema.optional(RunView),
   /** Failed or timed-out runs since the last that succeeded, newest first (up to 100 looked at). */
-  consecutiveFailures: Schema.Number
+  consecutiveFailures: Schema.Number,
+  /** Its newest runs, newest first (by start): present when asked for (`recent` > 0). */
+  recent: Schema.optional(Schema.Array(RecentRun))
 })
 export type JobView = typeof JobView.Type
 
 const JobPath = Schema.Struct({ name: Schema.String })
 
+/** How many of a job's newest runs to show in `recent` (0 to 50, default 0: none, and no `recent` field). */
+const RecentCount = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 50))
+
 const jobs = HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.get("list", "/jobs")
+      .setUrlParams(Schema.Struct({
+        recent: Schema.optional(RecentCount),
+        /** Only the jobs of the code, or only the schedules created at run time. Default: both. */
+        source: Schema.optional(JobView.fields.source)
+      }))
       .addSuccess(Schema.Array(JobView))
-      .annotate(OpenApi.Summary, "Every job of the worker")
+      .annotate(
+        OpenApi.Summary,
+        "Every job of the worker (`source`: of the code or schedules only), with its `recent` newest runs (default 0)"
+      )
   )
   .add(
     HttpApiEndpoint.get("get", "/jobs/:name")
       .setPath(JobPath)
       .setUrlParams(Schema.Struct({
-        next: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
+        next: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))),
+        recent: Schema.optional(RecentCount)
       }))
       .addSuccess(JobView)
       .addError(NotFound)
-      .annotate(OpenApi.Summary, "One job, with its next fire times (`next`, default 10)")
+      .annotate(
+        OpenApi.Summary,
+        "One job, with its next fire times (`next`, default 10) and its `recent` newest runs (default 0)"
+      )
   )
   .add(
     HttpApiEndpoint.post("pause", "/jobs/:name/pause")

@@ -1,23 +1,26 @@
 /**
  * The admin API's answers, served in this process (`test/fixtures/admin.ts`) on the memory stores: who is calling
- * (`/api/worker`'s `caller`), the trace viewer (`OTEL_TRACES_URL`) and a run's link to its trace.
+ * (`/api/worker`'s `caller`), the trace viewer (`OTEL_TRACES_URL`) and a run's link to its trace; the jobs' `recent`
+ * runs, the `source` filter and the schedule in words.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { traceLink } from "../src/Admin.js"
+import * as Job from "../src/Job.js"
+import * as Kind from "../src/Kind.js"
 import * as RunStore from "../src/RunStore.js"
-import { adminLayer, client, VIEWER_TOKEN } from "./fixtures/admin.js"
+import { adminLayer, client, get, VIEWER_TOKEN } from "./fixtures/admin.js"
 import { T0 } from "./utils.js"
 
 const TRACE_ID = "0123456789abcdef0123456789abcdef"
 
-/** A finished run of `job`, recorded with `traceId` (if any), straight in the store. */
-const recordRun = (job: string, traceId?: string) =>
+/** A finished run of `job`, with `traceId` (if any), straight in the store; started `minute` minutes after T0. */
+const recordRun = (job: string, traceId?: string, minute = 0) =>
   Effect.gen(function*() {
     const store = yield* RunStore.RunStore
     const runId = randomUUID()
-    const at = new Date(T0)
+    const at = new Date(T0 + minute * 60_000)
     yield* store.claim({ runId, job, nominalAt: at, reason: "manual", instance: "test", at, leaseSeconds: 30 })
     yield* store.finish(runId, { status: "succeeded", attempt: 1, at: new Date(T0 + 1000), traceId })
     return runId
@@ -31,14 +34,14 @@ describe("GET /api/worker", () => {
       expect(admin.caller).toBe("admin")
       expect(viewer.caller).toBe("viewer")
       expect(admin.tracesUrl).toBe("http://localhost:16686")
-    }).pipe(Effect.provide(adminLayer([], { tracesUrl: Option.some("http://localhost:16686") }))))
+    }).pipe(Effect.provide(adminLayer({ config: { tracesUrl: Option.some("http://localhost:16686") } }))))
 
   it.scoped("without OTEL_TRACES_URL: no tracesUrl", () =>
     Effect.gen(function*() {
       const info = yield* (yield* client()).worker.info()
       expect(info.tracesUrl).toBeUndefined()
       expect("tracesUrl" in info).toBe(false)
-    }).pipe(Effect.provide(adminLayer([]))))
+    }).pipe(Effect.provide(adminLayer())))
 })
 
 describe("GET /api/runs/{runId}: traceUrl", () => {
@@ -53,7 +56,7 @@ describe("GET /api/runs/{runId}: traceUrl", () => {
       const other = yield* api.runs.get({ path: { runId: untraced } })
       expect(other.traceId).toBeUndefined()
       expect(other.traceUrl).toBeUndefined()
-    }).pipe(Effect.provide(adminLayer([], { tracesUrl: Option.some("http://localhost:16686/") }))))
+    }).pipe(Effect.provide(adminLayer({ config: { tracesUrl: Option.some("http://localhost:16686/") } }))))
 
   it.scoped("the {traceId} placeholder is replaced", () =>
     Effect.gen(function*() {
@@ -62,8 +65,8 @@ describe("GET /api/runs/{runId}: traceUrl", () => {
       expect(run.traceUrl).toBe(`https://grafana.example.com/explore?trace=${TRACE_ID}&view=${TRACE_ID}x`)
     }).pipe(
       Effect.provide(
-        adminLayer([], {
-          tracesUrl: Option.some("https://grafana.example.com/explore?trace={traceId}&view={traceId}x")
+        adminLayer({
+          config: { tracesUrl: Option.some("https://grafana.example.com/explore?trace={traceId}&view={traceId}x") }
         })
       )
     ))
@@ -74,11 +77,76 @@ describe("GET /api/runs/{runId}: traceUrl", () => {
       const run = yield* (yield* client()).runs.get({ path: { runId } })
       expect(run.traceId).toBe(TRACE_ID)
       expect(run.traceUrl).toBeUndefined()
-    }).pipe(Effect.provide(adminLayer([]))))
+    }).pipe(Effect.provide(adminLayer())))
 
   it("traceLink: Jaeger's path, a trailing slash dropped, or every placeholder replaced", () => {
     expect(traceLink("http://localhost:16686", "abc")).toBe("http://localhost:16686/trace/abc")
     expect(traceLink("http://jaeger:16686/ui/", "abc")).toBe("http://jaeger:16686/ui/trace/abc")
     expect(traceLink("https://t.example.com/{traceId}?q={traceId}", "abc")).toBe("https://t.example.com/abc?q=abc")
   })
+})
+
+const weekly = Job.make({ name: "weekly", schedule: "0 8 * * 1", run: Effect.void })
+const often = Job.make({ name: "often", schedule: "*/5 * * * *", timezone: "Europe/Paris", run: Effect.void })
+const note = Kind.make({ name: "note", payload: Schema.Struct({}), run: () => Effect.void })
+
+describe("GET /api/jobs: recent, source, scheduleInWords", () => {
+  const layer = adminLayer({ jobs: [weekly, often], kinds: [note] })
+
+  it.scoped("recent: each job's newest N runs, newest first by start; absent when 0 or not asked for", () =>
+    Effect.gen(function*() {
+      // Recorded out of order: the answer is by start, not by when they were recorded.
+      const w3 = yield* recordRun("weekly", undefined, 3)
+      const w1 = yield* recordRun("weekly", undefined, 1)
+      const w4 = yield* recordRun("weekly", undefined, 4)
+      yield* recordRun("weekly", undefined, 2)
+      const o1 = yield* recordRun("often", undefined, 1)
+      const api = yield* client(VIEWER_TOKEN)
+      const listed = yield* api.jobs.list({ urlParams: { recent: 2 } })
+      const byName = new Map(listed.map((job) => [job.name, job]))
+      expect(byName.get("weekly")?.recent?.map((r) => r.runId)).toEqual([w4, w3])
+      expect(byName.get("often")?.recent).toEqual([
+        { runId: o1, status: "succeeded", nominalAt: new Date(T0 + 60_000), reason: "manual" }
+      ])
+      const one = yield* api.jobs.get({ path: { name: "weekly" }, urlParams: { recent: 50 } })
+      expect(one.recent?.map((r) => r.runId)).toEqual([w4, w3, expect.any(String), w1])
+      for (const urlParams of [{}, { recent: 0 }]) {
+        for (const job of yield* api.jobs.list({ urlParams })) expect("recent" in job).toBe(false)
+        expect("recent" in (yield* api.jobs.get({ path: { name: "weekly" }, urlParams }))).toBe(false)
+      }
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("source: only the code's jobs, or only the schedules created at run time; both by default", () =>
+    Effect.gen(function*() {
+      const api = yield* client()
+      yield* api.schedules.create({ payload: { kind: "note", expression: "@hourly", id: "n1", payload: {} } })
+      const names = (jobs: ReadonlyArray<{ readonly name: string }>) => jobs.map((j) => j.name).sort()
+      expect(names(yield* api.jobs.list({ urlParams: {} }))).toEqual(["often", "schedule:n1", "weekly"])
+      expect(names(yield* api.jobs.list({ urlParams: { source: "code" } }))).toEqual(["often", "weekly"])
+      const schedules = yield* api.jobs.list({ urlParams: { source: "schedule", recent: 5 } })
+      expect(names(schedules)).toEqual(["schedule:n1"])
+      expect(schedules[0]?.recent).toEqual([])
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("scheduleInWords: the schedule in words in its zone, as /api/preview describes it", () =>
+    Effect.gen(function*() {
+      const api = yield* client()
+      const byName = new Map((yield* api.jobs.list({ urlParams: {} })).map((job) => [job.name, job]))
+      expect(byName.get("weekly")?.scheduleInWords).toBe("at 08:00 on Monday, UTC")
+      // A shape not put in words: as written, with its zone.
+      expect(byName.get("often")?.scheduleInWords).toBe("*/5 * * * *, Europe/Paris")
+      const preview = yield* api.schedules.preview({ payload: { expression: "0 8 * * 1", timezone: "UTC" } })
+      expect(byName.get("weekly")?.scheduleInWords).toBe(preview.description)
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("a bad recent or source is a 400 naming the parameter", () =>
+    Effect.gen(function*() {
+      const tooMany = yield* get("/api/jobs?recent=51")
+      expect(tooMany.status).toBe(400)
+      expect(JSON.stringify(tooMany.body)).toContain("recent")
+      const source = yield* get("/api/jobs?source=elsewhere")
+      expect(source.status).toBe(400)
+      expect(JSON.stringify(source.body)).toContain("source")
+      expect((yield* get("/api/jobs/weekly?recent=-1")).status).toBe(400)
+    }).pipe(Effect.provide(layer)))
 })
