@@ -64,7 +64,11 @@ const scenario = (store: RunStore.RunStoreShape) =>
     expect(result.get(b)?.map((r) => r.runId)).toEqual([onlyB])
     expect(result.get(c) ?? []).toEqual([])
     // The newest run whole, as the history gives it.
-    expect(result.get(a)?.[0]).toMatchObject({ job: a, reason: "manual", nominalAt: new Date(T0 + 5 * 60_000 - 3_600_000) })
+    expect(result.get(a)?.[0]).toMatchObject({
+      job: a,
+      reason: "manual",
+      nominalAt: new Date(T0 + 5 * 60_000 - 3_600_000)
+    })
     return statements
   })
 
