@@ -25,6 +25,7 @@ import {
   Unauthorized,
   Unavailable
 } from "./AdminApi.js"
+import { AlertHistory } from "./AlertHistory.js"
 import { Control, type PauseEndsInPast, type PauseReasonTooLong } from "./Control.js"
 import * as CronSpec from "./CronSpec.js"
 import { describe } from "./CronSpec/Describe.js"
@@ -485,6 +486,17 @@ const handlers = Layer.mergeAll(
           caller: token,
           tracesUrl: Option.getOrUndefined(config.tracesUrl)
         })))
+    })),
+  HttpApiBuilder.group(AdminApi, "alerts", (handlers) =>
+    Effect.gen(function*() {
+      // A worker composed without an alert history has no alerts to show: an empty list, not an error.
+      const history = yield* Effect.serviceOption(AlertHistory)
+      return handlers.handle("list", ({ urlParams }) =>
+        Option.match(history, {
+          onNone: () => Effect.succeed([]),
+          onSome: (history) =>
+            history.list({ state: urlParams.state ?? "active", job: urlParams.job, limit: urlParams.limit ?? 100 })
+        }))
     })),
   HttpApiBuilder.group(AdminApi, "audit", (handlers) =>
     Effect.gen(function*() {

@@ -512,6 +512,38 @@ const audit = HttpApiGroup.make("audit")
   )
   .middleware(Authorization)
 
+/** A built-in alert as recorded: when it fired and, once it ended, when it resolved. */
+export const AlertView = Schema.Struct({
+  id: Schema.Number,
+  /** `consecutive_failures`, `overdue`, `missed_slots`, `run_too_long`, `outbox_stale`, `instance_lost`. */
+  rule: Schema.String,
+  /** The job it is about; `""` for the worker's own rules (`outbox_stale`, `instance_lost`). */
+  job: Schema.String,
+  since: Instant,
+  /** Absent while it fires. */
+  resolvedAt: Schema.optional(Instant),
+  detail: Schema.String
+})
+export type AlertView = typeof AlertView.Type
+
+const alerts = HttpApiGroup.make("alerts")
+  .add(
+    HttpApiEndpoint.get("list", "/alerts")
+      .setUrlParams(Schema.Struct({
+        /** `active` (default): firing now; `resolved`: ended; `all`. */
+        state: Schema.optional(Schema.Literal("active", "resolved", "all")),
+        /** Only the alerts about this job. */
+        job: Schema.optional(Schema.String),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+      }))
+      .addSuccess(Schema.Array(AlertView))
+      .annotate(
+        OpenApi.Summary,
+        "The built-in alerts, newest first: firing (`state=active`, default), `resolved` or `all` (default 100)"
+      )
+  )
+  .middleware(Authorization)
+
 /** The worker answering: what a command line checks before it goes through the API rather than the database. */
 export const WorkerView = Schema.Struct({
   service: Schema.String,
@@ -541,6 +573,7 @@ export class AdminApi extends HttpApi.make("cron-worker")
   .add(runs)
   .add(schedules)
   .add(audit)
+  .add(alerts)
   .add(worker)
   .prefix("/api")
   .annotate(OpenApi.Title, "cron-worker admin API")

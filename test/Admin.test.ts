@@ -1,12 +1,13 @@
 /**
  * The admin API's answers, served in this process (`test/fixtures/admin.ts`) on the memory stores: who is calling
  * (`/api/worker`'s `caller`), the trace viewer (`OTEL_TRACES_URL`) and a run's link to its trace; the jobs' `recent`
- * runs, the `source` filter and the schedule in words.
+ * runs, the `source` filter and the schedule in words; the alerts (`GET /api/alerts`) of a history in memory.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { traceLink } from "../src/Admin.js"
+import * as AlertHistory from "../src/AlertHistory.js"
 import * as Job from "../src/Job.js"
 import * as Kind from "../src/Kind.js"
 import * as RunStore from "../src/RunStore.js"
@@ -149,4 +150,72 @@ describe("GET /api/jobs: recent, source, scheduleInWords", () => {
       expect(JSON.stringify(source.body)).toContain("source")
       expect((yield* get("/api/jobs/weekly?recent=-1")).status).toBe(400)
     }).pipe(Effect.provide(layer)))
+})
+
+/** Alerts of a store in memory, as the evaluator records them: `since` minutes after T0, resolved or not. */
+const alertRows: ReadonlyArray<AlertHistory.MemoryRow> = [
+  { rule: "consecutive_failures", job: "weekly", since: new Date(T0 + 60_000), detail: "3 failed runs in a row" },
+  {
+    rule: "overdue",
+    job: "weekly",
+    since: new Date(T0 + 120_000),
+    resolvedAt: new Date(T0 + 180_000),
+    detail: "no success for 900 s"
+  },
+  { rule: "instance_lost", job: "", since: new Date(T0 + 240_000), detail: "1 instances alive, 2 in the last 15m" },
+  { rule: "missed_slots", job: "often", since: new Date(T0), resolvedAt: new Date(T0 + 30_000), detail: "2 missed" }
+]
+
+describe("GET /api/alerts", () => {
+  const layer = adminLayer({ jobs: [weekly, often], extra: AlertHistory.layerMemory(alertRows) })
+
+  it.scoped("active by default, resolved, all; filtered by job; newest since first", () =>
+    Effect.gen(function*() {
+      const api = yield* client(VIEWER_TOKEN)
+      const rules = (alerts: ReadonlyArray<{ readonly rule: string }>) => alerts.map((a) => a.rule)
+      const active = yield* api.alerts.list({ urlParams: {} })
+      expect(rules(active)).toEqual(["instance_lost", "consecutive_failures"])
+      expect(active[1]).toEqual({
+        id: 1,
+        rule: "consecutive_failures",
+        job: "weekly",
+        since: new Date(T0 + 60_000),
+        detail: "3 failed runs in a row"
+      })
+      expect("resolvedAt" in active[1]!).toBe(false)
+      expect(rules(yield* api.alerts.list({ urlParams: { state: "active" } }))).toEqual(rules(active))
+      const resolved = yield* api.alerts.list({ urlParams: { state: "resolved" } })
+      expect(rules(resolved)).toEqual(["overdue", "missed_slots"])
+      expect(resolved[0]?.resolvedAt).toEqual(new Date(T0 + 180_000))
+      expect(rules(yield* api.alerts.list({ urlParams: { state: "all" } }))).toEqual([
+        "instance_lost",
+        "overdue",
+        "consecutive_failures",
+        "missed_slots"
+      ])
+      expect(rules(yield* api.alerts.list({ urlParams: { state: "all", job: "weekly" } }))).toEqual([
+        "overdue",
+        "consecutive_failures"
+      ])
+      expect(rules(yield* api.alerts.list({ urlParams: { state: "all", limit: 2 } }))).toEqual([
+        "instance_lost",
+        "overdue"
+      ])
+      expect(yield* api.alerts.list({ urlParams: { job: "nothing" } })).toEqual([])
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("a bad state or limit is a 400 naming the parameter", () =>
+    Effect.gen(function*() {
+      const state = yield* get("/api/alerts?state=firing")
+      expect(state.status).toBe(400)
+      expect(JSON.stringify(state.body)).toContain("state")
+      const limit = yield* get("/api/alerts?limit=501")
+      expect(limit.status).toBe(400)
+      expect(JSON.stringify(limit.body)).toContain("limit")
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("a worker without an alert history answers an empty list", () =>
+    Effect.gen(function*() {
+      expect(yield* (yield* client()).alerts.list({ urlParams: { state: "all" } })).toEqual([])
+    }).pipe(Effect.provide(adminLayer({ jobs: [weekly] }))))
 })
