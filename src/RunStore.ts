@@ -275,6 +275,14 @@ export interface RunStoreShape {
   /** History, newest first (by start, then slot), filtered; a page of `limit` (default 100) after `after`. */
   readonly history: (query?: HistoryQuery) => Effect.Effect<ReadonlyArray<RunRecord>>
   /**
+   * The newest `limit` runs of each of `jobs`, newest first (by start, then slot), in one read for all of them (the
+   * admin API's `recent`); a job without runs has none in the map.
+   */
+  readonly recent: (
+    jobs: ReadonlyArray<string>,
+    limit: number
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<RunRecord>>>
+  /**
    * Pauses a job for every instance. A job already paused stays as it was:
    * its pause is returned (none when this call paused it).
    */
@@ -513,6 +521,24 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
             page.push(summary(r))
           }
           return page
+        }),
+      recent: (jobs, limit) =>
+        Effect.sync(() => {
+          const wanted = new Set(jobs)
+          const byJob = new Map<string, Array<RunRecord>>()
+          for (const record of byId.values()) {
+            if (!wanted.has(record.job)) continue
+            const list = byJob.get(record.job) ?? []
+            list.push(summary(record))
+            byJob.set(record.job, list)
+          }
+          for (const [job, list] of byJob) {
+            list.sort((a, b) =>
+              b.startedAt.getTime() - a.startedAt.getTime() || b.nominalAt.getTime() - a.nominalAt.getTime()
+            )
+            byJob.set(job, list.slice(0, limit))
+          }
+          return byJob
         }),
       pause: (job, reason, at, by, until) =>
         Effect.sync(() => {

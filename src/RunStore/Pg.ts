@@ -485,6 +485,30 @@ export const make = Effect.gen(function*() {
         ORDER BY started_at DESC, nominal_at DESC, run_id DESC
         LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard)
       },
+      recent: (jobs, limit) =>
+        jobs.length === 0 || limit <= 0
+          ? Effect.succeed(new Map())
+          // One statement for every job: per job, its newest runs read backwards along `runs_job_page`.
+          : sql<Row>`
+            SELECT r.* FROM unnest(${jobs}::text[]) AS j (job)
+            CROSS JOIN LATERAL (
+              SELECT ${columns} FROM cron_worker.runs
+              WHERE runs.job = j.job
+              ORDER BY started_at DESC, nominal_at DESC, run_id DESC
+              LIMIT ${limit}
+            ) AS r
+            ORDER BY r.job, r.started_at DESC, r.nominal_at DESC, r.run_id DESC`.pipe(
+            Effect.map((rows) => {
+              const byJob = new Map<string, Array<RunRecord>>()
+              for (const row of rows) {
+                const list = byJob.get(row.job) ?? []
+                list.push(toRecord(row))
+                byJob.set(row.job, list)
+              }
+              return byJob
+            }),
+            guard
+          ),
       pause: (job, reason, at, by, until) =>
         sql.withTransaction(Effect.gen(function*() {
           // A job already paused keeps its pause: who paused it, when, why and until when stay as they were. A pause
