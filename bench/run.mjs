@@ -1,11 +1,12 @@
 // `npm run bench`: every measure (issues #5 and #11), each scheduler in a process of
 // its own, one after another, then bench/results/latest.md (and .json) with every
 // target met or missed.
-//   node bench/run.mjs [--quick] [--only A,B,C,D,E,F,G,H,I]
+//   node bench/run.mjs [--quick] [--only A,B,C,D,E,F,G,H,I,J]
 // A fire lag and CPU, B at rest (and 100,000 jobs registered), C next-time speed,
 // D three workers on PostgreSQL, E start and shutdown, F 10,000 jobs for 60 s,
 // G the shortest @every period for 60 s, H admin API history pages over 1,000,000 runs,
-// I 100,000 schedules created at run time on 3 instances for 5 minutes.
+// I 100,000 schedules created at run time on 3 instances for 5 minutes, J a job's run history with filters
+// (/api/runs, /api/runs/{runId}, /api/jobs) over 1,000,000 runs of 1,000 jobs.
 // --quick shortens every window (a smoke run; its numbers are not the results).
 // --only runs those measures and keeps the others' numbers from the last results.
 import { spawn } from "node:child_process"
@@ -17,7 +18,7 @@ import { arg } from "./lib.mjs"
 import { render } from "./render.mjs"
 
 const quick = process.argv.includes("--quick")
-const only = (arg("only", "A,B,C,D,E,F,G,H,I")).split(",")
+const only = (arg("only", "A,B,C,D,E,F,G,H,I,J")).split(",")
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 const SCHEDULERS = [
   "cron-worker",
@@ -77,7 +78,8 @@ const results = {
   F: only.includes("F") ? undefined : previous.F,
   G: only.includes("G") ? undefined : previous.G,
   H: only.includes("H") ? undefined : previous.H,
-  I: only.includes("I") ? undefined : previous.I
+  I: only.includes("I") ? undefined : previous.I,
+  J: only.includes("J") ? undefined : previous.J
 }
 
 if (only.includes("A")) {
@@ -144,6 +146,14 @@ if (only.includes("I")) {
     "schedules.mjs",
     ["--seconds", quick ? "60" : "300", "--changes", quick ? "30" : "100"],
     1_800_000
+  )
+}
+// J. A job's run history with filters and pagination over 1,000,000 runs of 1,000 jobs on PostgreSQL.
+if (only.includes("J")) {
+  results.J = await run(
+    "run-history.mjs",
+    ["--rows", quick ? "100000" : "1000000", "--requests", quick ? "20" : "200"],
+    1_200_000
   )
 }
 rmSync(dir, { recursive: true, force: true })

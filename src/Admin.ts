@@ -25,12 +25,13 @@ import {
   Unauthorized,
   Unavailable
 } from "./AdminApi.js"
+import { AlertHistory } from "./AlertHistory.js"
 import { Control, type PauseEndsInPast, type PauseReasonTooLong } from "./Control.js"
 import * as CronSpec from "./CronSpec.js"
 import { describe } from "./CronSpec/Describe.js"
 import * as Database from "./Database.js"
 import * as Http from "./Http.js"
-import { type Pause, type RunRecord, RunStore } from "./RunStore.js"
+import { type JobLatest, type Pause, type RunRecord, RunStore } from "./RunStore.js"
 import { type JobInfo, JobNotFound, Scheduler } from "./Scheduler.js"
 import * as Schedules from "./Schedules.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
@@ -111,11 +112,23 @@ const runView = (record: RunRecord): RunView => ({
   backfillId: record.backfillId
 })
 
-const runDetail = (record: RunRecord): RunDetail => ({
+/**
+ * The link to a trace in the viewer at `template` (`OTEL_TRACES_URL`): `{traceId}` replaced where it appears, else
+ * `<template>/trace/<traceId>` (Jaeger's UI).
+ */
+export const traceLink = (template: string, traceId: string): string =>
+  template.includes("{traceId}")
+    ? template.replaceAll("{traceId}", encodeURIComponent(traceId))
+    : `${template.replace(/\/+$/, "")}/trace/${encodeURIComponent(traceId)}`
+
+const runDetail = (record: RunRecord, tracesUrl: Option.Option<string>): RunDetail => ({
   ...runView(record),
   attempts: record.attempts ?? [],
   stack: record.stack,
-  traceId: record.traceId
+  traceId: record.traceId,
+  traceUrl: record.traceId === undefined || Option.isNone(tracesUrl)
+    ? undefined
+    : traceLink(tracesUrl.value, record.traceId)
 })
 
 /** Run ids are UUIDs: anything else names no run (and is not sent to the database). */
@@ -131,9 +144,6 @@ const accepted = (run: RunView) =>
   )
 
 const pauseView = (pause: Pause) => ({ reason: pause.reason, at: pause.at, by: pause.by, until: pause.until })
-
-/** How many recent runs are looked at for a job's consecutive failures. */
-const FAILURE_WINDOW = 100
 
 /** A cursor names the last run of a page: its start, its slot and its id, as base64url JSON. */
 const encodeCursor = (record: RunRecord) =>
@@ -161,6 +171,9 @@ const forbidden = (action: string) =>
         : Effect.fail(new Forbidden({ message: `${action} needs the admin token; this is the ${token} token` }))
   )
 
+/** Where a job comes from: the code, or a schedule created at run time (`schedule:<id>`). */
+const sourceOf = (job: string): JobView["source"] => job.startsWith(Schedules.JOB_PREFIX) ? "schedule" : "code"
+
 const notFound = (job: string) => new NotFound({ message: `no job named ${JSON.stringify(job)}` })
 
 /** The handlers, on the worker's services. */
@@ -170,29 +183,48 @@ const handlers = Layer.mergeAll(
       const scheduler = yield* Scheduler
       const store = yield* RunStore
       const control = yield* Control
-      /** The job as the API shows it; `pauses`: those in force, when the caller has read them already. */
-      const view = (info: JobInfo, count: number, known?: ReadonlyArray<Pause>) =>
+      /**
+       * The job as the API shows it; `pauses`: those in force, and `latest`: its newest run and failure streak, when
+       * the caller has read them already (the list reads them once for every job, not once per job); `recent`: its
+       * newest runs, when asked for (read for every job listed at once).
+       */
+      const view = (
+        info: JobInfo,
+        count: number,
+        known?: ReadonlyArray<Pause>,
+        latest?: JobLatest,
+        recent?: ReadonlyArray<RunRecord>
+      ) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const pauses = known ?? (yield* store.pauses)
-          const recent = yield* store.history({ job: info.name, limit: FAILURE_WINDOW })
-          const finished = recent.filter((r) => r.status !== "running" && r.status !== "queued")
-          const streak = finished.findIndex((r) => r.status !== "failed" && r.status !== "timed_out")
+          const { consecutiveFailures, last } = latest ?? (yield* store.latest([info.name]))[0] ??
+            { last: undefined, consecutiveFailures: 0 }
           const pause = pauses.find((p) => p.job === info.name)
           return {
             name: info.name,
-            source: info.name.startsWith(Schedules.JOB_PREFIX) ? "schedule" : "code",
+            source: sourceOf(info.name),
             schedule: info.schedule,
+            scheduleInWords: describe(info.schedule, info.spec.zone.name),
             timezone: info.timezone,
             description: info.description,
             overlap: info.overlap,
             timeoutSeconds: Option.getOrUndefined(Option.map(info.timeout, (d) => Math.round(Duration.toSeconds(d)))),
             nextRuns: CronSpec.nextN(info.spec, now, count, info.anchor).map((t) => new Date(t)),
             paused: pause === undefined ? undefined : pauseView(pause),
-            lastRun: recent[0] === undefined ? undefined : runView(recent[0]),
-            consecutiveFailures: streak === -1 ? finished.length : streak
+            lastRun: last === undefined ? undefined : runView(last),
+            consecutiveFailures,
+            recent: recent?.map((r) => ({ runId: r.runId, status: r.status, nominalAt: r.nominalAt, reason: r.reason }))
           } satisfies JobView
         })
+      /** The newest `count` runs of each of `jobs`, in one read, by job; none when `count` is 0 (the default). */
+      const recentOf = (jobs: ReadonlyArray<JobInfo>, count: number | undefined) =>
+        count === undefined || count === 0
+          ? Effect.succeed(undefined)
+          : Effect.map(
+            store.recent(jobs.map((info) => info.name), count),
+            (byJob) => (job: string): ReadonlyArray<RunRecord> => byJob.get(job) ?? []
+          )
       const find = (name: string) =>
         Effect.flatMap(scheduler.jobs, (jobs) => {
           const info = jobs.find((j) => j.name === name)
@@ -205,14 +237,28 @@ const handlers = Layer.mergeAll(
           yield* store.audit({ token, action, target: `job:${job}`, before, after, at })
         })
       return handlers
-        .handle("list", () =>
+        .handle("list", ({ urlParams }) =>
           Effect.gen(function*() {
-            // The pauses once for every job, not once per job.
+            const { source } = urlParams
+            const listed = (yield* scheduler.jobs).filter((info) =>
+              source === undefined || sourceOf(info.name) === source
+            )
+            // The pauses, the newest runs and the recent runs once for every job (one statement each), not once per
+            // job.
             const pauses = yield* store.pauses
-            return yield* Effect.forEach(yield* scheduler.jobs, (info) => view(info, 3, pauses))
+            const latest = new Map((yield* store.latest(listed.map((j) => j.name))).map((l) => [l.job, l]))
+            const recent = yield* recentOf(listed, urlParams.recent)
+            return yield* Effect.forEach(
+              listed,
+              (info) => view(info, 3, pauses, latest.get(info.name), recent?.(info.name))
+            )
           }))
         .handle("get", ({ path, urlParams }) =>
-          Effect.flatMap(find(path.name), (info) => view(info, urlParams.next ?? 10)))
+          Effect.gen(function*() {
+            const info = yield* find(path.name)
+            const latest = yield* recentOf([info], urlParams.recent)
+            return yield* view(info, urlParams.next ?? 10, undefined, undefined, latest?.(info.name))
+          }))
         .handle("pause", ({ path, payload }) =>
           Effect.gen(function*() {
             yield* forbidden("pausing a job")
@@ -221,8 +267,7 @@ const handlers = Layer.mergeAll(
             const { token } = yield* Caller
             yield* control.pause(path.name, payload.reason, `api:${token}`, payload.until).pipe(
               Effect.catchTags({
-                JobNotFound: () =>
-                  Effect.fail(notFound(path.name)),
+                JobNotFound: () => Effect.fail(notFound(path.name)),
                 PauseReasonTooLong: (error: PauseReasonTooLong) =>
                   Effect.fail(new BadRequest({ message: error.message })),
                 PauseEndsInPast: (error: PauseEndsInPast) => Effect.fail(new BadRequest({ message: error.message }))
@@ -296,6 +341,7 @@ const handlers = Layer.mergeAll(
     })),
   HttpApiBuilder.group(AdminApi, "runs", (handlers) =>
     Effect.gen(function*() {
+      const config = yield* WorkerConfig
       const store = yield* RunStore
       const scheduler = yield* Scheduler
       const find = (runId: string) =>
@@ -331,7 +377,7 @@ const handlers = Layer.mergeAll(
               next: rows.length > limit && last !== undefined ? encodeCursor(last) : undefined
             }
           }))
-        .handle("get", ({ path }) => Effect.map(find(path.runId), runDetail))
+        .handle("get", ({ path }) => Effect.map(find(path.runId), (run) => runDetail(run, config.tracesUrl)))
         .handle("cancel", ({ path }) =>
           Effect.gen(function*() {
             yield* forbidden("cancelling a run")
@@ -436,7 +482,24 @@ const handlers = Layer.mergeAll(
       const config = yield* WorkerConfig
       const startedAt = new Date(yield* Clock.currentTimeMillis)
       return handlers.handle("info", () =>
-        Effect.succeed({ service: config.serviceName, database: Database.identity(config), startedAt }))
+        Effect.map(Caller, ({ token }) => ({
+          service: config.serviceName,
+          database: Database.identity(config),
+          startedAt,
+          caller: token,
+          tracesUrl: Option.getOrUndefined(config.tracesUrl)
+        })))
+    })),
+  HttpApiBuilder.group(AdminApi, "alerts", (handlers) =>
+    Effect.gen(function*() {
+      // A worker composed without an alert history has no alerts to show: an empty list, not an error.
+      const history = yield* Effect.serviceOption(AlertHistory)
+      return handlers.handle("list", ({ urlParams }) =>
+        Option.match(history, {
+          onNone: () => Effect.succeed([]),
+          onSome: (history) =>
+            history.list({ state: urlParams.state ?? "active", job: urlParams.job, limit: urlParams.limit ?? 100 })
+        }))
     })),
   HttpApiBuilder.group(AdminApi, "audit", (handlers) =>
     Effect.gen(function*() {

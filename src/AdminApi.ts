@@ -133,7 +133,9 @@ export const RunDetail = Schema.Struct({
   /** The stack of the error or defect that ended it, when it had one, secrets masked as in the logs. */
   stack: Schema.optional(Schema.String),
   /** The trace id of the run's span (`job <name>`), as in its log lines' `trace_id`. */
-  traceId: Schema.optional(Schema.String)
+  traceId: Schema.optional(Schema.String),
+  /** The trace in the viewer of `OTEL_TRACES_URL`: present when that is set and the run has a trace id. */
+  traceUrl: Schema.optional(Schema.String)
 })
 export type RunDetail = typeof RunDetail.Type
 
@@ -150,6 +152,14 @@ export const BackfillView = Schema.Struct({
   slots: Schema.Array(Instant)
 })
 
+/** One of a job's recent runs, in short (`JobView.recent`): the whole run is `GET /api/runs/{runId}`. */
+export const RecentRun = Schema.Struct({
+  runId: Schema.String,
+  status: RunView.fields.status,
+  nominalAt: Instant,
+  reason: RunView.fields.reason
+})
+
 /** A job as operators see it. */
 export const JobView = Schema.Struct({
   name: Schema.String,
@@ -159,6 +169,8 @@ export const JobView = Schema.Struct({
    */
   source: Schema.Literal("code", "schedule"),
   schedule: Schema.String,
+  /** The schedule in words, as `/api/preview` gives it ("at 08:00 on Monday, UTC"), or as written when it cannot. */
+  scheduleInWords: Schema.String,
   timezone: Schema.String,
   description: Schema.optional(Schema.String),
   overlap: Schema.String,
@@ -167,27 +179,44 @@ export const JobView = Schema.Struct({
   paused: Schema.optional(PauseView),
   lastRun: Schema.optional(RunView),
   /** Failed or timed-out runs since the last that succeeded, newest first (up to 100 looked at). */
-  consecutiveFailures: Schema.Number
+  consecutiveFailures: Schema.Number,
+  /** Its newest runs, newest first (by start): present when asked for (`recent` > 0). */
+  recent: Schema.optional(Schema.Array(RecentRun))
 })
 export type JobView = typeof JobView.Type
 
 const JobPath = Schema.Struct({ name: Schema.String })
 
+/** How many of a job's newest runs to show in `recent` (0 to 50, default 0: none, and no `recent` field). */
+const RecentCount = Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 50))
+
 const jobs = HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.get("list", "/jobs")
+      .setUrlParams(Schema.Struct({
+        recent: Schema.optional(RecentCount),
+        /** Only the jobs of the code, or only the schedules created at run time. Default: both. */
+        source: Schema.optional(JobView.fields.source)
+      }))
       .addSuccess(Schema.Array(JobView))
-      .annotate(OpenApi.Summary, "Every job of the worker")
+      .annotate(
+        OpenApi.Summary,
+        "Every job of the worker (`source`: of the code or schedules only), with its `recent` newest runs (default 0)"
+      )
   )
   .add(
     HttpApiEndpoint.get("get", "/jobs/:name")
       .setPath(JobPath)
       .setUrlParams(Schema.Struct({
-        next: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
+        next: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))),
+        recent: Schema.optional(RecentCount)
       }))
       .addSuccess(JobView)
       .addError(NotFound)
-      .annotate(OpenApi.Summary, "One job, with its next fire times (`next`, default 10)")
+      .annotate(
+        OpenApi.Summary,
+        "One job, with its next fire times (`next`, default 10) and its `recent` newest runs (default 0)"
+      )
   )
   .add(
     HttpApiEndpoint.post("pause", "/jobs/:name/pause")
@@ -483,19 +512,58 @@ const audit = HttpApiGroup.make("audit")
   )
   .middleware(Authorization)
 
+/** A built-in alert as recorded: when it fired and, once it ended, when it resolved. */
+export const AlertView = Schema.Struct({
+  id: Schema.Number,
+  /** `consecutive_failures`, `overdue`, `missed_slots`, `run_too_long`, `outbox_stale`, `instance_lost`. */
+  rule: Schema.String,
+  /** The job it is about; `""` for the worker's own rules (`outbox_stale`, `instance_lost`). */
+  job: Schema.String,
+  since: Instant,
+  /** Absent while it fires. */
+  resolvedAt: Schema.optional(Instant),
+  detail: Schema.String
+})
+export type AlertView = typeof AlertView.Type
+
+const alerts = HttpApiGroup.make("alerts")
+  .add(
+    HttpApiEndpoint.get("list", "/alerts")
+      .setUrlParams(Schema.Struct({
+        /** `active` (default): firing now; `resolved`: ended; `all`. */
+        state: Schema.optional(Schema.Literal("active", "resolved", "all")),
+        /** Only the alerts about this job. */
+        job: Schema.optional(Schema.String),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+      }))
+      .addSuccess(Schema.Array(AlertView))
+      .annotate(
+        OpenApi.Summary,
+        "The built-in alerts, newest first: firing (`state=active`, default), `resolved` or `all` (default 100)"
+      )
+  )
+  .middleware(Authorization)
+
 /** The worker answering: what a command line checks before it goes through the API rather than the database. */
 export const WorkerView = Schema.Struct({
   service: Schema.String,
   /** The database it uses: `postgres <host>:<port>/<database>` or `embedded <absolute data directory>`. */
   database: Schema.String,
-  startedAt: Instant
+  startedAt: Instant,
+  /** The token of this request: `admin` may change things, `viewer` only read. */
+  caller: Schema.Literal("admin", "viewer"),
+  /** `OTEL_TRACES_URL`, the trace viewer runs link to (`traceUrl`); absent when unset. */
+  tracesUrl: Schema.optional(Schema.String)
 })
 
 const worker = HttpApiGroup.make("worker")
   .add(
     HttpApiEndpoint.get("info", "/worker")
       .addSuccess(WorkerView)
-      .annotate(OpenApi.Summary, "The worker answering: its service name, its database, when it started")
+      .annotate(
+        OpenApi.Summary,
+        "The worker answering: its service name, its database, when it started, the caller's token, the trace viewer"
+      )
   )
   .middleware(Authorization)
 
@@ -505,6 +573,7 @@ export class AdminApi extends HttpApi.make("cron-worker")
   .add(runs)
   .add(schedules)
   .add(audit)
+  .add(alerts)
   .add(worker)
   .prefix("/api")
   .annotate(OpenApi.Title, "cron-worker admin API")

@@ -1,6 +1,6 @@
 /**
  * The command line: `worker` (the default), `run`, `cancel`, `backfill`, `next`, `jobs`, `check`,
- * `history`, `pause`, `resume`, `schedules`, `migrate` and `outbox` (the commands are in
+ * `history`, `pause`, `resume`, `schedules`, `migrate`, `outbox` and `alerts` (the commands are in
  * `Cli/`), and the application's own. `main({ jobs, layer, migrations,
  * commands })` is everything a worker's entry point needs:
  * `NodeRuntime.runMain(Cli.main({ jobs, layer }))`.
@@ -8,6 +8,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Console, Effect, Either, Layer } from "effect"
+import { alertsCommand } from "./Cli/Alerts.js"
 import { CliExit, CliSettings, readConfigFor, usage } from "./Cli/Common.js"
 import * as CliConsole from "./Cli/Console.js"
 import { historyCommand, pauseCommand, resumeCommand } from "./Cli/History.js"
@@ -113,6 +114,7 @@ export const make = <
       schedulesCommand(kinds),
       migrateCommand,
       outboxCommand,
+      alertsCommand,
       ...(options.commands ?? [])
     ])
   )

@@ -7,6 +7,7 @@ import type { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Option, Ref } from "effect"
 import * as Admin from "./Admin.js"
+import * as PgAlertHistory from "./AlertHistory/Pg.js"
 import * as AlertEvaluator from "./Alerts/Evaluator.js"
 import { Control } from "./Control.js"
 import * as Database from "./Database.js"
@@ -42,8 +43,9 @@ export type AppLayer<
 
 /**
  * The whole stack, in start-up order: config, infrastructure, the app's layer, the scheduler, the schedules created
- * at run time (of `kinds`), the operations service and the admin API on it (mounted on the HTTP server; not for
- * `run <job>`), and the scheduler attached to the health probes (first to close: readiness fails as shutdown begins).
+ * at run time (of `kinds`), the operations service, the alert history and the admin API on them (mounted on the
+ * HTTP server; not for `run <job>`), and the scheduler attached to the health probes (first to close: readiness fails
+ * as shutdown begins).
  */
 const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends ReadonlyArray<Kind.Any>>(
   config: WorkerConfigShape,
@@ -55,6 +57,7 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends Readonly
     ? Layer.empty
     : Layer.mergeAll(Admin.layer, SharedMetrics.layer, AlertEvaluator.layer, Health.attach)).pipe(
       Layer.provideMerge(Control.Default),
+      Layer.provideMerge(PgAlertHistory.layer),
       Layer.provideMerge(Schedules.layer(kinds)),
       Layer.provideMerge(ScheduleStore.layerPg),
       Layer.provideMerge(Scheduler.Default),

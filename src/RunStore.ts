@@ -81,6 +81,27 @@ export interface JobStats {
   readonly consecutiveFailures: number
 }
 
+/** A job's newest run and its failure streak, as the admin API shows them (see `RunStoreShape.latest`). */
+export interface JobLatest {
+  readonly job: string
+  /** Its newest run (by start, then slot), live or ended; none when it never ran. */
+  readonly last: RunRecord | undefined
+  readonly consecutiveFailures: number
+}
+
+/**
+ * A job's consecutive failures from its newest runs (newest first): the failed or timed-out runs before the first
+ * ended run that neither failed nor timed out, live runs aside.
+ */
+export const failureStreak = (recent: ReadonlyArray<RunRecord>): number => {
+  const finished = recent.filter((r) => r.status !== "running" && r.status !== "queued")
+  const streak = finished.findIndex((r) => !isFailure(r.status))
+  return streak === -1 ? finished.length : streak
+}
+
+/** How many of a job's newest runs `latest` looks at for its failure streak. */
+export const FAILURE_WINDOW = 100
+
 /** Failed or timed out: what counts against a job's streak. */
 export const isFailure = (status: RunStatus): boolean => status === "failed" || status === "timed_out"
 
@@ -243,10 +264,24 @@ export interface RunStoreShape {
    * is left to the instance running it.
    */
   readonly lastSlots: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Date>>
+  /**
+   * The newest run of each of `jobs` and its consecutive failures ({@link failureStreak} of its newest
+   * {@link FAILURE_WINDOW} runs), in the order of `jobs`: what the admin API's job list shows, in one round trip
+   * however many jobs there are.
+   */
+  readonly latest: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<JobLatest>>
   /** One run's record. */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>>
   /** History, newest first (by start, then slot), filtered; a page of `limit` (default 100) after `after`. */
   readonly history: (query?: HistoryQuery) => Effect.Effect<ReadonlyArray<RunRecord>>
+  /**
+   * The newest `limit` runs of each of `jobs`, newest first (by start, then slot), in one read for all of them (the
+   * admin API's `recent`); a job without runs has none in the map.
+   */
+  readonly recent: (
+    jobs: ReadonlyArray<string>,
+    limit: number
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<RunRecord>>>
   /**
    * Pauses a job for every instance. A job already paused stays as it was:
    * its pause is returned (none when this call paused it).
@@ -371,7 +406,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       const record = byId.get(runId)
       if (record !== undefined) record.status = status
     }
-    return RunStore.of({
+    const store: RunStoreShape = RunStore.of({
       shared: false,
       claim: (claim) =>
         Effect.sync((): ClaimResult => {
@@ -487,6 +522,24 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           }
           return page
         }),
+      recent: (jobs, limit) =>
+        Effect.sync(() => {
+          const wanted = new Set(jobs)
+          const byJob = new Map<string, Array<RunRecord>>()
+          for (const record of byId.values()) {
+            if (!wanted.has(record.job)) continue
+            const list = byJob.get(record.job) ?? []
+            list.push(summary(record))
+            byJob.set(record.job, list)
+          }
+          for (const [job, list] of byJob) {
+            list.sort((a, b) =>
+              b.startedAt.getTime() - a.startedAt.getTime() || b.nominalAt.getTime() - a.nominalAt.getTime()
+            )
+            byJob.set(job, list.slice(0, limit))
+          }
+          return byJob
+        }),
       pause: (job, reason, at, by, until) =>
         Effect.sync(() => {
           const existing = Option.filter(Option.fromNullable(paused.get(job)), (p) => inForce(p, at.getTime()))
@@ -517,8 +570,16 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
           changes.push({ ...change, id: ++changeCount })
           if (changes.length > capacity) changes.shift()
         }),
-      changes: (limit) => Effect.sync(() => changes.slice(-limit).reverse())
+      changes: (limit) => Effect.sync(() => changes.slice(-limit).reverse()),
+      latest: (jobs) =>
+        Effect.forEach(jobs, (job) =>
+          Effect.map(store.history({ job, limit: FAILURE_WINDOW }), (recent): JobLatest => ({
+            job,
+            last: recent[0],
+            consecutiveFailures: failureStreak(recent)
+          })))
     })
+    return store
   })
 
 /** {@link makeMemory} as a layer. */

@@ -48,6 +48,12 @@ export interface WorkerConfigShape {
   readonly rabbitmqExchange: string
   /** `OTEL_EXPORTER_OTLP_ENDPOINT`: OTLP/HTTP collector for spans. Unset: spans are not exported. */
   readonly otlpEndpoint: Option.Option<string>
+  /**
+   * `OTEL_TRACES_URL`: a trace viewer a browser opens (Jaeger's UI, `http://localhost:16686`), so that the admin API
+   * can link a run to its trace: `<url>/trace/<traceId>`, or the URL with `{traceId}` replaced when it has that
+   * placeholder. Shown to every reader of the API, so it may not carry credentials. Unset: no links.
+   */
+  readonly tracesUrl: Option.Option<string>
   /** `HTTP_PORT`: port of `/health` and `/metrics`. Unset: no HTTP server. */
   readonly httpPort: Option.Option<number>
   /** `ADMIN_TOKEN`: bearer token of the admin API with full access. See {@link WorkerConfigShape.adminTokenFile}. */
@@ -108,6 +114,7 @@ export const defaults: WorkerConfigShape = {
   rabbitmqUrl: Option.none(),
   rabbitmqExchange: "financial.events",
   otlpEndpoint: Option.none(),
+  tracesUrl: Option.none(),
   httpPort: Option.none(),
   adminToken: Option.none(),
   viewerToken: Option.none(),
@@ -130,22 +137,24 @@ type Parse<A> = (raw: string) => Either.Either<A, string>
 /**
  * One variable: read as text, empty treated as unset, then checked by `parse`,
  * which returns the value or says what was expected. A `secret`'s value is
- * registered with `Redact` and never printed.
+ * registered with `Redact` and never printed; `secret` as a function: the value
+ * is only left out of the error when it says so (a URL with credentials in it).
  */
 const variable = <A>(
   name: string,
   description: string,
   fallback: A,
   parse: Parse<A>,
-  secret = false
+  secret: boolean | ((raw: string) => boolean) = false
 ): Config.Config<A> =>
   Config.string(name).pipe(
     Config.option,
     Config.mapOrFail((raw) => {
       const text = Option.getOrElse(raw, () => "").trim()
       if (text === "") return Either.right(fallback)
-      if (secret) Redact.register(text)
-      const shown = secret ? " (value hidden)" : `=${JSON.stringify(text)}`
+      if (secret === true) Redact.register(text)
+      const hidden = typeof secret === "function" ? secret(text) : secret
+      const shown = hidden ? " (value hidden)" : `=${JSON.stringify(text)}`
       return Either.mapLeft(parse(text), (expected) =>
         ConfigError.InvalidData([], `${name}${shown}: expected ${expected}`))
     }),
@@ -171,6 +180,21 @@ const url = (protocols: ReadonlyArray<string>, example: string): Parse<string> =
     }
   }
   return Either.right(raw)
+}
+
+/** Text that may hold credentials (`user:password@`): an error leaves it out. */
+const mayHoldCredentials = (raw: string) => raw.includes("@")
+
+/** The address of a trace viewer: http(s), without credentials (every reader of the admin API is shown it). */
+const tracesUrl: Parse<Option.Option<string>> = (raw) => {
+  const parsed = URL.canParse(raw) ? new URL(raw) : undefined
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    return Either.left("a URL such as http://localhost:16686 or https://traces.example.com/trace/{traceId}")
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    return Either.left("a URL without credentials (user:password@): it is shown to every reader of the admin API")
+  }
+  return Either.right(Option.some(raw))
 }
 
 /** An API token: long enough not to be guessed, printable, no spaces. */
@@ -298,6 +322,13 @@ export const makeConfig = (options: ConfigDefaults = {}): Config.Config<WorkerCo
       "OTLP/HTTP collector; unset = spans not exported",
       defaults.otlpEndpoint,
       some(url(["http:", "https:"], "http://localhost:4318"))
+    ),
+    tracesUrl: variable(
+      "OTEL_TRACES_URL",
+      "Trace viewer the admin API links runs to (<url>/trace/<traceId>, or {traceId} replaced); unset = no links",
+      defaults.tracesUrl,
+      tracesUrl,
+      mayHoldCredentials
     ),
     httpPort: variable(
       "HTTP_PORT",

@@ -17,6 +17,7 @@ describe("the admin API's OpenAPI document", () => {
     expect(validator.version).toBe("3.1")
     const paths = document.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>
     expect(Object.keys(paths).sort()).toEqual([
+      "/api/alerts",
       "/api/audit",
       "/api/jobs",
       "/api/jobs/{name}",

@@ -180,6 +180,62 @@ describe.skipIf(!available)("PgRunStore.layer on PostgreSQL", () => {
       })
     ))
 
+  it.live("latest: the newest run and failure streak of each job in one statement, as memory and history say", () =>
+    Effect.gen(function*() {
+      const memory = yield* RunStore.makeMemory()
+      yield* withStore((store) =>
+        Effect.gen(function*() {
+          const outcomes = (n: number) => ["failed", "succeeded", "timed_out", "skipped", "failed", "failed"][n % 6]!
+          // streak: after a success; none ever succeeded (the whole window of 100); never ran; a live run newest; all
+          // failures beyond the window.
+          const plans: Record<string, ReadonlyArray<string>> = {
+            mixed: [0, 1, 2, 3, 4, 5].map(outcomes),
+            failing: ["failed", "timed_out", "failed"],
+            live: ["succeeded", "failed", "running"],
+            long: [...Array.from({ length: 120 }, () => "failed"), "succeeded", "failed"].reverse(),
+            never: []
+          }
+          const names = Object.fromEntries(Object.keys(plans).map((name) => [name, unique(name)]))
+          for (const [name, statuses] of Object.entries(plans)) {
+            for (const [i, status] of statuses.entries()) {
+              const c = claim(names[name]!, T0 + i * 60_000, { at: T0 + i * 60_000 })
+              for (const s of [store, memory]) {
+                yield* s.claim(c)
+                if (status === "running") continue
+                yield* s.finish(c.runId, {
+                  status: status as RunStore.Outcome["status"],
+                  attempt: status === "skipped" ? 0 : 1,
+                  at: new Date(T0 + i * 60_000 + 1_000),
+                  ...(status === "skipped" ? { skipReason: "overlap" as const } : {})
+                })
+              }
+            }
+          }
+          const jobs = Object.values(names)
+          const latest = yield* store.latest(jobs)
+          expect(latest.map((l) => l.job)).toEqual(jobs)
+          expect(Object.fromEntries(latest.map((l) => [l.job, l.consecutiveFailures]))).toEqual({
+            [names.mixed!]: 2,
+            [names.failing!]: 3,
+            [names.live!]: 1,
+            [names.long!]: 100,
+            [names.never!]: 0
+          })
+          for (const l of latest) {
+            const recent = yield* store.history({ job: l.job, limit: RunStore.FAILURE_WINDOW })
+            expect(l.last).toEqual(recent[0])
+            expect(l.consecutiveFailures).toBe(RunStore.failureStreak(recent))
+          }
+          expect(latest.find((l) => l.job === names.live)?.last?.status).toBe("running")
+          expect(latest.find((l) => l.job === names.never)?.last).toBeUndefined()
+          const fromMemory = yield* memory.latest(jobs)
+          expect(fromMemory.map((l) => [l.job, l.consecutiveFailures, l.last?.runId]))
+            .toEqual(latest.map((l) => [l.job, l.consecutiveFailures, l.last?.runId]))
+          expect(yield* store.latest([])).toEqual([])
+        })
+      )
+    }))
+
   it.live("records a skipped slot with its reason; unknown runs are absent and cannot be finished", () =>
     withStore((store) =>
       Effect.gen(function*() {

@@ -42,6 +42,7 @@ describe("WorkerConfig", () => {
         RABBITMQ_URL: "amqp://app:s3cret@mq.internal:5672",
         RABBITMQ_EXCHANGE: "billing.events",
         OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_TRACES_URL: "https://jaeger.example.com",
         HTTP_PORT: "9464",
         ADMIN_TOKEN: "admin-token-0123456789",
         VIEWER_TOKEN: "viewer-token-0123456789",
@@ -94,6 +95,7 @@ describe("WorkerConfig", () => {
           rabbitmqUrl: undefined,
           rabbitmqExchange: "billing.events",
           otlpEndpoint: Option.some("http://collector:4318"),
+          tracesUrl: Option.some("https://jaeger.example.com"),
           httpPort: Option.some(9464),
           adminToken: undefined,
           viewerToken: undefined,
@@ -191,6 +193,31 @@ describe("WorkerConfig", () => {
         `ALERT_WEBHOOK_SECRET (value hidden): expected 16 to 512 printable characters, no spaces`
       ],
       [
+        "OTEL_TRACES_URL",
+        "localhost:16686",
+        `OTEL_TRACES_URL="localhost:16686": expected a URL such as http://localhost:16686 or ` +
+        "https://traces.example.com/trace/{traceId}"
+      ],
+      [
+        "OTEL_TRACES_URL",
+        "ftp://jaeger/trace",
+        `OTEL_TRACES_URL="ftp://jaeger/trace": expected a URL such as http://localhost:16686 or ` +
+        "https://traces.example.com/trace/{traceId}"
+      ],
+      // A trace viewer's URL is shown to every reader of the admin API: credentials in it are refused, not echoed.
+      [
+        "OTEL_TRACES_URL",
+        "http://admin:hunter2@jaeger:16686",
+        "OTEL_TRACES_URL (value hidden): expected a URL without credentials (user:password@): it is shown to every " +
+        "reader of the admin API"
+      ],
+      [
+        "OTEL_TRACES_URL",
+        "https://token-abc@traces.example.com/{traceId}",
+        "OTEL_TRACES_URL (value hidden): expected a URL without credentials (user:password@): it is shown to every " +
+        "reader of the admin API"
+      ],
+      [
         "ALERT_RUN_MAX_SECONDS",
         "1.5",
         `ALERT_RUN_MAX_SECONDS="1.5": expected a whole number of seconds from 0 to 31536000 (0 = off)`
@@ -222,6 +249,19 @@ describe("WorkerConfig", () => {
         expect(yield* name({})).toBe("cron-worker")
       })
   )
+
+  it.effect("OTEL_TRACES_URL: a URL with {traceId} is kept as written; credentials never appear in the error", () =>
+    Effect.gen(function*() {
+      const config = yield* Effect.flatMap(read({ OTEL_TRACES_URL: "https://t.example.com/{traceId}?x=1" }), (r) => r)
+      expect(config.tracesUrl).toEqual(Option.some("https://t.example.com/{traceId}?x=1"))
+      const refused = yield* read({ OTEL_TRACES_URL: "http://ops:s3cr3t-pw@jaeger:16686" })
+      if (Either.isRight(refused)) return expect.unreachable("a URL with credentials was accepted")
+      const lines = WorkerConfig.describeError(refused.left).join("\n")
+      expect(lines).toContain("OTEL_TRACES_URL")
+      expect(lines).not.toContain("s3cr3t-pw")
+      expect(lines).not.toContain("ops")
+      expect(refused.left.toString()).not.toContain("s3cr3t-pw")
+    }))
 
   it.effect("two bad variables give two lines", () =>
     Effect.gen(function*() {

@@ -320,7 +320,7 @@ describe("Prometheus and Grafana in the compose stack", () => {
     expect(/^HEALTHCHECK[\s\S]*?\n\s+CMD (.*)$/m.exec(dockerfile)?.[1]).toContain("/healthz")
   })
 
-  it("the image builds the dashboard (every tsconfig of `npm run build` copied) and keeps its token on the volume", () => {
+  it("the image builds the dashboard (each tsconfig of the build copied), keeps its token on the volume", () => {
     const dockerfile = read("Dockerfile")
     const build = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts.build!
     const configs = [...build.matchAll(/-p (\S+)/g)].map((m) => m[1]!)

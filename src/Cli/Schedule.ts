@@ -92,7 +92,7 @@ export const nextCommand = Command.make(
 const readPauses = (config: WorkerConfig.WorkerConfigShape) =>
   Effect.flatMap(Remote.connect(config), (remote) =>
     Option.isSome(remote)
-      ? remote.value.jobs.list().pipe(
+      ? remote.value.jobs.list({ urlParams: {} }).pipe(
         Effect.map((listed) =>
           Either.right<ReadonlyArray<RunStore.Pause>>(
             listed.flatMap(({ name, paused }) =>

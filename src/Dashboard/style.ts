@@ -21,7 +21,7 @@ h2 { font-size: 16px; margin: 20px 0 8px; }
 .pad { padding: 24px; }
 .muted { color: var(--muted); }
 header.top { display: flex; align-items: center; gap: 18px; padding: 10px 24px; background: var(--panel);
-  border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 1; }
+  border-bottom: 1px solid var(--line); }
 header.top .brand { font-weight: 700; }
 header.top nav { display: flex; gap: 14px; flex: 1; }
 header.top nav a.active { font-weight: 600; text-decoration: underline; }

@@ -14,6 +14,7 @@ import type { RunReason } from "../Job.js"
 import {
   type Claim,
   type ClaimResult,
+  FAILURE_WINDOW,
   type Outcome,
   type Pause,
   type RunRecord,
@@ -425,6 +426,43 @@ export const make = Effect.gen(function*() {
             Effect.map((rows) => new Map(rows.map((row) => [row.job, row.last]))),
             guard
           ),
+      latest: (jobs) =>
+        jobs.length === 0 ? Effect.succeed([]) : sql<Row & { wanted: string; failures: number }>`
+          SELECT j.job AS wanted, l.*,
+            -- A job whose newest run ended and neither failed nor timed out (most jobs) has no streak: nothing more is
+            -- read for it. Else its streak is the failures after its newest run that did (usually the run before),
+            -- among its newest FAILURE_WINDOW runs: two more probes of runs_job_page.
+            CASE WHEN l.status IS NULL OR l.status NOT IN ('failed', 'timed_out', 'running', 'queued') THEN 0 ELSE (
+              SELECT (count(*) FILTER (WHERE recent.status IN ('failed', 'timed_out')))::int
+              FROM (SELECT 1) AS one
+              LEFT JOIN LATERAL (
+                SELECT r.started_at, r.nominal_at, r.run_id FROM cron_worker.runs r
+                WHERE r.job = j.job AND r.status NOT IN ('failed', 'timed_out', 'running', 'queued')
+                ORDER BY r.started_at DESC, r.nominal_at DESC, r.run_id DESC LIMIT 1
+              ) AS ok ON true
+              CROSS JOIN LATERAL (
+                SELECT r.status FROM cron_worker.runs r
+                WHERE r.job = j.job AND (r.started_at, r.nominal_at, r.run_id) > (
+                  COALESCE(ok.started_at, '-infinity'), COALESCE(ok.nominal_at, '-infinity'),
+                  COALESCE(ok.run_id, '00000000-0000-0000-0000-000000000000'))
+                ORDER BY r.started_at DESC, r.nominal_at DESC, r.run_id DESC LIMIT ${FAILURE_WINDOW}
+              ) AS recent
+            ) END AS failures
+          FROM unnest(${jobs}::text[]) WITH ORDINALITY AS j (job, n)
+          LEFT JOIN LATERAL (
+            SELECT ${columns} FROM cron_worker.runs r WHERE r.job = j.job
+            ORDER BY started_at DESC, nominal_at DESC, run_id DESC LIMIT 1
+          ) AS l ON true
+          ORDER BY j.n`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              job: row.wanted,
+              last: row.run_id === null ? undefined : toRecord(row),
+              consecutiveFailures: row.failures
+            }))
+          ),
+          guard
+        ),
       get: (runId) =>
         sql<DetailRow>`SELECT ${columns}, attempts, stack, trace_id FROM cron_worker.runs WHERE run_id = ${runId}`.pipe(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toDetail)),
@@ -447,6 +485,30 @@ export const make = Effect.gen(function*() {
         ORDER BY started_at DESC, nominal_at DESC, run_id DESC
         LIMIT ${query.limit ?? 100}`.pipe(Effect.map((rows) => rows.map(toRecord)), guard)
       },
+      recent: (jobs, limit) =>
+        jobs.length === 0 || limit <= 0
+          ? Effect.succeed(new Map())
+          // One statement for every job: per job, its newest runs read backwards along `runs_job_page`.
+          : sql<Row>`
+            SELECT r.* FROM unnest(${jobs}::text[]) AS j (job)
+            CROSS JOIN LATERAL (
+              SELECT ${columns} FROM cron_worker.runs
+              WHERE runs.job = j.job
+              ORDER BY started_at DESC, nominal_at DESC, run_id DESC
+              LIMIT ${limit}
+            ) AS r
+            ORDER BY r.job, r.started_at DESC, r.nominal_at DESC, r.run_id DESC`.pipe(
+            Effect.map((rows) => {
+              const byJob = new Map<string, Array<RunRecord>>()
+              for (const row of rows) {
+                const list = byJob.get(row.job) ?? []
+                list.push(toRecord(row))
+                byJob.set(row.job, list)
+              }
+              return byJob
+            }),
+            guard
+          ),
       pause: (job, reason, at, by, until) =>
         sql.withTransaction(Effect.gen(function*() {
           // A job already paused keeps its pause: who paused it, when, why and until when stay as they were. A pause

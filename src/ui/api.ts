@@ -9,22 +9,13 @@ import type * as AdminApi from "../../dist/AdminApi.js"
 
 type Json<S extends Schema.Schema.Any> = Schema.Schema.Encoded<S>
 
-// TEMP until the API additions land
-type Recent = { runId: string; status: Json<typeof AdminApi.RunView>["status"]; nominalAt: string; reason: string }
-export type Job = Json<typeof AdminApi.JobView> & { recent?: ReadonlyArray<Recent>; scheduleInWords: string }
+export type Job = Json<typeof AdminApi.JobView>
 export type Run = Json<typeof AdminApi.RunView>
-export type RunDetail = Json<typeof AdminApi.RunDetail> & { traceUrl?: string }
+export type RunDetail = Json<typeof AdminApi.RunDetail>
 export type Schedule = Json<typeof AdminApi.ScheduleView>
 export type Audit = Json<typeof AdminApi.AuditEntry>
-export type Worker = Json<typeof AdminApi.WorkerView> & { caller: "admin" | "viewer"; tracesUrl?: string }
-export type Alert = {
-  id: number
-  rule: string
-  job: string
-  since: string
-  resolvedAt?: string
-  detail: string
-}
+export type Worker = Json<typeof AdminApi.WorkerView>
+export type Alert = Json<typeof AdminApi.AlertView>
 export type Backfill = Json<typeof AdminApi.BackfillView>
 export type RunStatus = Run["status"]
 export interface Kind {

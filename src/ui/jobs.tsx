@@ -30,7 +30,7 @@ export const JobsPage = () => {
     () =>
       Promise.all([
         api.jobs({ recent: RECENT, ...(source === "" ? {} : { source }) }),
-        api.alerts({ state: "active", limit: 500 }).catch(() => []) // TEMP
+        api.alerts({ state: "active", limit: 500 })
       ]),
     [source],
     5_000

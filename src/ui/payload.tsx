@@ -57,8 +57,14 @@ interface FieldProps {
   readonly root: JsonSchema
   readonly value: unknown
   readonly required: boolean
-  readonly invalid: string | undefined
+  /** The field the worker refused, and why. */
+  readonly invalid: Invalid | undefined
   readonly onChange: (value: unknown) => void
+}
+
+export interface Invalid {
+  readonly field: string
+  readonly reason: string
 }
 
 /** The schema's own description, else its bounds. */
@@ -74,7 +80,8 @@ const Field = ({ invalid, onChange, path, required, root, schema: raw, value }: 
   const name = fieldName(path)
   const label = path[path.length - 1] ?? "Payload"
   const hint = describeField(schema)
-  const isInvalid = invalid === name ? "true" : undefined
+  const isInvalid = invalid?.field === name ? "true" : undefined
+  const why = isInvalid !== undefined ? <span class="field-error">{invalid?.reason}</span> : null
   const type = typeOf(schema)
   const caption = (
     <>
@@ -98,6 +105,7 @@ const Field = ({ invalid, onChange, path, required, root, schema: raw, value }: 
             <option key={JSON.stringify(option)} value={JSON.stringify(option)}>{String(option)}</option>
           ))}
         </select>
+        {why}
       </label>
     )
   }
@@ -139,6 +147,7 @@ const Field = ({ invalid, onChange, path, required, root, schema: raw, value }: 
           onChange={(e) => onChange(e.currentTarget.checked)}
         />
         {caption}
+        {why}
       </label>
     )
   }
@@ -156,6 +165,7 @@ const Field = ({ invalid, onChange, path, required, root, schema: raw, value }: 
           value={typeof value === "number" ? String(value) : ""}
           onInput={(e) => onChange(e.currentTarget.value === "" ? undefined : Number(e.currentTarget.value))}
         />
+        {why}
       </label>
     )
   }
@@ -170,6 +180,7 @@ const Field = ({ invalid, onChange, path, required, root, schema: raw, value }: 
           value={typeof value === "string" ? value : ""}
           onInput={(e) => onChange(e.currentTarget.value === "" && !required ? undefined : e.currentTarget.value)}
         />
+        {why}
       </label>
     )
   }
@@ -184,15 +195,19 @@ const Field = ({ invalid, onChange, path, required, root, schema: raw, value }: 
           onInput={(e) =>
             onChange(e.currentTarget.value === "" ? (required ? [] : undefined) : e.currentTarget.value.split("\n"))}
         />
+        {why}
       </label>
     )
   }
-  return <JsonField caption={caption} name={name} invalid={isInvalid} value={value} onChange={onChange} />
+  return (
+    <JsonField caption={caption} name={name} invalid={isInvalid} value={value} onChange={onChange}>{why}</JsonField>
+  )
 }
 
 const JsonField = (
-  { caption, invalid, name, onChange, value }: {
+  { caption, children, invalid, name, onChange, value }: {
     caption: ComponentChildren
+    children: ComponentChildren
     name: string
     invalid: "true" | undefined
     value: unknown
@@ -219,7 +234,7 @@ const JsonField = (
           }
         }}
       />
-      {error !== undefined ? <span class="field-error">{error}</span> : null}
+      {error !== undefined ? <span class="field-error">{error}</span> : children}
     </label>
   )
 }
@@ -229,7 +244,7 @@ export const PayloadForm = (
   { invalid, onChange, schema, value }: {
     schema: unknown
     value: unknown
-    invalid: string | undefined
+    invalid: Invalid | undefined
     onChange: (value: unknown) => void
   }
 ) => {

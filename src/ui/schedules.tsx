@@ -9,7 +9,7 @@ import { useEffect, useState } from "preact/hooks"
 import { api, ApiError, type Kind, type Preview, type Schedule } from "./api.js"
 import { Action, Badge, errorText, Notice, Show, useCanWrite, useLoad } from "./components.js"
 import { dateTime, fromLocalInput, relative, toLocalInput } from "./format.js"
-import { PayloadForm } from "./payload.js"
+import { type Invalid, PayloadForm } from "./payload.js"
 
 export const SchedulesPage = () => {
   const canWrite = useCanWrite()
@@ -143,7 +143,10 @@ const ZONES: ReadonlyArray<string> = (() => {
 })()
 
 /** The field a refusal names: `payload.userId: must be …` → `payload.userId`. */
-const fieldOf = (message: string): string | undefined => /^([A-Za-z_][\w.]*): /.exec(message)?.[1]
+const fieldOf = (message: string): Invalid | undefined => {
+  const match = /^([A-Za-z_][\w.]*): (.*)$/s.exec(message)
+  return match === null ? undefined : { field: match[1]!, reason: match[2]! }
+}
 
 type Draft = {
   id: string
@@ -197,11 +200,11 @@ const bodyOf = (draft: Draft): Record<string, unknown> => {
 const ScheduleForm = ({ kinds, schedule }: { kinds: ReadonlyArray<Kind>; schedule: Schedule | undefined }) => {
   const canWrite = useCanWrite()
   const [draft, setDraft] = useState<Draft>(() => draftOf(schedule, kinds))
-  const [failure, setFailure] = useState<{ text: string; field: string | undefined } | undefined>(undefined)
+  const [failure, setFailure] = useState<{ text: string; field: Invalid | undefined } | undefined>(undefined)
   const [saved, setSaved] = useState<string | undefined>(undefined)
   const set = <K extends keyof Draft>(key: K) => (value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }))
   const kind = kinds.find((k) => k.name === draft.kind)
-  const invalid = (name: string) => (failure?.field === name ? "true" : undefined)
+  const invalid = (name: string) => (failure?.field?.field === name ? "true" : undefined)
   const submit = async () => {
     setSaved(undefined)
     try {

@@ -68,7 +68,9 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       expect((await status(base, "/api/jobs")).status).toBe(401)
       expect((await status(base, "/api/jobs", bearer("not-a-token-of-this-worker"))).status).toBe(401)
       expect((await status(base, "/api/runs", bearer(`${ADMIN}x`))).status).toBe(401)
-      const listed = await Effect.runPromise(Effect.flatMap(client(base, VIEWER), (api) => api.jobs.list()))
+      const listed = await Effect.runPromise(
+        Effect.flatMap(client(base, VIEWER), (api) => api.jobs.list({ urlParams: {} }))
+      )
       expect(listed.map((job) => job.name)).toEqual(["database_cleanup", "report_generator", "cron_worker.maintenance"])
       expect(listed.every((job) => job.source === "code" && job.nextRuns.length === 3)).toBe(true)
       const denied = await status(base, "/api/jobs/report_generator/pause", bearer(VIEWER, { reason: "no" }))
@@ -200,7 +202,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       ])
       const id = first.schedule.id
       await proc.waitFor("user digest published")
-      const jobs = await run(api.jobs.list())
+      const jobs = await run(api.jobs.list({ urlParams: {} }))
       expect(jobs.find((job) => job.name === `schedule:${id}`)?.source).toBe("schedule")
       const changed = await run(api.schedules.update({
         path: { id },

@@ -279,7 +279,8 @@ const COMMANDS = [
   "resume",
   "migrate",
   "seed-demo",
-  "outbox"
+  "outbox",
+  "alerts"
 ]
 
 /** Options every command gets from @effect/cli: their help is the library's, not ours. */
@@ -322,7 +323,8 @@ describe.concurrent("--help and errors of the command line", { timeout: 60_000 }
     { command: ["migrate"], own: [] },
     { command: ["seed-demo"], own: [] },
     { command: ["outbox"], own: ["--all", "--json", "--limit", "--show-body", "--retry-failed"] },
-    { command: ["outbox", "show"], own: ["<id>"] }
+    { command: ["outbox", "show"], own: ["<id>"] },
+    { command: ["alerts"], own: ["--all", "--job", "--limit", "--json"] }
   ])("$command --help, piped: no ANSI escape, a description of each of its arguments and options", async ({
     command,
     own

@@ -117,7 +117,7 @@ describe.skipIf(!postgres || !hasChromium).sequential("dashboard in a browser", 
     await page.waitForSelector("button:text-is('Resume')")
     const paused = await api<{ paused?: { reason?: string; by?: string } }>("/api/jobs/invoice_sync")
     expect(paused.paused?.reason).toBe("billing provider maintenance")
-    expect(paused.paused?.by).toBe("admin")
+    expect(paused.paused?.by).toBe("api:admin")
     await expect.poll(() => page.locator("h1").textContent()).toContain("paused")
     await page.click("button:text-is('Resume')")
     await page.waitForSelector("button:text-is('Pause')")
@@ -186,6 +186,9 @@ describe.skipIf(!postgres || !hasChromium).sequential("dashboard in a browser", 
       "payload.email: must be an e-mail address"
     )
     expect(await page.locator("input[name='payload.email']").getAttribute("aria-invalid")).toBe("true")
+    expect(await page.locator("label:has(input[name='payload.email']) .field-error").textContent()).toBe(
+      "must be an e-mail address"
+    )
     await shot("schedule-invalid")
     await page.fill("input[name='payload.email']", "ana@example.com")
     await page.fill("input[name=id]", "ana-weekly")
@@ -221,6 +224,7 @@ describe.skipIf(!postgres || !hasChromium).sequential("dashboard in a browser", 
     await shot("alerts")
     await page.goto(`${base}/#/jobs`)
     await page.waitForSelector("tr[data-job=broken_import] .badge.alert")
+    await shot("jobs")
   })
 
   it("the viewer token reads every page but sees no control", async () => {
