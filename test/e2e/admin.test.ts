@@ -24,6 +24,12 @@ const MAINTENANCE = "cron_worker.maintenance"
 const ADMIN = "admin-token-of-the-e2e-suite-0123456789"
 const VIEWER = "viewer-token-of-the-e2e-suite-0123456789"
 
+/**
+ * How long a worker may take to start: the tests run side by side, so several start at once (each connects to and
+ * migrates a database of its own) beside the other test files.
+ */
+const START_MS = 60_000
+
 const worker = async (
   spawn: Spawn,
   env: Record<string, string> = { ADMIN_TOKEN: ADMIN, VIEWER_TOKEN: VIEWER },
@@ -31,7 +37,7 @@ const worker = async (
 ) => {
   const port = await freePort()
   const proc = await spawn(script, [], { env: { HTTP_PORT: String(port), ...env } })
-  await proc.waitFor("worker started successfully")
+  await proc.waitFor("worker started successfully", undefined, START_MS)
   return { proc, base: `http://127.0.0.1:${port}` }
 }
 
@@ -59,10 +65,11 @@ const noSecrets = (proc: Proc, ...secrets: ReadonlyArray<string>) => {
   for (const secret of secrets) expect(proc.output()).not.toContain(secret)
 }
 
-describe.skipIf(!postgres)("admin API of a running worker", () => {
+// Every test has a worker (or two) of its own, on a port and a database of its own: they run side by side.
+describe.skipIf(!postgres).concurrent("admin API of a running worker", () => {
   test(
     "tokens: 401 without or with a wrong one, the viewer reads, only the admin changes (403)",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ spawn }) => {
       const { base, proc } = await worker(spawn)
       expect((await status(base, "/api/jobs")).status).toBe(401)
@@ -83,7 +90,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "pause and resume: seen in the job, recorded in the audit trail with the token's name",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ spawn }) => {
       const { base, proc } = await worker(spawn)
       const result = await Effect.runPromise(Effect.gen(function*() {
@@ -137,7 +144,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "trigger: the run's outcome, then the run in the history, paged by cursor",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ spawn }) => {
       const { base } = await worker(spawn)
       const result = await Effect.runPromise(Effect.gen(function*() {
@@ -176,7 +183,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
   test(
     "schedules: kinds listed; create (one per key), run with their version, change (409 from a stale version), " +
       "delete; bad input named (400), unknown ids (404), the viewer refused (403); all audited",
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ({ spawn }) => {
       const { base, proc } = await worker(spawn)
       const api = await Effect.runPromise(client(base, ADMIN))
@@ -262,7 +269,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
   test(
     "/metrics: every job's series from start-up at zero, with HELP texts; a manual run through the API is counted " +
       "in the worker's, and the shared values (last success, instances, schedules by kind) follow the database",
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ({ spawn }) => {
       const { base } = await worker(spawn)
       const scrape = async () => (await fetch(`${base}/metrics`)).text()
@@ -310,7 +317,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
   )
 
   test("preview: the next instants in a zone, or the problem named; the OpenAPI document and the docs page", {
-    timeout: 60_000
+    timeout: 120_000
   }, async ({ spawn }) => {
     const { base } = await worker(spawn)
     const preview = await status(
@@ -373,7 +380,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "no token configured: one is made, kept with mode 0600, accepted, never logged",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ spawn }) => {
       const { base, proc } = await worker(spawn, {})
       const file = join(proc.cwd, ".data/admin-token")
@@ -389,7 +396,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "the command line beside a running embedded worker goes through its API: history, pause, jobs, run, resume",
-    { timeout: 120_000 },
+    { timeout: 240_000 },
     async ({ onTestFinished, spawn }) => {
       const dir = mkdtempSync(join(tmpdir(), "cw-admin-cli-"))
       onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
@@ -402,7 +409,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       }
       const proc = await spawn(MAIN, [], { database: "none", env })
       // A first start on the embedded database migrates it: 7 s on an idle machine, more beside the other tests.
-      await proc.waitFor("worker started successfully", undefined, 60_000)
+      await proc.waitFor("worker started successfully", undefined, 2 * START_MS)
       const cli = (...args: ReadonlyArray<string>) => runNode(MAIN, args, { database: "none", env, timeoutMs: 45_000 })
       const printed = (result: { readonly stdout: string }) =>
         result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("{"))
@@ -440,7 +447,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "trigger with an overlap override, not waited for (202); cancel a running run; its detail; 403, 404, 409",
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ({ spawn }) => {
       // A yearly job that runs for a minute: only the runs this test starts run.
       const { base, proc } = await sleepy(spawn, "0 0 1 1 *", 60_000)
@@ -505,7 +512,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "run detail: each failed attempt, the stack of a defect or an error, the trace id of the run's log lines",
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async ({ spawn }) => {
       const { base, proc } = await worker(spawn, { ADMIN_TOKEN: ADMIN }, fixture("panic-worker.mjs"))
       const panic = await proc.waitFor("job panic recovered", (line) => line.job === "exploding")
@@ -530,7 +537,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "backfill: the slots of a past range run as backfill runs; a retried id runs nothing twice; 400, 403, 404",
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ({ spawn }) => {
       const { base, proc } = await sleepy(spawn, "0 * * * *", 10)
       const hour = 3_600_000
@@ -599,7 +606,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "the command line through a running worker: run --no-wait --overlap, cancel, backfill",
-    { timeout: 120_000 },
+    { timeout: 240_000 },
     async ({ database, spawn }) => {
       const db = await database()
       const port = await freePort()
@@ -611,7 +618,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       }
       const script = fixture("sleepy-worker.mjs")
       const proc = await spawn(script, [], { database: db, env })
-      await proc.waitFor("worker started successfully")
+      await proc.waitFor("worker started successfully", undefined, START_MS)
       const cli = (...args: ReadonlyArray<string>) => runNode(script, args, { database: db, env, timeoutMs: 45_000 })
       const printed = (result: { readonly stdout: string }) =>
         result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("{"))
@@ -658,7 +665,7 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
 
   test(
     "cancel through one worker of a run on another: requested at once, interrupted at the other's next lease renewal",
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ({ database, spawn }) => {
       const db = await database()
       const script = fixture("sleepy-worker.mjs")
@@ -674,7 +681,10 @@ describe.skipIf(!postgres)("admin API of a running worker", () => {
       const [portA, portB] = [await freePort(), await freePort()]
       const a = await spawn(script, [], { database: db, env: env("instance-a", portA) })
       const b = await spawn(script, [], { database: db, env: env("instance-b", portB) })
-      await Promise.all([a.waitFor("worker started successfully"), b.waitFor("worker started successfully")])
+      await Promise.all([
+        a.waitFor("worker started successfully", undefined, START_MS),
+        b.waitFor("worker started successfully", undefined, START_MS)
+      ])
       const baseA = `http://127.0.0.1:${portA}`
       const baseB = `http://127.0.0.1:${portB}`
       const started = await status(baseA, "/api/jobs/sleepy-1/trigger", bearer(ADMIN, { wait: false }))
