@@ -170,6 +170,10 @@ try {
     "?from&to (one day)": (i) => q(dayOf(i)),
     "?job=X&from&to (one day)": (i) => q({ job: someJobs[i % someJobs.length], ...dayOf(i) }),
     "/api/runs/{runId}": (i) => `/runs/${sampleRuns[i % sampleRuns.length]}`,
+    // The dashboard's jobs page: a page of 100 by name, each with its 20 newest runs; and a page further on.
+    "/api/jobs?limit=100&recent=20": () => "/jobs?limit=100&recent=20",
+    "/api/jobs?limit=100&recent=20&after=(page 5)": () => `/jobs?limit=100&recent=20&after=${jobName(400)}`,
+    // Every job at once (no target: its size grows with the jobs; see the pages above).
     "/api/jobs": () => "/jobs"
   }
   const results = {}

@@ -196,12 +196,19 @@ const jobs = HttpApiGroup.make("jobs")
       .setUrlParams(Schema.Struct({
         recent: Schema.optional(RecentCount),
         /** Only the jobs of the code, or only the schedules created at run time. Default: both. */
-        source: Schema.optional(JobView.fields.source)
+        source: Schema.optional(JobView.fields.source),
+        /** Only the jobs whose name contains this text (case-insensitive). */
+        name: Schema.optional(Schema.String),
+        /** A page of at most this many jobs, by name (with `after`). Default: every job, in registration order. */
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
+        /** The page after this job name: the last name of the previous page (the list is then by name). */
+        after: Schema.optional(Schema.String)
       }))
       .addSuccess(Schema.Array(JobView))
       .annotate(
         OpenApi.Summary,
-        "Every job of the worker (`source`: of the code or schedules only), with its `recent` newest runs (default 0)"
+        "The worker's jobs (`source`, `name` filter), with their `recent` newest runs (default 0); `limit` and " +
+          "`after` page them by name"
       )
   )
   .add(

@@ -7,8 +7,8 @@
  *
  * Pings never fail nor delay a run: the run only offers one to a bounded queue, sent by a fiber of the scheduler's
  * scope, several at a time, each within the job's `heartbeat.timeout`; a full queue drops the ping. A ping that fails
- * is logged (WARN `heartbeat ping failed`) with the URL's origin only: its path (the check's key) and credentials
- * are never written.
+ * for want of an answer, a 5xx or a 429 is tried again after 1 s and 2 s; each failed attempt is logged (WARN
+ * `heartbeat ping failed`) with the URL's origin only: its path (the check's key) and credentials are never written.
  */
 import { Duration, Effect, Queue, Schedule, type Scope } from "effect"
 import * as Post from "./Post.js"
@@ -69,21 +69,49 @@ export const unsafePing = (
   sink({ job, target, event, runId, body: body?.slice(0, BODY_KEPT) })
 }
 
-/** Sends one ping; a failure is logged, never raised. */
-const send = (ping: Ping): Effect.Effect<void> =>
-  Post.post(urlOf(ping.target.url, ping.event, ping.runId), ping.body ?? "", {}, ping.target.timeout).pipe(
-    Effect.catchAll((error) =>
-      Effect.logWarning("heartbeat ping failed").pipe(
-        Effect.annotateLogs({
-          job: ping.job,
-          run_id: ping.runId,
-          event: ping.event,
-          url: redact(ping.target.url),
-          error
-        })
+/** Attempts of a ping in all: a monitor briefly unreachable (a deploy, a blip) must not raise a false alarm. */
+const ATTEMPTS = 3
+/** The wait before the second attempt, doubled before each next one. */
+const RETRY_DELAY = Duration.seconds(1)
+
+/** Whether another attempt may help: no answer, a 5xx or a 429; not another 4xx (a wrong or deleted check). */
+const retriable = (error: string): boolean => {
+  const status = /^HTTP status (\d{3})$/.exec(error)?.[1]
+  return status === undefined || status === "429" || status.startsWith("5")
+}
+
+/**
+ * Sends one ping, retried up to `ATTEMPTS` in all (after 1 s, then 2 s) while the failure may pass; each failed
+ * attempt is logged (with `attempt` and whether it is retried), never raised.
+ */
+const send = (ping: Ping): Effect.Effect<void> => {
+  let attempt = 0
+  return Effect.suspend(() => {
+    attempt++
+    return Post.post(urlOf(ping.target.url, ping.event, ping.runId), ping.body ?? "", {}, ping.target.timeout).pipe(
+      Effect.tapError((error) =>
+        Effect.logWarning("heartbeat ping failed").pipe(
+          Effect.annotateLogs({
+            job: ping.job,
+            run_id: ping.runId,
+            event: ping.event,
+            url: redact(ping.target.url),
+            error,
+            attempt,
+            retried: attempt < ATTEMPTS && retriable(error)
+          })
+        )
       )
     )
+  }).pipe(
+    Effect.retry({
+      schedule: Schedule.exponential(RETRY_DELAY),
+      times: ATTEMPTS - 1,
+      while: retriable
+    }),
+    Effect.ignore
   )
+}
 
 /**
  * The sender, on fibers of the caller's scope: takes the pings runs offer and sends them, `CONCURRENCY` at a time.

@@ -129,6 +129,41 @@ describe("GET /api/jobs: recent, source, scheduleInWords", () => {
       expect(schedules[0]?.recent).toEqual([])
     }).pipe(Effect.provide(layer)))
 
+  it.scoped("name filters (case-insensitive); limit and after page by name; without them, registration order", () =>
+    Effect.gen(function*() {
+      const api = yield* client()
+      for (const id of ["c", "a", "b", "Weekly-digest"]) {
+        yield* api.schedules.create({ payload: { kind: "note", expression: "@hourly", id, payload: {} } })
+      }
+      const names = (jobs: ReadonlyArray<{ readonly name: string }>) => jobs.map((j) => j.name)
+      expect(names(yield* api.jobs.list({ urlParams: {} }))).toEqual([
+        "weekly",
+        "often",
+        "schedule:c",
+        "schedule:a",
+        "schedule:b",
+        "schedule:Weekly-digest"
+      ])
+      expect(names(yield* api.jobs.list({ urlParams: { name: "WEEK" } }))).toEqual(["weekly", "schedule:Weekly-digest"])
+      const first = yield* api.jobs.list({ urlParams: { limit: 2 } })
+      expect(names(first)).toEqual(["often", "schedule:Weekly-digest"])
+      const second = yield* api.jobs.list({ urlParams: { limit: 2, after: "schedule:Weekly-digest" } })
+      expect(names(second)).toEqual(["schedule:a", "schedule:b"])
+      const last = yield* api.jobs.list({ urlParams: { limit: 2, after: "schedule:b" } })
+      expect(names(last)).toEqual(["schedule:c", "weekly"])
+      expect(yield* api.jobs.list({ urlParams: { limit: 2, after: "weekly" } })).toEqual([])
+      expect(names(yield* api.jobs.list({ urlParams: { source: "schedule", after: "schedule:a" } }))).toEqual(
+        [
+          "schedule:Weekly-digest",
+          "schedule:b",
+          "schedule:c"
+        ].filter((n) => n > "schedule:a").sort()
+      )
+      const bad = yield* get("/api/jobs?limit=0")
+      expect(bad.status).toBe(400)
+      expect(JSON.stringify(bad.body)).toContain("limit")
+    }).pipe(Effect.provide(layer)))
+
   it.scoped("scheduleInWords: the schedule in words in its zone, as /api/preview describes it", () =>
     Effect.gen(function*() {
       const api = yield* client()

@@ -18,8 +18,11 @@ interface Received {
   readonly authorization: string | undefined
 }
 
-/** A receiver on a free port: records each request, answers after `delay` ms (never, for `Infinity`). */
-const receiver = (delay = 0) =>
+/**
+ * A receiver on a free port: records each request, answers after `delay` ms (never, for `Infinity`), with the
+ * statuses of `statuses` in turn, then 200.
+ */
+const receiver = (delay = 0, statuses: ReadonlyArray<number> = []) =>
   Effect.acquireRelease(
     Effect.async<{ server: Server; port: number; received: Array<Received> }>((resume) => {
       const received: Array<Received> = []
@@ -34,7 +37,8 @@ const receiver = (delay = 0) =>
             body,
             authorization: request.headers.authorization
           })
-          if (Number.isFinite(delay)) setTimeout(() => response.writeHead(200).end("OK"), delay)
+          const status = statuses[received.length - 1] ?? 200
+          if (Number.isFinite(delay)) setTimeout(() => response.writeHead(status).end("OK"), delay)
         })
       })
       server.listen(0, "127.0.0.1", () => {
@@ -118,8 +122,9 @@ describe("heartbeat URL", () => {
       ])
       expect(record!.status).toBe("succeeded")
       expect(record!.durationMs).toBeLessThan(200)
-      // The scheduler's shutdown gave the pings still waiting their last chance; the run was long over.
-      expect(Date.now() - started).toBeLessThan(3000)
+      // The scheduler's shutdown gave the pings still waiting or retried their last chance (5 s at most); the run was
+      // long over.
+      expect(Date.now() - started).toBeLessThan(Duration.toMillis(Heartbeat.DEFAULT_TIMEOUT) + 2000)
       yield* until(() => logs.withMessage("heartbeat ping failed").length > 0)
       const [failed] = logs.withMessage("heartbeat ping failed")
       expect(failed!.fields).toMatchObject({ job: "slow", event: "start", url: `http://127.0.0.1:${port}/***` })
@@ -146,6 +151,49 @@ describe("heartbeat URL", () => {
       expect(record!.status).toBe("succeeded")
       yield* until(() => logs.withMessage("heartbeat ping failed").length >= 1)
       expect(logs.withMessage("heartbeat ping failed")[0]!.fields.error).toMatch(/fetch failed/)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("a 503 or no answer is tried again (after 1 s, 2 s; 3 attempts in all), another 4xx is not", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      // The start ping gets 503 then 200; the success ping 200.
+      const flaky = yield* receiver(0, [503])
+      const gone = yield* receiver(0, [404, 404])
+      const [record] = yield* trigger([
+        Job.make({
+          name: "flaky",
+          schedule: "@yearly",
+          run: Effect.void,
+          heartbeat: { url: `http://127.0.0.1:${flaky.port}/ping/k1` }
+        })
+      ])
+      yield* until(() => flaky.received.length === 3)
+      expect(flaky.received.map((r) => [r.path, r.rid])).toEqual(
+        expect.arrayContaining([["/ping/k1/start", record!.runId], ["/ping/k1", record!.runId]])
+      )
+      expect(flaky.received.filter((r) => r.path === "/ping/k1/start")).toHaveLength(2)
+      const failed = logs.withMessage("heartbeat ping failed")
+      expect(failed.map((l) => l.fields)).toEqual([
+        expect.objectContaining({ job: "flaky", event: "start", attempt: 1, retried: true, error: "HTTP status 503" })
+      ])
+      yield* trigger([
+        Job.make({
+          name: "gone",
+          schedule: "@yearly",
+          run: Effect.void,
+          heartbeat: { url: `http://127.0.0.1:${gone.port}/ping/k2` }
+        })
+      ])
+      yield* until(() => gone.received.length === 2)
+      yield* Effect.sleep("1200 millis")
+      // Each 404 tried once: the start's and the success's.
+      expect(gone.received.map((r) => r.path).sort()).toEqual(["/ping/k2", "/ping/k2/start"])
+      expect(logs.withMessage("heartbeat ping failed").filter((l) => l.fields.job === "gone").map((l) => l.fields))
+        .toEqual([
+          expect.objectContaining({ attempt: 1, retried: false, error: "HTTP status 404" }),
+          expect.objectContaining({ attempt: 1, retried: false, error: "HTTP status 404" })
+        ])
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 

@@ -110,8 +110,15 @@ const enc = encodeURIComponent
 
 export const api = {
   worker: (bearer?: string) => request<Worker>("GET", "/api/worker", undefined, bearer ?? token.get()),
-  jobs: (params: { recent?: number; source?: "code" | "schedule" } = {}) =>
-    request<ReadonlyArray<Job>>("GET", `/api/jobs${query(params)}`),
+  jobs: (
+    params: {
+      recent?: number
+      source?: "code" | "schedule" | undefined
+      name?: string | undefined
+      limit?: number
+      after?: string | undefined
+    } = {}
+  ) => request<ReadonlyArray<Job>>("GET", `/api/jobs${query(params)}`),
   job: (name: string, params: { next?: number; recent?: number } = {}) =>
     request<Job>("GET", `/api/jobs/${enc(name)}${query(params)}`),
   pause: (name: string, body: { reason?: string; until?: string }) =>

@@ -1,5 +1,5 @@
 /** The jobs page: every job with its state, schedule in words, next fire, last outcome, recent outcomes, alerts. */
-import { useState } from "preact/hooks"
+import { useEffect, useState } from "preact/hooks"
 import { type Alert, api, type Job } from "./api.js"
 import { Badge, Show, Status, Strip, useLoad } from "./components.js"
 import { dateTime, relative } from "./format.js"
@@ -23,16 +23,35 @@ export const State = ({ job }: { job: Job }) =>
     ? <Badge kind="running" />
     : <Badge kind="active" />
 
+const PAGE = 100
+
 export const JobsPage = () => {
   const [filter, setFilter] = useState("")
+  const [name, setName] = useState("")
   const [source, setSource] = useState<"" | "code" | "schedule">("")
+  // The last names of the pages before this one: a page of 100 by name, however many schedules there are.
+  const [afters, setAfters] = useState<ReadonlyArray<string | undefined>>([undefined])
+  const after = afters[afters.length - 1]
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      setName(filter.trim())
+      setAfters([undefined])
+    }, 250)
+    return () => clearTimeout(timer)
+  }, [filter])
   const [loaded] = useLoad(
     () =>
       Promise.all([
-        api.jobs({ recent: RECENT, ...(source === "" ? {} : { source }) }),
+        api.jobs({
+          recent: RECENT,
+          limit: PAGE,
+          after,
+          name: name === "" ? undefined : name,
+          source: source === "" ? undefined : source
+        }),
         api.alerts({ state: "active", limit: 500 })
       ]),
-    [source],
+    [source, name, after],
     5_000
   )
   return (
@@ -51,7 +70,14 @@ export const JobsPage = () => {
         </label>
         <label>
           Source
-          <select name="source" value={source} onChange={(e) => setSource(e.currentTarget.value as typeof source)}>
+          <select
+            name="source"
+            value={source}
+            onChange={(e) => {
+              setSource(e.currentTarget.value as typeof source)
+              setAfters([undefined])
+            }}
+          >
             <option value="">all</option>
             <option value="code">code</option>
             <option value="schedule">schedules</option>
@@ -61,71 +87,98 @@ export const JobsPage = () => {
       <Show loaded={loaded}>
         {([jobs, alerts]) => {
           const alerting = alertsByJob(alerts)
-          const shown = jobs.filter((job) => job.name.toLowerCase().includes(filter.toLowerCase()))
           return (
-            <table class="jobs">
-              <thead>
-                <tr>
-                  <th>Job</th>
-                  <th>State</th>
-                  <th>Schedule</th>
-                  <th>Next fire</th>
-                  <th>Last outcome</th>
-                  <th>Recent</th>
-                  <th>Alerts</th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((job) => (
-                  <tr key={job.name} data-job={job.name}>
-                    <td>
-                      <a href={`#/jobs/${encodeURIComponent(job.name)}`}>{job.name}</a>
-                      {job.description !== undefined ? <div class="muted">{job.description}</div> : null}
-                    </td>
-                    <td>
-                      <State job={job} />
-                    </td>
-                    <td>
-                      <span title={`${job.schedule} (${job.timezone})`}>{job.scheduleInWords}</span>
-                      <div class="muted mono">{job.schedule}</div>
-                    </td>
-                    <td class="nowrap">
-                      {job.nextRuns[0] !== undefined
-                        ? (
-                          <>
-                            {relative(job.nextRuns[0])}
-                            <div class="muted">{dateTime(job.nextRuns[0], job.timezone)} {job.timezone}</div>
-                          </>
-                        )
-                        : <span class="muted">none</span>}
-                    </td>
-                    <td>
-                      {job.lastRun !== undefined
-                        ? (
-                          <a href={`#/runs/${encodeURIComponent(job.lastRun.runId)}`}>
-                            <Status run={job.lastRun} />
-                            <div class="muted">{relative(job.lastRun.startedAt)}</div>
-                          </a>
-                        )
-                        : <span class="muted">never ran</span>}
-                      {job.consecutiveFailures > 0
-                        ? <div class="error">{job.consecutiveFailures} failed in a row</div>
-                        : null}
-                    </td>
-                    <td>
-                      <Strip runs={job.recent ?? []} />
-                    </td>
-                    <td>
-                      {(alerting.get(job.name) ?? []).map((alert) => (
-                        <a key={alert.id} href="#/alerts" title={alert.detail}>
-                          <Badge kind="alert">{alert.rule}</Badge>
-                        </a>
-                      ))}
-                    </td>
+            <>
+              <table class="jobs">
+                <thead>
+                  <tr>
+                    <th>Job</th>
+                    <th>State</th>
+                    <th>Schedule</th>
+                    <th>Next fire</th>
+                    <th>Last outcome</th>
+                    <th>Recent</th>
+                    <th>Alerts</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {jobs.length === 0
+                    ? (
+                      <tr>
+                        <td colSpan={7} class="muted">No jobs match.</td>
+                      </tr>
+                    )
+                    : null}
+                  {jobs.map((job) => (
+                    <tr key={job.name} data-job={job.name}>
+                      <td>
+                        <a href={`#/jobs/${encodeURIComponent(job.name)}`}>{job.name}</a>
+                        {job.description !== undefined ? <div class="muted">{job.description}</div> : null}
+                      </td>
+                      <td>
+                        <State job={job} />
+                      </td>
+                      <td>
+                        <span title={`${job.schedule} (${job.timezone})`}>{job.scheduleInWords}</span>
+                        <div class="muted mono">{job.schedule}</div>
+                      </td>
+                      <td class="nowrap">
+                        {job.nextRuns[0] !== undefined
+                          ? (
+                            <>
+                              {relative(job.nextRuns[0])}
+                              <div class="muted">{dateTime(job.nextRuns[0], job.timezone)} {job.timezone}</div>
+                            </>
+                          )
+                          : <span class="muted">none</span>}
+                      </td>
+                      <td>
+                        {job.lastRun !== undefined
+                          ? (
+                            <a href={`#/runs/${encodeURIComponent(job.lastRun.runId)}`}>
+                              <Status run={job.lastRun} />
+                              <div class="muted">{relative(job.lastRun.startedAt)}</div>
+                            </a>
+                          )
+                          : <span class="muted">never ran</span>}
+                        {job.consecutiveFailures > 0
+                          ? <div class="error">{job.consecutiveFailures} failed in a row</div>
+                          : null}
+                      </td>
+                      <td>
+                        <Strip runs={job.recent ?? []} />
+                      </td>
+                      <td>
+                        {(alerting.get(job.name) ?? []).map((alert) => (
+                          <a key={alert.id} href="#/alerts" title={alert.detail}>
+                            <Badge kind="alert">{alert.rule}</Badge>
+                          </a>
+                        ))}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <div class="row pager">
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={afters.length === 1}
+                  onClick={() => setAfters(afters.slice(0, -1))}
+                >
+                  ← Previous
+                </button>
+                <span class="muted">Page {afters.length}</span>
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={jobs.length < PAGE}
+                  onClick={() => setAfters([...afters, jobs[jobs.length - 1]?.name])}
+                >
+                  Next →
+                </button>
+              </div>
+            </>
           )
         }}
       </Show>

@@ -1,11 +1,11 @@
 /**
  * End to end in a real browser: Debian's Chromium, driven by playwright-core, against the dashboard of a running
  * worker (`test/fixtures/dashboard-worker.mjs` on a fresh PostgreSQL database). Signs in (a wrong token refused),
- * sees the jobs with their recent outcomes, pauses one and sees it paused through the API, triggers one and sees
- * its run appear, filters a history, opens a run (error, stack, attempts), sees the DST transitions among a job's
- * next fire times, creates a schedule with an invalid payload and sees the field named, then a valid one; the
- * audit log and the alerts; and the viewer token, which sees no control. Each page's screenshot is written to
- * `docs/screenshots/`, which the README shows.
+ * sees the jobs with their recent outcomes (filtered by name), pauses one and sees it paused through the API,
+ * triggers one and sees its run appear, filters a history, opens a run (error, stack, attempts), sees the DST
+ * transitions among a job's next fire times, creates a schedule with an invalid payload and sees the field named,
+ * then a valid one; the audit log and the alerts; and the viewer token, which sees no control. Each page's
+ * screenshot is written to `docs/screenshots/`, which the README shows.
  *
  * Chromium: `CHROMIUM_PATH`, default `/usr/bin/chromium` (`.ci/run` installs Debian's `chromium` when it is
  * missing). Without it the suite is skipped, unless `REQUIRE_SERVICES=1`, where that is a failure.
@@ -107,7 +107,13 @@ describe.skipIf(!postgres || !hasChromium).sequential("dashboard in a browser", 
     ).toBeGreaterThanOrEqual(3)
     const row = page.locator("tr[data-job=monthly_invoices]")
     await expect.poll(() => row.textContent()).toContain("at 09:00 on day 1 of the month")
-    await shot("jobs")
+    // The name filter is the API's (`name`), so it holds over every page of the list.
+    await page.fill("input[name=filter]", "EXPORT")
+    await expect.poll(() =>
+      page.locator("table.jobs tbody tr[data-job]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job")))
+    ).toEqual(["flaky_export"])
+    await page.fill("input[name=filter]", "")
+    await page.waitForSelector("tr[data-job=invoice_sync]")
   })
 
   it("pauses a job with a reason (seen paused through the API), then resumes it", async () => {
