@@ -129,11 +129,17 @@ export const execute = (
 ): Effect.Effect<void> => {
   let attempt = 0
   const failed: Array<Attempt> = []
+  /** The run's span, set before the first attempt: the parent of the job's own spans. */
+  let parent: Tracer.Span | undefined
+  const parts = provided.get(runnable.run)
   const once = Effect.suspend(() => {
     attempt++
     const current = attempt
     const run = Effect.tapErrorCause(
-      Effect.provideService(runnable.run, CurrentRun, { ...info, attempt }),
+      // The job's services, its `CurrentRun` and the run's span, provided in one step (see `provideContext`).
+      parts === undefined || parent === undefined
+        ? Effect.provideService(runnable.run, CurrentRun, { ...info, attempt })
+        : Effect.provide(parts.run, runContext(parts.captured, { ...info, attempt }, parent)),
       (cause) =>
         Effect.sync(() => {
           const error = attemptError(cause)
@@ -165,6 +171,7 @@ export const execute = (
         clock.unsafeCurrentTimeNanos(),
         "internal"
       )
+      parent = span
       span.attribute("job.name", info.job)
       span.attribute("run.id", info.runId)
       span.attribute("run.nominal_at", info.nominalAt.toISOString())
@@ -289,9 +296,31 @@ export const provideContext = <R>(
     captures.set(context, captured)
   }
   const fromRun = Context.pick(CurrentRun, Tracer.ParentSpan)
-  return Effect.mapInputContext(
+  const result = Effect.mapInputContext(
     run,
     // The run's part holds CurrentRun; the captured one the rest of R. The checker cannot see through the Exclude.
     (ambient: Context.Context<CurrentRun>) => Context.merge(captured, fromRun(ambient)) as Context.Context<R>
   )
+  provided.set(result, { run: run as Effect.Effect<void, unknown>, captured })
+  return result
+}
+
+/**
+ * The parts of each effect `provideContext` made: `execute` provides the run's whole context in one step, not the
+ * run's part around the captured part (two context swaps per attempt, each a copy of the fiber's refs).
+ */
+const provided = new WeakMap<
+  Effect.Effect<void, unknown, CurrentRun>,
+  { readonly run: Effect.Effect<void, unknown>; readonly captured: Context.Context<never> }
+>()
+
+const CURRENT_RUN_KEY = CurrentRun.key
+const PARENT_SPAN_KEY = Tracer.ParentSpan.key
+
+/** What `provideContext`'s effect would see: the captured services, with `CurrentRun` and the run's span. */
+const runContext = (captured: Context.Context<never>, run: RunInfo, span: Tracer.Span): Context.Context<never> => {
+  const map = new Map(captured.unsafeMap)
+  map.set(CURRENT_RUN_KEY, run)
+  map.set(PARENT_SPAN_KEY, span)
+  return Context.unsafeMake(map)
 }
