@@ -61,46 +61,8 @@ const jsonSafe = (value: unknown): unknown => {
   return walk(value)
 }
 
-/**
- * Keys written by the fast path as they come: not an array index (an object lists those first, whatever the order
- * they were set in) and not a name `Object.prototype` has (which `formatJson` skips, as `key in line` is true).
- */
-const plainKey = (key: string): boolean => !(key in Object.prototype) && !/^(?:0|[1-9]\d*)$/.test(key)
-
-/**
- * `formatJson` of an entry whose fields are strings, finite or not numbers, booleans, null or undefined (a run's
- * start and end lines): the same text, written field by field rather than through an object built for
- * `JSON.stringify`. `undefined` when a field needs the general path.
- */
-const formatJsonFlat = (entry: Entry): string | undefined => {
-  let line = `{"time":"${entry.time.toISOString()}","level":${JSON.stringify(entry.level)},"service":${
-    JSON.stringify(entry.service)
-  },"msg":${JSON.stringify(entry.msg)}`
-  for (const key in entry.fields) {
-    if (key === "time" || key === "level" || key === "service" || key === "msg") continue
-    if (!plainKey(key)) return undefined
-    const value = entry.fields[key]
-    switch (typeof value) {
-      case "undefined":
-        continue
-      case "string":
-      case "number":
-      case "boolean":
-        line += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
-        continue
-      default:
-        if (value !== null) return undefined
-        line += `,${JSON.stringify(key)}:null`
-    }
-  }
-  return line + "}"
-}
-
 /** One JSON line. Field names never shadow `time`, `level`, `service` or `msg`. */
 export const formatJson = (entry: Entry): string => {
-  // An invalid date throws in `toISOString`, as below.
-  const flat = formatJsonFlat(entry)
-  if (flat !== undefined) return Redact.scrub(flat)
   const line: Record<string, unknown> = {
     time: entry.time.toISOString(),
     level: entry.level,
