@@ -136,9 +136,12 @@ export const execute = (
     attempt++
     const current = attempt
     const run = Effect.tapErrorCause(
-      // The job's services, its `CurrentRun` and the run's span, provided in one step (see `provideContext`).
+      // The job's services, its `CurrentRun` and the run's span, provided in one step (see `provideContext`); for
+      // the first attempt, set with the run's context (see below).
       parts === undefined || parent === undefined
         ? Effect.provideService(runnable.run, CurrentRun, { ...info, attempt })
+        : attempt === 1
+        ? parts.run
         : Effect.provide(parts.run, runContext(parts.captured, { ...info, attempt }, parent)),
       (cause) =>
         Effect.sync(() => {
@@ -156,10 +159,22 @@ export const execute = (
       : run
   })
   const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
-  const bounded = Option.isNone(runnable.timeout)
-    ? retried
-    : deadlines.within(retried, Duration.toMillis(runnable.timeout.value))
+  const timeout = Option.isNone(runnable.timeout) ? undefined : Duration.toMillis(runnable.timeout.value)
   const nominal = info.nominalAt.getTime()
+  /**
+   * The attempts with the services of the first one (the job's, its `CurrentRun`, the run's span) set on the run's
+   * fiber, and the fiber's own set back after: the work of `Effect.provide`, with no region of its own (the caller
+   * is uninterruptible).
+   */
+  const withServices = (attempts: Effect.Effect<void, unknown>, span: Tracer.Span): Effect.Effect<void, unknown> =>
+    parts === undefined ? attempts : Effect.flatMap(
+      FiberRef.getAndSet(FiberRef.currentContext, runContext(parts.captured, { ...info, attempt: 1 }, span)),
+      (ambient) =>
+        Effect.flatMap(
+          Effect.exit(attempts),
+          (exit) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, ambient), exit)
+        )
+    )
   return Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.tracer, (tracer) => {
       const started = clock.unsafeCurrentTimeMillis()
@@ -182,7 +197,14 @@ export const execute = (
       return FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
         Effect.zipRight(Effect.logInfo("job started")),
         Effect.zipRight(Effect.sync(() => Heartbeat.unsafePing(info.job, runnable.heartbeat, "start", info.runId))),
-        Effect.zipRight(Effect.exit(restore(RunContext.within(info, bounded)))),
+        // The run's context and deadline are entered and left here, uninterruptible; only the attempts are not.
+        Effect.zipRight(Effect.exit(RunContext.guard(
+          info,
+          timeout === undefined ? withServices(restore(retried), span) : deadlines.guard(
+            withServices(restore(retried), span),
+            timeout
+          )
+        ))),
         Effect.flatMap((exit) => {
           const finished = clock.unsafeCurrentTimeMillis()
           return Effect.ensuring(
