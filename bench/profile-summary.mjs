@@ -27,3 +27,22 @@ const show = (map, n) =>
   ).join("\n")
 console.log(`total ${(total / 1000).toFixed(0)} ms`)
 console.log(`-- by module --\n${show(modules, 25)}\n-- by function --\n${show(fns, top)}`)
+
+// Self time by the innermost frame of this project's code (dist/) on the sampled stack.
+const parent = new Map()
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+const owner = new Map()
+const ownerOf = (id) => {
+  if (owner.has(id)) return owner.get(id)
+  const { callFrame: f } = byId.get(id)
+  const result = f.url.includes("/dist/") && !f.url.includes("node_modules")
+    ? `${f.functionName || "(anon)"} ${f.url.replace(/.*\/dist\//, "dist/")}:${f.lineNumber + 1}`
+    : parent.has(id)
+    ? ownerOf(parent.get(id))
+    : "(outside dist)"
+  owner.set(id, result)
+  return result
+}
+const ours = new Map()
+for (const [id, micros] of self) ours.set(ownerOf(id), (ours.get(ownerOf(id)) ?? 0) + micros)
+console.log(`-- by innermost dist/ frame --\n${show(ours, top)}`)
