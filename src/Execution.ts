@@ -207,12 +207,17 @@ export const execute = (
         ))),
         Effect.flatMap((exit) => {
           const finished = clock.unsafeCurrentTimeMillis()
-          return Effect.ensuring(
-            recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, {
+          // The span ends whatever comes of the record (a store that fails): uninterruptible here, so the exit
+          // captured is all an `ensuring` would add.
+          return Effect.flatMap(
+            Effect.exit(recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, {
               attempt,
               failed
-            }, span),
-            Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), exit))
+            }, span)),
+            (recorded) => {
+              span.end(clock.unsafeCurrentTimeNanos(), exit)
+              return recorded
+            }
           )
         })
       )
