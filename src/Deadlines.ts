@@ -26,6 +26,12 @@ export interface Deadlines {
    * spoiled by an interruption that arrives just as the run ends.
    */
   readonly within: <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number) => Effect.Effect<A, E, R>
+  /**
+   * `within` for a caller already uninterruptible (a run's `execute`): the deadline is set and removed in the
+   * caller's uninterruptible region, with no region of its own, and `effect` is as interruptible as the caller makes
+   * it (`restore`).
+   */
+  readonly guard: <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number) => Effect.Effect<A, E, R>
   /** True when `cause` is an interruption by the watchdog alone: a deadline passed, nothing else stopped the run. */
   readonly isTimeout: (cause: Cause.Cause<unknown>) => boolean
 }
@@ -64,18 +70,21 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
   })
   yield* Effect.forkScoped(watchdog)
 
-  const within = <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number): Effect.Effect<A, E, R> =>
-    // Pushed and its removal set up in one step: an interruption in between would leave the deadline behind.
-    Effect.uninterruptibleMask((restore) =>
-      Effect.withFiberRuntime<A, E, R>((fiber) => {
-        const deadline: Deadline = { at: monotonic(clock) + millis, fiber, index: -1 }
-        heap.push(deadline)
-        // Earlier than the watchdog means to wake (rare: deadlines mostly come later than those before).
-        if (deadline.at < target) Deferred.unsafeDone(wake, Effect.void)
-        return Effect.ensuring(restore(effect), Effect.sync(() => heap.remove(deadline)))
+  // Pushed and its removal set up in one step, uninterruptible: an interruption in between would leave it behind.
+  const guard = <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const deadline: Deadline = { at: monotonic(clock) + millis, fiber, index: -1 }
+      heap.push(deadline)
+      // Earlier than the watchdog means to wake (rare: deadlines mostly come later than those before).
+      if (deadline.at < target) Deferred.unsafeDone(wake, Effect.void)
+      return Effect.flatMap(Effect.exit(effect), (exit) => {
+        heap.remove(deadline)
+        return exit
       })
-    )
+    })
+  const within = <A, E, R>(effect: Effect.Effect<A, E, R>, millis: number): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) => guard(restore(effect), millis))
   const isTimeout = (cause: Cause.Cause<unknown>) =>
     Cause.isInterruptedOnly(cause) && HashSet.every(Cause.interruptors(cause), (id) => Equal.equals(id, watchdogId))
-  return { within, isTimeout }
+  return { within, guard, isTimeout }
 })

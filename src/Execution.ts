@@ -129,11 +129,20 @@ export const execute = (
 ): Effect.Effect<void> => {
   let attempt = 0
   const failed: Array<Attempt> = []
+  /** The run's span, set before the first attempt: the parent of the job's own spans. */
+  let parent: Tracer.Span | undefined
+  const parts = provided.get(runnable.run)
   const once = Effect.suspend(() => {
     attempt++
     const current = attempt
     const run = Effect.tapErrorCause(
-      Effect.provideService(runnable.run, CurrentRun, { ...info, attempt }),
+      // The job's services, its `CurrentRun` and the run's span, provided in one step (see `provideContext`); for
+      // the first attempt, set with the run's context (see below).
+      parts === undefined || parent === undefined
+        ? Effect.provideService(runnable.run, CurrentRun, { ...info, attempt })
+        : attempt === 1
+        ? parts.run
+        : Effect.provide(parts.run, runContext(parts.captured, { ...info, attempt }, parent)),
       (cause) =>
         Effect.sync(() => {
           const error = attemptError(cause)
@@ -150,10 +159,22 @@ export const execute = (
       : run
   })
   const retried = runnable.retry === undefined ? once : Effect.retry(once, runnable.retry)
-  const bounded = Option.isNone(runnable.timeout)
-    ? retried
-    : deadlines.within(retried, Duration.toMillis(runnable.timeout.value))
+  const timeout = Option.isNone(runnable.timeout) ? undefined : Duration.toMillis(runnable.timeout.value)
   const nominal = info.nominalAt.getTime()
+  /**
+   * The attempts with the services of the first one (the job's, its `CurrentRun`, the run's span) set on the run's
+   * fiber, and the fiber's own set back after: the work of `Effect.provide`, with no region of its own (the caller
+   * is uninterruptible).
+   */
+  const withServices = (attempts: Effect.Effect<void, unknown>, span: Tracer.Span): Effect.Effect<void, unknown> =>
+    parts === undefined ? attempts : Effect.flatMap(
+      FiberRef.getAndSet(FiberRef.currentContext, runContext(parts.captured, { ...info, attempt: 1 }, span)),
+      (ambient) =>
+        Effect.flatMap(
+          Effect.exit(attempts),
+          (exit) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, ambient), exit)
+        )
+    )
   return Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.tracer, (tracer) => {
       const started = clock.unsafeCurrentTimeMillis()
@@ -165,6 +186,7 @@ export const execute = (
         clock.unsafeCurrentTimeNanos(),
         "internal"
       )
+      parent = span
       span.attribute("job.name", info.job)
       span.attribute("run.id", info.runId)
       span.attribute("run.nominal_at", info.nominalAt.toISOString())
@@ -175,15 +197,27 @@ export const execute = (
       return FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
         Effect.zipRight(Effect.logInfo("job started")),
         Effect.zipRight(Effect.sync(() => Heartbeat.unsafePing(info.job, runnable.heartbeat, "start", info.runId))),
-        Effect.zipRight(Effect.exit(restore(RunContext.within(info, bounded)))),
+        // The run's context and deadline are entered and left here, uninterruptible; only the attempts are not.
+        Effect.zipRight(Effect.exit(RunContext.guard(
+          info,
+          timeout === undefined ? withServices(restore(retried), span) : deadlines.guard(
+            withServices(restore(retried), span),
+            timeout
+          )
+        ))),
         Effect.flatMap((exit) => {
           const finished = clock.unsafeCurrentTimeMillis()
-          return Effect.ensuring(
-            recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, {
+          // The span ends whatever comes of the record (a store that fails): uninterruptible here, so the exit
+          // captured is all an `ensuring` would add.
+          return Effect.flatMap(
+            Effect.exit(recordOutcome(store, deadlines, runnable, info, interruptReason, exit, started, finished, {
               attempt,
               failed
-            }, span),
-            Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), exit))
+            }, span)),
+            (recorded) => {
+              span.end(clock.unsafeCurrentTimeNanos(), exit)
+              return recorded
+            }
           )
         })
       )
@@ -289,9 +323,31 @@ export const provideContext = <R>(
     captures.set(context, captured)
   }
   const fromRun = Context.pick(CurrentRun, Tracer.ParentSpan)
-  return Effect.mapInputContext(
+  const result = Effect.mapInputContext(
     run,
     // The run's part holds CurrentRun; the captured one the rest of R. The checker cannot see through the Exclude.
     (ambient: Context.Context<CurrentRun>) => Context.merge(captured, fromRun(ambient)) as Context.Context<R>
   )
+  provided.set(result, { run: run as Effect.Effect<void, unknown>, captured })
+  return result
+}
+
+/**
+ * The parts of each effect `provideContext` made: `execute` provides the run's whole context in one step, not the
+ * run's part around the captured part (two context swaps per attempt, each a copy of the fiber's refs).
+ */
+const provided = new WeakMap<
+  Effect.Effect<void, unknown, CurrentRun>,
+  { readonly run: Effect.Effect<void, unknown>; readonly captured: Context.Context<never> }
+>()
+
+const CURRENT_RUN_KEY = CurrentRun.key
+const PARENT_SPAN_KEY = Tracer.ParentSpan.key
+
+/** What `provideContext`'s effect would see: the captured services, with `CurrentRun` and the run's span. */
+const runContext = (captured: Context.Context<never>, run: RunInfo, span: Tracer.Span): Context.Context<never> => {
+  const map = new Map(captured.unsafeMap)
+  map.set(CURRENT_RUN_KEY, run)
+  map.set(PARENT_SPAN_KEY, span)
+  return Context.unsafeMake(map)
 }

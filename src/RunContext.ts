@@ -124,34 +124,44 @@ const includes = (candidate: object): boolean => {
  * it is in the callbacks its code leaves behind.
  */
 export const within = <A, E, R>(tag: RunTag, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.withFiberRuntime<A, E, R>((fiber) => {
-      live.add(tag)
-      const installed = includes(fiber.currentSupervisor)
-      const top = depth - 1
-      // This stretch began before the fiber was the run's: it becomes the run's now.
-      if (installed && top >= 0 && stackFibers[top] === fiber) {
-        stackTags[top] = tag
-        stackSince[top] = performance.now()
-        storage.enterWith(tag)
+  Effect.uninterruptibleMask((restore) => guard(tag, restore(effect)))
+
+/**
+ * `within` for a caller already uninterruptible (a run's `execute`): the run's context is entered and left in the
+ * caller's uninterruptible region, with no region of its own, and `effect` is as interruptible as the caller makes
+ * it (`restore`).
+ */
+export const guard = <A, E, R>(tag: RunTag, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
+    live.add(tag)
+    const installed = includes(fiber.currentSupervisor)
+    const top = depth - 1
+    // This stretch began before the fiber was the run's: it becomes the run's now.
+    if (installed && top >= 0 && stackFibers[top] === fiber) {
+      stackTags[top] = tag
+      stackSince[top] = performance.now()
+      storage.enterWith(tag)
+    } else {
+      enter(fiber, tag)
+    }
+    // Set for the run's stretch (and inherited by what it forks), as `Effect.locally` would, in one step each way.
+    const previous = fiber.getFiberRef(currentTag)
+    const body = FiberRef.set(currentTag, tag).pipe(
+      Effect.zipRight(Effect.exit(installed ? effect : Effect.supervised(effect, supervisor))),
+      Effect.zipLeft(FiberRef.set(currentTag, previous))
+    )
+    return Effect.flatMap(body, (exit) => {
+      live.delete(tag)
+      const last = depth - 1
+      if (last < 0 || stackFibers[last] !== fiber) return exit
+      if (installed) {
+        // The stretch goes on, no longer the run's.
+        measure(last)
+        stackTags[last] = undefined
+        storage.enterWith(undefined)
       } else {
-        enter(fiber, tag)
+        leave(fiber)
       }
-      const body = Effect.locally(effect, currentTag, tag)
-      return restore(installed ? body : Effect.supervised(body, supervisor)).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          live.delete(tag)
-          const last = depth - 1
-          if (last < 0 || stackFibers[last] !== fiber) return
-          if (installed) {
-            // The stretch goes on, no longer the run's.
-            measure(last)
-            stackTags[last] = undefined
-            storage.enterWith(undefined)
-          } else {
-            leave(fiber)
-          }
-        }))
-      )
+      return exit
     })
-  )
+  })

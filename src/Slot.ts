@@ -4,7 +4,7 @@
  * whatever interrupts it. Written as flat chains with no work the common case does not need: this is what every
  * run of every job goes through.
  */
-import { Clock, Deferred, Duration, Effect, Exit, FiberRef, HashMap, Option, Random } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, FiberRef, HashMap, Option, Random } from "effect"
 import { randomUUID } from "node:crypto"
 import type { Deadlines } from "./Deadlines.js"
 import type { Entry } from "./Entry.js"
@@ -44,6 +44,8 @@ export interface SlotOptions {
   /** For a `backfill`: its id (see `Claim.backfillId`). */
   readonly backfillId?: string | undefined
 }
+
+const ran = Effect.succeed(true)
 
 const put = (annotations: HashMap.HashMap<string, unknown>, key: string, value: unknown) =>
   HashMap.set(annotations, key, value)
@@ -173,11 +175,18 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
               Metrics.unsafeSkip(entry.name, "paused")
               return Effect.as(Effect.logInfo("job skipped (paused)"), true)
             }
-            return restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided, answerWhenQueued)).pipe(
-              Effect.onInterrupt(() => recordInterrupted(entry, runId)),
-              Effect.ensuring(Overlap.release(ctx, entry, runId)),
-              Effect.as(true)
-            )
+            // Uninterruptible here: the exit captured, then what `onInterrupt` and `ensuring` would do, in one step.
+            const run = restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided, answerWhenQueued))
+            return Effect.flatMap(Effect.exit(run), (exit): Effect.Effect<boolean> => {
+              const release = Overlap.release(ctx, entry, runId)
+              if (Exit.isSuccess(exit)) return Effect.zipRight(release, ran)
+              if (!Exit.isInterrupted(exit)) return Effect.zipRight(release, Exit.failCause(exit.cause))
+              return Effect.flatMap(Effect.exit(recordInterrupted(entry, runId)), (recorded) =>
+                Effect.zipRight(
+                  release,
+                  Exit.failCause(Exit.isSuccess(recorded) ? exit.cause : Cause.sequential(exit.cause, recorded.cause))
+                ))
+            })
           }
         )
       )

@@ -19,6 +19,27 @@ describe("Log", () => {
     )
   })
 
+  it("JSON lines are what JSON.stringify writes of the line's object, whatever the fields", () => {
+    const cases: Array<Record<string, unknown>> = [
+      { job: "a\"b\\c\n\u0001\u2028é", n: 1.5, neg: -0, nan: NaN, inf: Infinity, yes: true, no: null },
+      { skipped: undefined, after: "x" },
+      { "2": "index first", job: "j", "10": 10 },
+      { constructor: "dropped", toString: "dropped", job: "j" },
+      { nested: { a: [1, new Date(0)] }, big: 10n, job: "j" },
+      { time: "shadow", level: "shadow", service: "shadow", "weird key\"": 1 }
+    ]
+    for (const fields of cases) {
+      const line: Record<string, unknown> = { time: entry.time.toISOString(), level: "INFO", service: "s", msg: "m" }
+      for (const key in fields) {
+        if (key in line) continue
+        const value = fields[key]
+        const json = value instanceof Object ? JSON.parse(JSON.stringify(value)) : value
+        line[key] = typeof value === "bigint" ? value.toString() : json
+      }
+      expect(Log.formatJson({ ...entry, service: "s", msg: "m", fields })).toBe(JSON.stringify(line))
+    }
+  })
+
   it("pretty lines read like the Go worker's", () => {
     expect(Log.formatPretty({ ...entry, fields: { job: "cleanup", error: "disk full" } })).toBe(
       `2026-01-01T00:00:00.000Z INFO  job started job=cleanup error="disk full"`
