@@ -15,7 +15,12 @@ import { FIXTURE, freshDatabase, MAIN, start } from "./procs.mjs"
 const jobs = Number(arg("jobs", "1000"))
 const slots = Number(arg("slots", "20"))
 const WORKERS = 3
+// `--cpu-prof DIR`: the first worker runs under `node --cpu-prof`, its profile written to DIR on exit.
+const cpuProf = arg("cpu-prof", "")
 
+/** The workers' log lines (WARN and above) by message. */
+const lines = new Map()
+const errors = new Set()
 const db = await freshDatabase("cw_bench_dist")
 const dir = mkdtempSync(join(tmpdir(), "cw-bench-"))
 try {
@@ -29,6 +34,12 @@ try {
       WORKER_INSTANCE_ID: `bench-${i}`,
       WORKER_MAX_CONCURRENT_JOBS: "0",
       LOG_LEVEL: "warn"
+    }, {
+      ...(i === 0 && cpuProf !== "" ? { node: ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] } : {}),
+      onLine: (line) => {
+        lines.set(line.msg, (lines.get(line.msg) ?? 0) + 1)
+        if (line.error !== undefined && errors.size < 5) errors.add(`${line.msg}: ${String(line.error).slice(0, 300)}`)
+      }
     }))
   // Started: each has claimed (or lost) a slot, which only happens once every job is registered.
   const client = new pg.Client({ connectionString: db.url })
@@ -56,6 +67,8 @@ try {
   const executions = new Map()
   const lags = []
   let queriesInWindow = 0
+  /** Each worker's CPU time (ms) per judged second. */
+  const cpuPerSecond = []
   for (let i = 0; i < WORKERS; i++) {
     const { runs, samples } = JSON.parse(readFileSync(join(dir, `worker-${i}.json`), "utf8"))
     for (let k = 0; k < runs.length; k += 3) {
@@ -66,8 +79,9 @@ try {
       lags.push(runs[k + 2])
     }
     // Queries sent from half a second before the first judged slot to half a second before the one after the last.
-    const at = (t) => samples.reduce((found, [time, n]) => (time <= t ? n : found), 0)
+    const at = (t, k = 1) => samples.reduce((found, sample) => (sample[0] <= t ? sample[k] : found), 0)
     queriesInWindow += at(last + 500) - at(first - 500)
+    cpuPerSecond.push(Math.round((at(last + 500, 2) - at(first - 500, 2)) / slots))
   }
   let duplicates = 0
   for (const n of executions.values()) duplicates += n - 1
@@ -88,7 +102,10 @@ try {
     p50: quantile(lags, 0.5),
     p99: quantile(lags, 0.99),
     max: lags.at(-1) ?? NaN,
-    exitCodes: exits.map((exit) => exit.code)
+    cpuMsPerSecond: cpuPerSecond,
+    exitCodes: exits.map((exit) => exit.code),
+    logLines: Object.fromEntries(lines),
+    errors: [...errors]
   })
 } finally {
   await db.drop()

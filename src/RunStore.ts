@@ -250,6 +250,19 @@ export interface RunStoreShape {
   readonly stats: (jobs: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<JobStats>>
   /** How many instances are beating (alive). */
   readonly instancesAlive: Effect.Effect<number>
+  /**
+   * For a store shared by instances that split the slots between them (see `Partition.ts`): the instances beating
+   * (alive), and which of some slots no run has claimed yet. Absent: every instance claims every slot.
+   */
+  readonly partition?: {
+    /** The ids of the instances beating, in any order. */
+    readonly live: Effect.Effect<ReadonlyArray<string>>
+    /** The indexes (from 0) of the slots `(jobs[i], nominals[i])` (epoch milliseconds) that no run claims. */
+    readonly unclaimed: (
+      jobs: ReadonlyArray<string>,
+      nominals: ReadonlyArray<number>
+    ) => Effect.Effect<ReadonlyArray<number>>
+  } | undefined
   /** Says that `instance` is alive (every second): an instance that stops beating for a few seconds is dead. */
   readonly beat: (instance: string) => Effect.Effect<void>
   /**

@@ -26,6 +26,7 @@ import * as JobClock from "./JobClock.js"
 import * as Leases from "./Leases.js"
 import * as Metrics from "./Metrics.js"
 import * as Operators from "./Operators.js"
+import * as Partition from "./Partition.js"
 import { type MissedReason, RunStore } from "./RunStore.js"
 import * as Slot from "./Slot.js"
 import { WorkerConfig } from "./WorkerConfig.js"
@@ -37,6 +38,9 @@ export type { BackfillStarted, TriggerOptions } from "./Operators.js"
 
 /** Why a job could not be registered. */
 export type RegistrationError = CronSpec.InvalidCronExpression | InvalidJobOption | DuplicateJobName
+
+/** Slots of another instance's job noted at most when this process woke past several (see `Partition`). */
+const BEHIND_NOTED = 10
 
 /** A job in the clock. */
 type Waiting = JobClock.Waiting<Entry.Entry>
@@ -96,14 +100,28 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         return
       }
       if (entry.spec.next(due, entry.anchor) > now) {
-        inFlight.start(slot(entry, due, "scheduled", randomUUID()))
+        // Another instance's job: noted, claimed here only if still unclaimed after a grace (see `Partition`).
+        if (partition.mine(entry)) inFlight.start(slot(entry, due, "scheduled", randomUUID()))
+        else partition.defer(entry, due)
         jobClock.arm(waiting, due)
       } else {
-        inFlight.start(runner.catchUp(entry, after, now, "behind"))
+        if (partition.mine(entry)) inFlight.start(runner.catchUp(entry, after, now, "behind"))
+        else deferBehind(entry, after, now)
         jobClock.arm(waiting, now)
       }
     })
     const arm = jobClock.arm
+    /** Which jobs this instance claims as their slots fall due; set once its heartbeat is in (below). */
+    let partition: Partition.Partition<Entry.Entry> = Partition.whole
+    /** Slots of another instance's job this process woke past: the newest few are noted, the owner has the rest. */
+    const deferBehind = (entry: Entry.Entry, after: number, now: number) => {
+      const slots: Array<number> = []
+      for (let at = entry.spec.next(after, entry.anchor); at <= now; at = entry.spec.next(at, entry.anchor)) {
+        slots.push(at)
+        if (slots.length > BEHIND_NOTED) slots.shift()
+      }
+      for (const at of slots) partition.defer(entry, at)
+    }
 
     /**
      * Starts jobs: for each, first what its `catchUp` policy does with the slots missed since `lasts` (the newest slot
@@ -140,6 +158,20 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
             inFlight.start(slot(waiting.entry, record.nominalAt.getTime(), "rerun", runId, { rerunOf: record.runId }))
           }))
         )
+      }
+    })
+
+    partition = yield* Partition.make<Entry.Entry>({
+      store,
+      instance,
+      enabled: config.claimPartition,
+      clock,
+      closed: inFlight.closed,
+      takeOver: (entry, nominal) => {
+        inFlight.start(slot(entry, nominal, "scheduled", randomUUID()))
+      },
+      missed: (entry, nominal) => {
+        inFlight.start(runner.recordLater(entry, [nominal], "missed"))
       }
     })
 

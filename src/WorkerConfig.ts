@@ -69,6 +69,11 @@ export interface WorkerConfigShape {
   readonly instanceId: Option.Option<string>
   /** `WORKER_LEASE_SECONDS`: how long a run stays alive for other instances without renewal. Default 30 s. */
   readonly leaseDuration: Duration.Duration
+  /**
+   * `WORKER_CLAIM_PARTITION`: instances sharing a database split the jobs, each claiming its share's slots first
+   * (see `Partition.ts`). Default true; false: every instance claims every slot.
+   */
+  readonly claimPartition: boolean
   /** `WORKER_HISTORY_RETENTION_DAYS`: finished runs older than this are deleted. Default 30; 0 = keep. */
   readonly historyRetentionDays: number
   /** `CLEANUP_RETENTION_DAYS`: soft-deleted categories older than this are deleted. Default 90. */
@@ -121,6 +126,7 @@ export const defaults: WorkerConfigShape = {
   adminTokenFile: "./.data/admin-token",
   instanceId: Option.none(),
   leaseDuration: Duration.seconds(30),
+  claimPartition: true,
   historyRetentionDays: 30,
   cleanupRetentionDays: 90,
   cleanupBatchSize: 500,
@@ -358,6 +364,13 @@ export const makeConfig = (options: ConfigDefaults = {}): Config.Config<WorkerCo
       "How long a run stays alive for other instances without renewal",
       defaults.leaseDuration,
       seconds(3, 3600)
+    ),
+    claimPartition: variable(
+      "WORKER_CLAIM_PARTITION",
+      "Instances split the jobs, each claiming its share first",
+      defaults.claimPartition,
+      (raw) =>
+        raw === "true" ? Either.right(true) : raw === "false" ? Either.right(false) : Either.left("true or false")
     ),
     historyRetentionDays: variable(
       "WORKER_HISTORY_RETENTION_DAYS",

@@ -22,6 +22,7 @@ import { Control } from "../src/Control.js"
 import * as Database from "../src/Database.js"
 import * as Job from "../src/Job.js"
 import { maintenance } from "../src/Maintenance.js"
+import * as Partition from "../src/Partition.js"
 import * as RunStore from "../src/RunStore.js"
 import * as PgRunStore from "../src/RunStore/Pg.js"
 import { Scheduler } from "../src/Scheduler.js"
@@ -59,6 +60,9 @@ const configFor = (db: TestDatabase, instance: string, overrides: Partial<Worker
     leaseDuration: Duration.seconds(3),
     shutdownTimeout: Duration.seconds(2),
     maxConcurrentJobs: 0,
+    // These tests pin what every instance does with every slot of a job (claims, overlap across instances, pause):
+    // every instance claims every slot. The partition of jobs between instances has its own tests.
+    claimPartition: false,
     ...overrides
   })
 
@@ -255,6 +259,64 @@ const overlapping = (spans: ReadonlyArray<Span>) =>
 describe.skipIf(!available).concurrent("distributed scheduling: several instances on one PostgreSQL", {
   timeout: 60_000
 }, () => {
+  it.scopedLive(
+    "jobs split between instances (WORKER_CLAIM_PARTITION): each slot runs once, on its job's owner; a stopped " +
+      "instance's share runs on the other within seconds, no slot lost",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* freshDatabase
+        yield* migrate(db)
+        const config = { claimPartition: true }
+        const a = yield* startInstance(db, "part-a", { config })
+        const b = yield* startInstance(db, "part-b", { config })
+        const spans: Array<Span> = []
+        const names = Array.from({ length: 30 }, (_, i) => `part-${String(i).padStart(2, "0")}`)
+        for (const name of names) {
+          yield* register(a, probe(spans, a.id, name, "* * * * * *", 0))
+          yield* register(b, probe(spans, b.id, name, "* * * * * *", 0))
+        }
+        const owners = new Map(names.map((name) => [name, Partition.owner(name, [a.id, b.id])]))
+        const ofB = names.filter((name) => owners.get(name) === b.id)
+        expect(ofB.length).toBeGreaterThan(0)
+        expect(ofB.length).toBeLessThan(names.length)
+        // Both see each other beating (read every second) before the judged seconds.
+        const first = secondAhead(2500)
+        const judged = [first, first + SECOND, first + 2 * SECOND]
+        yield* sleepUntil(judged[2]! + 1500)
+        for (const slot of judged) {
+          const runs = spans.filter((span) => span.nominalAt === slot)
+          expect(runs.map((span) => span.job).sort()).toEqual(names)
+          for (const span of runs) expect(span.instance).toBe(owners.get(span.job))
+        }
+        // b stops: the slots of its jobs are then a's, those of the seconds before b leaves the live instances
+        // (3 s of silence) taken over late, none lost.
+        yield* b.close
+        const closed = Date.now()
+        const after = Array.from({ length: 8 }, (_, i) => secondAhead(0) + (i + 1) * SECOND)
+        yield* sleepUntil(after.at(-1)! + 7 * SECOND)
+        const rows = yield* a.sql<{ job: string; nominal_at: Date; status: string; instance: string }>`
+          SELECT job, nominal_at, status || coalesce(' ' || skip_reason, '') AS status, instance FROM cron_worker.runs
+          WHERE nominal_at = ANY(${after.map((t) => new Date(t))}::timestamptz[])`
+        for (const slot of after) {
+          const of = rows.filter((row) => row.nominal_at.getTime() === slot)
+          expect(of.map((row) => row.job).sort(), `slot ${slot - closed} ms after the close`).toEqual(names)
+          // Before b has left the live instances its slots are taken over late, as a runs the newer slots of the same
+          // jobs as their owner: some are then skipped (overlap), recorded all the same. After, all run.
+          const allowed = slot - closed < 5 * SECOND ? ["succeeded", "skipped overlap"] : ["succeeded"]
+          expect(
+            of.filter((row) => !allowed.includes(row.status) || row.instance !== a.id)
+              .map((row) => `${row.job} ${row.status} ${row.instance} ${slot - closed}`)
+          ).toEqual([])
+        }
+        // Each once.
+        const ran = spans.filter((span) => after.includes(span.nominalAt)).map((span) =>
+          `${span.job}@${span.nominalAt}`
+        )
+        expect(new Set(ran).size).toBe(ran.length)
+      }),
+    60_000
+  )
+
   it.scopedLive("claims of slots due at one instant go to the database in one statement, not one per job", () =>
     Effect.gen(function*() {
       const db = yield* freshDatabase

@@ -51,6 +51,7 @@ describe("WorkerConfig", () => {
         CLEANUP_BATCH_SIZE: "100",
         WORKER_INSTANCE_ID: "worker-a",
         WORKER_LEASE_SECONDS: "12",
+        WORKER_CLAIM_PARTITION: "false",
         WORKER_HISTORY_RETENTION_DAYS: "0",
         ALERT_CONSECUTIVE_FAILURES: "5",
         ALERT_OVERDUE_FACTOR: "1.5",
@@ -104,6 +105,7 @@ describe("WorkerConfig", () => {
           cleanupBatchSize: 100,
           instanceId: Option.some("worker-a"),
           leaseDuration: Duration.seconds(12),
+          claimPartition: false,
           historyRetentionDays: 0,
           alertConsecutiveFailures: 5,
           alertOverdueFactor: 1.5,
@@ -171,6 +173,7 @@ describe("WorkerConfig", () => {
       ["HTTP_PORT", "70000", `HTTP_PORT="70000": expected a port from 1 to 65535`],
       ["CLEANUP_RETENTION_DAYS", "0", `CLEANUP_RETENTION_DAYS="0": expected a whole number of days from 1 to 36500`],
       ["WORKER_LEASE_SECONDS", "1", `WORKER_LEASE_SECONDS="1": expected a whole number of seconds from 3 to 3600`],
+      ["WORKER_CLAIM_PARTITION", "yes", `WORKER_CLAIM_PARTITION="yes": expected true or false`],
       [
         "ALERT_CONSECUTIVE_FAILURES",
         "-2",

@@ -402,6 +402,26 @@ export const make = Effect.gen(function*() {
         Effect.map((rows) => rows[0]?.alive ?? 0),
         guard
       ),
+      partition: {
+        live: sql<{ instance: string }>`
+          SELECT instance FROM cron_worker.instances
+          WHERE beat_at >= now() - make_interval(secs => ${INSTANCE_STALE_SECONDS})`.pipe(
+          Effect.map((rows) => rows.map((row) => row.instance)),
+          guard
+        ),
+        // Instants as integer milliseconds: exact, and no date to format per slot.
+        unclaimed: (jobs, nominals) =>
+          sql<{ n: number }>`
+            SELECT (i.n - 1)::int AS n
+            FROM unnest(${jobs}::text[], ${nominals}::bigint[]) WITH ORDINALITY AS i (job, ms, n)
+            WHERE NOT EXISTS (
+              SELECT 1 FROM cron_worker.runs r
+              WHERE r.job = i.job AND r.nominal_at = timestamptz 'epoch' + i.ms * interval '1 millisecond'
+                AND r.reason NOT IN ('manual', 'rerun', 'backfill'))`.pipe(
+            Effect.map((rows) => rows.map((row) => row.n)),
+            guard
+          )
+      },
       beat: (instance) =>
         sql`
         INSERT INTO cron_worker.instances (instance) VALUES (${instance})
