@@ -4,32 +4,17 @@
  * pause in force, also when two pauses race.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Option, Redacted } from "effect"
+import { Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import * as Database from "../src/Database.js"
-import * as RunStore from "../src/RunStore.js"
-import * as PgRunStore from "../src/RunStore/Pg.js"
-import * as WorkerConfig from "../src/WorkerConfig.js"
 import { servicesAvailable, unique } from "./services.js"
-import { suiteDatabase } from "./utils.js"
+import { suiteDatabase, withPgStore } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
 
 describe.skipIf(!available)("pauses on PostgreSQL", () => {
   const db = suiteDatabase()
 
-  const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
-    Effect.flatMap(RunStore.RunStore, f).pipe(
-      Effect.provide(
-        PgRunStore.layer.pipe(
-          Layer.provide(Database.layer),
-          Layer.provide(
-            WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })
-          ),
-          Layer.provide(Logger.remove(Logger.defaultLogger))
-        )
-      )
-    )
+  const withStore = withPgStore(db)
 
   it.live("stores who paused; a second pause changes nothing and returns the first; resume clears it", () =>
     withStore((store) =>

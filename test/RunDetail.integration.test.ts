@@ -5,15 +5,12 @@
  * is cancelled through the store for whichever instance renews its lease.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Option, Redacted } from "effect"
+import { Effect, Option } from "effect"
 import { randomUUID } from "node:crypto"
-import * as Database from "../src/Database.js"
 import type { RunReason } from "../src/Job.js"
 import * as RunStore from "../src/RunStore.js"
-import * as PgRunStore from "../src/RunStore/Pg.js"
-import * as WorkerConfig from "../src/WorkerConfig.js"
 import { servicesAvailable, unique } from "./services.js"
-import { suiteDatabase } from "./utils.js"
+import { suiteDatabase, withPgStore } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
 
@@ -36,18 +33,7 @@ const claim = (
 
 describe.skipIf(!available)("run detail and backfills on PostgreSQL (12_run_detail)", () => {
   const db = suiteDatabase()
-  const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
-    Effect.flatMap(RunStore.RunStore, f).pipe(
-      Effect.provide(
-        PgRunStore.layer.pipe(
-          Layer.provide(Database.layer),
-          Layer.provide(
-            WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })
-          ),
-          Layer.provide(Logger.remove(Logger.defaultLogger))
-        )
-      )
-    )
+  const withStore = withPgStore(db)
 
   it.live("a finished run keeps its attempts, stack and trace id; get reads them, the history does not", () =>
     withStore((store) =>

@@ -4,14 +4,11 @@
  * however many jobs; and the memory store's answer is the same.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Option, Redacted, Tracer } from "effect"
+import { Effect, Tracer } from "effect"
 import { randomUUID } from "node:crypto"
-import * as Database from "../src/Database.js"
 import * as RunStore from "../src/RunStore.js"
-import * as PgRunStore from "../src/RunStore/Pg.js"
-import * as WorkerConfig from "../src/WorkerConfig.js"
 import { servicesAvailable, unique } from "./services.js"
-import { suiteDatabase } from "./utils.js"
+import { suiteDatabase, withPgStore } from "./utils.js"
 
 const available = await servicesAvailable(["postgres"])
 
@@ -74,18 +71,7 @@ const scenario = (store: RunStore.RunStoreShape) =>
 
 describe.skipIf(!available)("RunStore.recent on PostgreSQL", () => {
   const db = suiteDatabase()
-  const withStore = <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>) =>
-    Effect.flatMap(RunStore.RunStore, f).pipe(
-      Effect.provide(
-        PgRunStore.layer.pipe(
-          Layer.provide(Database.layer),
-          Layer.provide(
-            WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })
-          ),
-          Layer.provide(Logger.remove(Logger.defaultLogger))
-        )
-      )
-    )
+  const withStore = withPgStore(db)
 
   it.live("each job's newest runs, newest first by start, at most N, in one statement for all the jobs", () =>
     withStore((store) =>

@@ -3,10 +3,13 @@
  * and helpers to read the run history.
  */
 import { afterAll, beforeAll } from "@effect/vitest"
-import { Clock, type Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { Clock, type Duration, Effect, Exit, Layer, Logger, Option, Redacted, Scope } from "effect"
+import * as Database from "../src/Database.js"
 import * as Log from "../src/Log.js"
 import * as RunStore from "../src/RunStore.js"
+import * as PgRunStore from "../src/RunStore/Pg.js"
 import * as Worker from "../src/Worker.js"
+import * as WorkerConfig from "../src/WorkerConfig.js"
 import { createDatabase, type TestDatabase } from "./services.js"
 
 /** 2026-01-01T00:00:00Z: where the tests' TestClock starts. */
@@ -66,6 +69,26 @@ export const frozenAt = (millis: number): Clock.Clock => {
     sleep: (duration: Duration.Duration) => live.sleep(duration)
   }
 }
+
+/**
+ * Runs `f` with the PostgreSQL run store on `db` (a pool of 4, the worker's logs off). `db.url` is read when `f` is
+ * given (inside a test), so a suite's database (`suiteDatabase`) may be passed before its `beforeAll`.
+ */
+export const withPgStore =
+  (db: TestDatabase) => <A, E>(f: (store: RunStore.RunStoreShape) => Effect.Effect<A, E>): Effect.Effect<A, unknown> =>
+    Effect.flatMap(RunStore.RunStore, f).pipe(
+      Effect.provide(
+        PgRunStore.layer.pipe(
+          Layer.provide(Database.layer),
+          Layer.provide(
+            Layer.suspend(() =>
+              WorkerConfig.layerWith({ databaseUrl: Option.some(Redacted.make(db.url)), databasePoolSize: 4 })
+            )
+          ),
+          Layer.provide(Logger.remove(Logger.defaultLogger))
+        )
+      )
+    )
 
 /**
  * A database of the current suite's own: created before its tests, dropped after them. Its `url` and `name`

@@ -124,3 +124,37 @@ export const Action = (
     </button>
   )
 }
+
+/**
+ * Pages by cursor: the cursors of the pages before this one, `current` the one to ask with (undefined: the first
+ * page). `forward` pushes the next page's cursor, `back` pops, `reset` returns to the first page (a new filter).
+ */
+export const usePages = () => {
+  const [cursors, setCursors] = useState<ReadonlyArray<string | undefined>>([undefined])
+  return {
+    current: cursors[cursors.length - 1],
+    number: cursors.length,
+    back: () => setCursors((c) => c.slice(0, -1)),
+    forward: (next: string | undefined) => setCursors((c) => [...c, next]),
+    reset: () => setCursors([undefined])
+  }
+}
+
+/** The buttons of {@link usePages}: back, the page number, forward (to `next`; none: this is the last page). */
+export const Pager = (
+  { labels = ["← Previous", "Next →"], next, pages }: {
+    pages: ReturnType<typeof usePages>
+    next: string | undefined
+    labels?: readonly [string, string]
+  }
+) => (
+  <div class="row pager">
+    <button type="button" class="secondary" disabled={pages.number === 1} onClick={pages.back}>
+      {labels[0]}
+    </button>
+    <span class="muted">Page {pages.number}</span>
+    <button type="button" class="secondary" disabled={next === undefined} onClick={() => pages.forward(next)}>
+      {labels[1]}
+    </button>
+  </div>
+)

@@ -6,7 +6,7 @@
  */
 import { useState } from "preact/hooks"
 import { api, type Job, type Run } from "./api.js"
-import { Action, errorText, Notice, Show, Status, Time, useCanWrite, useLoad } from "./components.js"
+import { Action, errorText, Notice, Pager, Show, Status, Time, useCanWrite, useLoad, usePages } from "./components.js"
 import { dateTime, duration, fromLocalInput, offset, relative, toLocalInput, wallClock } from "./format.js"
 import { State } from "./jobs.js"
 
@@ -189,9 +189,8 @@ export const History = ({ job, refresh }: { job?: string; refresh?: number }) =>
   const [from, setFrom] = useState("")
   const [to, setTo] = useState("")
   const [limit, setLimit] = useState(25)
-  // The cursors of the pages before this one: "previous" pops, "next" pushes.
-  const [cursors, setCursors] = useState<ReadonlyArray<string | undefined>>([undefined])
-  const cursor = cursors[cursors.length - 1]
+  const pages = usePages()
+  const cursor = pages.current
   const [loaded, reload] = useLoad(
     () =>
       api.runs({
@@ -203,12 +202,12 @@ export const History = ({ job, refresh }: { job?: string; refresh?: number }) =>
         limit
       }),
     [job, status, from, to, limit, cursor, refresh],
-    cursors.length === 1 ? 5_000 : undefined
+    pages.number === 1 ? 5_000 : undefined
   )
   function refilter<A>(set: (a: A) => void) {
     return (a: A) => {
       set(a)
-      setCursors([undefined])
+      pages.reset()
     }
   }
   return (
@@ -298,25 +297,7 @@ export const History = ({ job, refresh }: { job?: string; refresh?: number }) =>
                 ))}
               </tbody>
             </table>
-            <div class="row pager">
-              <button
-                type="button"
-                class="secondary"
-                disabled={cursors.length === 1}
-                onClick={() => setCursors(cursors.slice(0, -1))}
-              >
-                ← Newer
-              </button>
-              <span class="muted">Page {cursors.length}</span>
-              <button
-                type="button"
-                class="secondary"
-                disabled={page.next === undefined}
-                onClick={() => setCursors([...cursors, page.next])}
-              >
-                Older →
-              </button>
-            </div>
+            <Pager pages={pages} next={page.next} labels={["← Newer", "Older →"]} />
           </>
         )}
       </Show>

@@ -1,7 +1,7 @@
 /** The jobs page: every job with its state, schedule in words, next fire, last outcome, recent outcomes, alerts. */
 import { useEffect, useState } from "preact/hooks"
 import { type Alert, api, type Job } from "./api.js"
-import { Badge, Show, Status, Strip, useLoad } from "./components.js"
+import { Badge, Pager, Show, Status, Strip, useLoad, usePages } from "./components.js"
 import { dateTime, relative } from "./format.js"
 
 const RECENT = 20
@@ -29,13 +29,13 @@ export const JobsPage = () => {
   const [filter, setFilter] = useState("")
   const [name, setName] = useState("")
   const [source, setSource] = useState<"" | "code" | "schedule">("")
-  // The last names of the pages before this one: a page of 100 by name, however many schedules there are.
-  const [afters, setAfters] = useState<ReadonlyArray<string | undefined>>([undefined])
-  const after = afters[afters.length - 1]
+  // Pages of 100 by name (each page's cursor the last name of the one before), however many schedules there are.
+  const pages = usePages()
+  const after = pages.current
   useEffect(() => {
     const timer = setTimeout(() => {
       setName(filter.trim())
-      setAfters([undefined])
+      pages.reset()
     }, 250)
     return () => clearTimeout(timer)
   }, [filter])
@@ -75,7 +75,7 @@ export const JobsPage = () => {
             value={source}
             onChange={(e) => {
               setSource(e.currentTarget.value as typeof source)
-              setAfters([undefined])
+              pages.reset()
             }}
           >
             <option value="">all</option>
@@ -159,25 +159,7 @@ export const JobsPage = () => {
                   ))}
                 </tbody>
               </table>
-              <div class="row pager">
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={afters.length === 1}
-                  onClick={() => setAfters(afters.slice(0, -1))}
-                >
-                  ← Previous
-                </button>
-                <span class="muted">Page {afters.length}</span>
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={jobs.length < PAGE}
-                  onClick={() => setAfters([...afters, jobs[jobs.length - 1]?.name])}
-                >
-                  Next →
-                </button>
-              </div>
+              <Pager pages={pages} next={jobs.length < PAGE ? undefined : jobs[jobs.length - 1]?.name} />
             </>
           )
         }}

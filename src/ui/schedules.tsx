@@ -7,14 +7,14 @@
  */
 import { useEffect, useState } from "preact/hooks"
 import { api, ApiError, type Kind, type Preview, type Schedule } from "./api.js"
-import { Action, Badge, errorText, Notice, Show, useCanWrite, useLoad } from "./components.js"
+import { Action, Badge, errorText, Notice, Pager, Show, useCanWrite, useLoad, usePages } from "./components.js"
 import { dateTime, fromLocalInput, relative, toLocalInput } from "./format.js"
 import { type Invalid, PayloadForm } from "./payload.js"
 
 export const SchedulesPage = () => {
   const canWrite = useCanWrite()
-  const [afters, setAfters] = useState<ReadonlyArray<string | undefined>>([undefined])
-  const after = afters[afters.length - 1]
+  const pages = usePages()
+  const after = pages.current
   const [loaded] = useLoad(() => api.schedules({ after, limit: 50 }), [after], 10_000)
   return (
     <>
@@ -73,24 +73,7 @@ export const SchedulesPage = () => {
                 ))}
               </tbody>
             </table>
-            <div class="row pager">
-              <button
-                type="button"
-                class="secondary"
-                disabled={afters.length === 1}
-                onClick={() => setAfters(afters.slice(0, -1))}
-              >
-                ← Previous
-              </button>
-              <button
-                type="button"
-                class="secondary"
-                disabled={page.next === undefined}
-                onClick={() => setAfters([...afters, page.next])}
-              >
-                Next →
-              </button>
-            </div>
+            <Pager pages={pages} next={page.next} />
           </>
         )}
       </Show>
