@@ -26,6 +26,11 @@ export interface Options {
   readonly rerunJobs: () => ReadonlyArray<string>
   /** Re-runs one abandoned run of one of {@link Options.rerunJobs} (the store makes it once across instances). */
   readonly rerun: (record: RunRecord) => Effect.Effect<void>
+  /**
+   * Whether, when it closes, this instance tells the others it left (see `RunStore.leave`): a worker whose scheduler
+   * ran, its runs ended; not `run <job>`, which may share the instance id of a running worker.
+   */
+  readonly leaves: () => boolean
 }
 
 /** How often this instance beats, and looks for the runs of dead instances and for abandoned runs to re-run. */
@@ -38,7 +43,7 @@ const BEAT_INTERVAL = Duration.seconds(1)
 const RERUN_WINDOW = Duration.minutes(10)
 
 export const start = (
-  { config, inFlight, instance, live, rerun, rerunJobs, store }: Options
+  { config, inFlight, instance, leaves, live, rerun, rerunJobs, store }: Options
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     if (!store.shared) return
@@ -120,6 +125,10 @@ export const start = (
       Effect.repeat(Schedule.spaced(BEAT_INTERVAL))
     )
     yield* store.beat(instance).pipe(Effect.catchAllDefect(() => Effect.void))
+    // Closed after the beats stop (finalizers run in reverse), so that no beat brings it back.
+    yield* Effect.addFinalizer(() =>
+      leaves() ? Effect.catchAllDefect(store.leave(instance), () => Effect.void) : Effect.void
+    )
     // On PostgreSQL from a thread of its own, so that a busy event loop does not pass for a dead instance.
     if (Option.isSome(config.databaseUrl)) {
       yield* InstanceBeat.start(config.databaseUrl.value, instance, config.serviceName)

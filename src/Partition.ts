@@ -11,27 +11,37 @@
  * was most of each process's CPU, and two instances running consecutive slots of one job skipped each other
  * (`overlap`) whenever an outcome was not yet recorded. A noted slot costs an entry in an array.
  *
+ * An instance that shuts down leaves the live ones as it closes (`RunStore.leave`), so its share moves at the next
+ * read of the live instances; the slots held for an owner that leaves are looked at then. A look the store could not
+ * answer is made again: a dead owner never records its slots, so a slot dropped here would be a hole in the history.
+ *
  * A job one of whose slots had to be taken over is claimed directly by the instance that took it over (as without
  * partition) until the live instances change or `ADOPT_MILLIS` pass: a job the owner does not have costs one grace
  * a minute, not one per slot.
  */
-import { Clock, Deferred, Effect, type Scope } from "effect"
+import { type Clock, Deferred, Effect, Exit, type Scope } from "effect"
 import type { RunStoreShape } from "./RunStore.js"
 
 /** How long after its instant a slot is left to its owner before the others look whether it was claimed. */
 export const GRACE_MILLIS = 1000
 /** How often the live instances are read. */
-const MEMBERS_MILLIS = 1000
+export const MEMBERS_MILLIS = 1000
 /** How long a job taken over from its owner is claimed directly. */
 const ADOPT_MILLIS = 60_000
-/** A slot noted this long after the grace is not run by a non-owner: it is left to the catch-up of missed slots. */
-const STALE_MILLIS = 1000
+/**
+ * A slot looked at this long after its grace (or hold) is not run by a non-owner (this instance was behind, or the
+ * store slow to answer): it is recorded missed.
+ */
+const STALE_MILLIS = 2000
 
 /**
  * How long after its instant a slot whose owner is alive but behind is looked at once more: past the time an instance
  * that stopped beating takes to leave the live ones (`INSTANCE_STALE_SECONDS`, 3 s, and a refresh).
  */
 const HOLD_MILLIS = 5000
+
+/** How soon the store is asked again about slots it could not answer for. */
+const RETRY_MILLIS = 1000
 
 /** A slot of another instance's job, to look at `at`; `held` once its owner was found behind. */
 interface Noted<A> {
@@ -118,8 +128,16 @@ export const make = <A extends Job>(options: {
     const refresh = Effect.map(partition.live, (live) => {
       const next = [...new Set([...live, instance])].sort()
       if (next.length === members.length && next.every((member, i) => member === members[i])) return
+      const left = members.some((member) => !next.includes(member))
       members = next
       epoch++
+      // An instance left (it stopped, or fell silent): the slots held for it are looked at now, not at their hold's
+      // end; the others wait for their grace.
+      if (left && noted.some((slot) => slot.held)) {
+        const now = clock.unsafeCurrentTimeMillis()
+        noted = noted.map((slot) => slot.held && slot.at > now ? { ...slot, at: now } : slot)
+        wakeUp()
+      }
     })
     // Before the first slot: who is alive now (this instance has beaten already).
     yield* Effect.catchAllDefect(refresh, () => Effect.void)
@@ -148,32 +166,41 @@ export const make = <A extends Job>(options: {
      * grace, and a slot whose owner is alive but behind once more after `HOLD_MILLIS`.
      */
     let noted: Array<Noted<A>> = []
+    /** Wakes the check below: a slot noted while there were none, or slots to look at sooner. */
     let wake: Deferred.Deferred<void> | undefined
-    let sleeping = false
+    const wakeUp = () => {
+      if (wake === undefined) return
+      Deferred.unsafeDone(wake, Effect.void)
+      wake = undefined
+    }
     const check = Effect.gen(function*() {
       for (;;) {
+        const woken = yield* Deferred.make<void>()
+        wake = woken
         if (noted.length === 0) {
-          const woken = yield* Deferred.make<void>()
-          wake = woken
-          sleeping = true
           yield* Deferred.await(woken)
           continue
         }
         let first = Infinity
         for (const { at } of noted) if (at < first) first = at
         const wait = first - clock.unsafeCurrentTimeMillis()
-        if (wait > 0) yield* Effect.sleep(wait)
+        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(woken))
         const now = clock.unsafeCurrentTimeMillis()
         const due: Array<Noted<A>> = []
         const later: Array<Noted<A>> = []
         for (const slot of noted) (slot.at <= now ? due : later).push(slot)
         noted = later
         if (due.length === 0 || options.closed()) continue
-        const free = yield* Effect.catchAllDefect(
-          partition.unclaimed(due.map(({ job }) => job.name), due.map(({ nominal }) => nominal)),
-          // The store failed: the owners' own claims failed too, and they record the slots once it answers.
-          () => Effect.succeed([] as ReadonlyArray<number>)
+        const answer = yield* Effect.exit(
+          partition.unclaimed(due.map(({ job }) => job.name), due.map(({ nominal }) => nominal))
         )
+        if (Exit.isFailure(answer)) {
+          // The store failed: asked again in a moment (a dead owner never records its slots). Those that are by then
+          // too old to run are recorded missed (see below), once the store answers.
+          for (const slot of due) noted.push({ ...slot, at: now + RETRY_MILLIS })
+          continue
+        }
+        const free = answer.value
         // Per owner, the slots looked at and those found unclaimed: an owner that claimed most of its slots but not
         // some does not have those jobs; one that claimed few is behind (or just died).
         const looked = new Map<string, number>()
@@ -201,8 +228,8 @@ export const make = <A extends Job>(options: {
             // after the hold: this instance claims the job's slots itself for a while.
             o.adoptedUntil = at + ADOPT_MILLIS
           }
-          // Run when found in time: after the grace, or after the hold when its owner died meanwhile.
-          if (at - nominal <= (slot.held ? HOLD_MILLIS : GRACE_MILLIS) + STALE_MILLIS) options.takeOver(job, nominal)
+          // Run when looked at in time: after the grace, or after the hold (or sooner, when its owner left meanwhile).
+          if (now - nominal <= (slot.held ? HOLD_MILLIS : GRACE_MILLIS) + STALE_MILLIS) options.takeOver(job, nominal)
           else options.missed(job, nominal)
         }
       }
@@ -216,10 +243,8 @@ export const make = <A extends Job>(options: {
       },
       defer: (job, nominal) => {
         noted.push({ job, nominal, at: nominal + GRACE_MILLIS, held: false })
-        if (sleeping && wake !== undefined) {
-          sleeping = false
-          Deferred.unsafeDone(wake, Effect.void)
-        }
+        // Only when there were none: otherwise the check wakes for an earlier slot anyway.
+        if (noted.length === 1) wakeUp()
       }
     }
   })

@@ -266,6 +266,11 @@ export interface RunStoreShape {
   /** Says that `instance` is alive (every second): an instance that stops beating for a few seconds is dead. */
   readonly beat: (instance: string) => Effect.Effect<void>
   /**
+   * Says that `instance` stops (a worker shutting down, its runs ended): at once not among the live instances, so
+   * that the others take its jobs' slots without waiting for it to fall silent.
+   */
+  readonly leave: (instance: string) => Effect.Effect<void>
+  /**
    * The anchor of an `@every` job: the first `proposed` ever stored for it, so
    * that restarts and other instances keep to one grid of slots.
    */
@@ -479,6 +484,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<RunStoreS
       reapDead: Effect.succeed([]),
       unrerun: () => Effect.succeed([]),
       beat: () => Effect.void,
+      leave: () => Effect.void,
       instancesAlive: Effect.succeed(1),
       stats: (jobs) =>
         Effect.sync(() => {

@@ -147,6 +147,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("cron-worker/Schedule
         states().flatMap((state) => [...state.active, ...(state.queued === undefined ? [] : [state.queued.run])]),
       // Only a started scheduler re-runs: not `run <job>` or a scheduler still being composed.
       rerunJobs: () => started ? rerunList : [],
+      leaves: () => started,
       // An abandoned slot of a job that asks for it runs once more (the store's unique key keeps it once).
       rerun: (record) => {
         const waiting = entries.get(record.job)

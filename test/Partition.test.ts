@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Effect, Ref, TestClock } from "effect"
 import * as Partition from "../src/Partition.js"
+import type { RunStoreShape } from "../src/RunStore.js"
 
 const jobs = Array.from({ length: 3000 }, (_, i) => `job-${i}`)
 
@@ -38,4 +40,85 @@ describe("Partition: the owner of a job among the live instances (rendezvous has
     expect(Partition.owner("job", [])).toBeUndefined()
     expect(Partition.owner("job", ["only"])).toBe("only")
   })
+})
+
+describe("Partition: slots of other instances' jobs", () => {
+  /** A job that `other` owns when the live instances are `me` and `other`. */
+  const ofOther = jobs.find((job) => Partition.owner(job, ["me", "other"]) === "other")!
+  const fakeStore = (
+    live: Ref.Ref<ReadonlyArray<string>>,
+    unclaimed: (call: number) => Effect.Effect<Array<number>>
+  ) => {
+    let calls = 0
+    return {
+      shared: true,
+      partition: {
+        live: Ref.get(live),
+        unclaimed: (names: ReadonlyArray<string>) =>
+          Effect.map(unclaimed(calls++), (free) => free.slice(0, names.length))
+      }
+    } as unknown as RunStoreShape
+  }
+  const make = (store: RunStoreShape, takenOver: Array<number>, missed: Array<number>) =>
+    Effect.flatMap(Effect.clock, (clock) =>
+      Partition.make<{ readonly name: string }>({
+        store,
+        instance: "me",
+        enabled: true,
+        clock,
+        closed: () => false,
+        takeOver: (_, nominal) => void takenOver.push(nominal),
+        missed: (_, nominal) => void missed.push(nominal)
+      }))
+
+  it.scoped("a slot the store could not answer for is asked about again, not dropped", () =>
+    Effect.gen(function*() {
+      const live = yield* Ref.make<ReadonlyArray<string>>(["me"])
+      // The first question fails (a defect, as the store's failures are); the owner is gone by the second.
+      const store = fakeStore(live, (call) => call === 0 ? Effect.dieMessage("connection lost") : Effect.succeed([0]))
+      const takenOver: Array<number> = []
+      const missed: Array<number> = []
+      const partition = yield* make(store, takenOver, missed)
+      partition.defer({ name: ofOther }, 0)
+      yield* TestClock.adjust("1100 millis")
+      expect(takenOver).toEqual([])
+      yield* TestClock.adjust("1100 millis")
+      expect(takenOver).toEqual([0])
+      expect(missed).toEqual([])
+    }))
+
+  it.scoped("a slot held for a silent owner is taken over as soon as that owner leaves the live instances", () =>
+    Effect.gen(function*() {
+      const live = yield* Ref.make<ReadonlyArray<string>>(["me", "other"])
+      const store = fakeStore(live, () => Effect.succeed([0]))
+      const takenOver: Array<number> = []
+      const missed: Array<number> = []
+      const partition = yield* make(store, takenOver, missed)
+      expect(partition.mine({ name: ofOther })).toBe(false)
+      partition.defer({ name: ofOther }, 0)
+      // After the grace: unclaimed, and its owner claimed none of its slots: held.
+      yield* TestClock.adjust("1500 millis")
+      expect(takenOver).toEqual([])
+      // The owner leaves: read within a second, and the slot is looked at then, not 5 s after its instant.
+      yield* Ref.set(live, ["me"])
+      yield* TestClock.adjust("1000 millis")
+      expect(takenOver).toEqual([0])
+      expect(partition.mine({ name: ofOther })).toBe(true)
+      expect(missed).toEqual([])
+    }))
+
+  it.scoped("a slot looked at too late to run (this instance was behind) is recorded missed, not run", () =>
+    Effect.gen(function*() {
+      const live = yield* Ref.make<ReadonlyArray<string>>(["me"])
+      const store = fakeStore(live, () => Effect.succeed([0]))
+      const takenOver: Array<number> = []
+      const missed: Array<number> = []
+      const partition = yield* make(store, takenOver, missed)
+      yield* TestClock.adjust("10 seconds")
+      // Noted 10 s after its instant: its grace long past.
+      partition.defer({ name: ofOther }, 0)
+      yield* TestClock.adjust("100 millis")
+      expect(takenOver).toEqual([])
+      expect(missed).toEqual([0])
+    }))
 })

@@ -426,6 +426,11 @@ export const make = Effect.gen(function*() {
         sql`
         INSERT INTO cron_worker.instances (instance) VALUES (${instance})
         ON CONFLICT (instance) DO UPDATE SET beat_at = now()`.pipe(Effect.asVoid, guard),
+      // As if silent for longer than the others wait: a live run it left behind is theirs to mark abandoned.
+      leave: (instance) =>
+        sql`
+        UPDATE cron_worker.instances SET beat_at = now() - make_interval(secs => ${2 * INSTANCE_STALE_SECONDS})
+        WHERE instance = ${instance}`.pipe(Effect.asVoid, guard),
       anchor: (job, proposed) =>
         sql<{ anchor: Date }>`
         INSERT INTO cron_worker.jobs (job, anchor) VALUES (${job}, ${proposed})
