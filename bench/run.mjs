@@ -122,10 +122,14 @@ if (only.includes("D")) {
   results.D = await run("distributed.mjs", ["--jobs", "3000", "--slots", quick ? "5" : "60"], 600_000)
 }
 if (only.includes("E")) results.E = await run("lifecycle.mjs", ["--rounds", quick ? "1" : "3"], 300_000)
-// F. 10,000 every-second jobs for 60 s (cron-worker, at the default INFO level).
+// F. 10,000 every-second jobs for 60 s: at LOG_LEVEL=warn (the issue's setup, as A's `cron-worker`), then at the
+// default INFO level.
 if (only.includes("F")) {
-  const args = ["--scheduler", "cron-worker (info logs)", "--jobs", "10000", "--slots", quick ? "10" : "60"]
-  results.F = await run("fire-lag.mjs", args, 300_000)
+  results.F = []
+  for (const scheduler of ["cron-worker", "cron-worker (info logs)"]) {
+    const args = ["--scheduler", scheduler, "--jobs", "10000", "--slots", quick ? "10" : "60"]
+    results.F.push(await run("fire-lag.mjs", args, 300_000))
+  }
 }
 // G. One job at the shortest `@every` period accepted (500 ms), for 60 s.
 if (only.includes("G")) {
