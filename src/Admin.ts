@@ -31,7 +31,7 @@ import * as CronSpec from "./CronSpec.js"
 import { describe } from "./CronSpec/Describe.js"
 import * as Database from "./Database.js"
 import * as Http from "./Http.js"
-import { type JobLatest, type Pause, type RunRecord, RunStore } from "./RunStore.js"
+import { type JobLatest, type Pause, type RecentRecord, type RunRecord, RunStore } from "./RunStore.js"
 import { type JobInfo, JobNotFound, Scheduler } from "./Scheduler.js"
 import * as Schedules from "./Schedules.js"
 import { WorkerConfig, type WorkerConfigShape } from "./WorkerConfig.js"
@@ -227,7 +227,7 @@ const handlers = Layer.mergeAll(
         count: number,
         known?: ReadonlyArray<Pause>,
         latest?: JobLatest,
-        recent?: ReadonlyArray<RunRecord>
+        recent?: ReadonlyArray<RecentRecord>
       ) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -257,7 +257,7 @@ const handlers = Layer.mergeAll(
           ? Effect.succeed(undefined)
           : Effect.map(
             store.recent(jobs.map((info) => info.name), count),
-            (byJob) => (job: string): ReadonlyArray<RunRecord> => byJob.get(job) ?? []
+            (byJob) => (job: string): ReadonlyArray<RecentRecord> => byJob.get(job) ?? []
           )
       const find = (name: string) =>
         Effect.flatMap(scheduler.jobs, (jobs) => {
