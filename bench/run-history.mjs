@@ -17,10 +17,13 @@
 // jobs, 20 days or 200 runs, so the pages are not all the same few buffers. A case
 // slower than `--budget` seconds in all stops early (at least 20 requests) and says so.
 // Target: p99 ≤ 50 ms per request (as measure I's list and detail).
+// To iterate on one filled database: `--keep` leaves it in place (its name on stderr), `--database NAME` measures an
+// existing one again (migrated, not refilled; drop it yourself when done), `--cases REGEX` measures only the matching
+// cases.
 import { URLSearchParams } from "node:url"
 import pg from "pg"
 import { arg, quantile, report } from "./lib.mjs"
-import { freshDatabase, MAIN, start } from "./procs.mjs"
+import { ADMIN_URL, freshDatabase, MAIN, start } from "./procs.mjs"
 
 const rows = Number(arg("rows", "1000000"))
 const jobs = Number(arg("jobs", "1000"))
@@ -29,12 +32,20 @@ const requests = Number(arg("requests", "200"))
 const warmup = Number(arg("warmup", "10"))
 const depth = Number(arg("depth", "50"))
 const budgetMs = Number(arg("budget", "120")) * 1000
+const keep = process.argv.includes("--keep")
+const existing = arg("database", undefined)
+const only = new RegExp(arg("cases", ""))
 const TOKEN = "bench-admin-token-0123456789"
 const KIND = "user_digest"
 const progress = (text) => process.stderr.write(`[J] ${new Date().toISOString()} ${text}\n`)
+const reuse = (name) => {
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: async () => {} }
+}
 const jobName = (g) => `schedule:j${String(g).padStart(4, "0")}`
 
-const db = await freshDatabase("cw_bench_runs")
+const db = existing === undefined ? await freshDatabase("cw_bench_runs") : reuse(existing)
 let worker
 try {
   progress("migrating")
@@ -43,21 +54,22 @@ try {
 
   const client = new pg.Client({ connectionString: db.url })
   await client.connect()
-  progress(`inserting ${jobs} schedules and ${rows} runs`)
   const filling = Date.now()
-  await client.query(
-    `INSERT INTO cron_worker.schedules (id, key, kind, definition, version, remaining_runs, created_at, updated_at)
+  if (existing === undefined) {
+    progress(`inserting ${jobs} schedules and ${rows} runs`)
+    await client.query(
+      `INSERT INTO cron_worker.schedules (id, key, kind, definition, version, remaining_runs, created_at, updated_at)
      SELECT 'j' || lpad(g::text, 4, '0'), NULL, $2::text,
        jsonb_build_object('kind', $2::text, 'expression', '0 0 1 1 *', 'timezone', 'UTC',
          'payload', jsonb_build_object('userId', 'user-' || g)),
        1, NULL, now() - make_interval(days => $3::int + 1), now() - make_interval(days => $3::int + 1)
      FROM generate_series(1, $1::int) AS g`,
-    [jobs, KIND, days]
-  )
-  // Run k of job g (k = 0 the newest): slot every `period` seconds back from now, each job at its own offset.
-  await client.query("SELECT setseed(0.13)")
-  await client.query(
-    `INSERT INTO cron_worker.runs
+      [jobs, KIND, days]
+    )
+    // Run k of job g (k = 0 the newest): slot every `period` seconds back from now, each job at its own offset.
+    await client.query("SELECT setseed(0.13)")
+    await client.query(
+      `INSERT INTO cron_worker.runs
        (run_id, job, nominal_at, reason, status, skip_reason, attempt, instance, started_at, finished_at, duration_ms,
         error, lease_until, schedule_version, attempts, stack, trace_id)
      SELECT gen_random_uuid(), 'schedule:j' || lpad(g::text, 4, '0'), nominal, reason, status,
@@ -97,11 +109,12 @@ try {
        nominal + make_interval(secs => CASE WHEN r2 >= 0.99 THEN 30 + r3 * 600 ELSE r3 * 0.8 END) AS started,
        (power(r3, 3) * 60000)::bigint AS duration
      ) AS y`,
-    [jobs, Math.round(rows / jobs), (days * 86400) / Math.round(rows / jobs)]
-  )
-  progress("ANALYZE")
-  await client.query("ANALYZE cron_worker.runs")
-  await client.query("ANALYZE cron_worker.schedules")
+      [jobs, Math.round(rows / jobs), (days * 86400) / Math.round(rows / jobs)]
+    )
+    progress("ANALYZE")
+    await client.query("ANALYZE cron_worker.runs")
+    await client.query("ANALYZE cron_worker.schedules")
+  }
   const fillMs = Date.now() - filling
   const [{ count: total }] = (await client.query("SELECT count(*)::int AS count FROM cron_worker.runs")).rows
   const statuses = Object.fromEntries(
@@ -178,6 +191,7 @@ try {
   }
   const results = {}
   for (const [name, path] of Object.entries(cases)) {
+    if (!only.test(name)) continue
     for (let i = 0; i < warmup; i++) await get(path(i + 1000))
     const times = []
     let items = 0
@@ -217,5 +231,6 @@ try {
     worker.child.kill("SIGTERM")
     await worker.exited
   }
-  await db.drop()
+  if (keep) progress(`kept the database: ${db.url}`)
+  else await db.drop()
 }

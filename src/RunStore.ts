@@ -66,6 +66,9 @@ export interface RunRecord {
   readonly backfillId?: string | undefined
 }
 
+/** A run in short, as `RunStoreShape.recent` gives it: the admin API's strip of a job's newest runs. */
+export type RecentRecord = Pick<RunRecord, "runId" | "job" | "status" | "nominalAt" | "reason">
+
 /** One failed attempt of a run: which, when it ended, its error (secrets masked). */
 export interface Attempt {
   readonly attempt: number
@@ -294,12 +297,13 @@ export interface RunStoreShape {
   readonly history: (query?: HistoryQuery) => Effect.Effect<ReadonlyArray<RunRecord>>
   /**
    * The newest `limit` runs of each of `jobs`, newest first (by start, then slot), in one read for all of them (the
-   * admin API's `recent`); a job without runs has none in the map.
+   * admin API's `recent`), in short ({@link RecentRecord}: a store may read no more); a job without runs has none in
+   * the map.
    */
   readonly recent: (
     jobs: ReadonlyArray<string>,
     limit: number
-  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<RunRecord>>>
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<RecentRecord>>>
   /**
    * Pauses a job for every instance. A job already paused stays as it was:
    * its pause is returned (none when this call paused it).

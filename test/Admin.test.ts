@@ -3,15 +3,17 @@
  * (`/api/worker`'s `caller`), the trace viewer (`OTEL_TRACES_URL`) and a run's link to its trace; the jobs' `recent`
  * runs, the `source` filter and the schedule in words; the alerts (`GET /api/alerts`) of a history in memory.
  */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { traceLink } from "../src/Admin.js"
+import { JobView } from "../src/AdminApi.js"
 import * as AlertHistory from "../src/AlertHistory.js"
 import * as Job from "../src/Job.js"
 import * as Kind from "../src/Kind.js"
 import * as RunStore from "../src/RunStore.js"
-import { adminLayer, client, get, VIEWER_TOKEN } from "./fixtures/admin.js"
+import { ADMIN_TOKEN, adminLayer, client, get, VIEWER_TOKEN } from "./fixtures/admin.js"
 import { T0 } from "./utils.js"
 
 const TRACE_ID = "0123456789abcdef0123456789abcdef"
@@ -173,6 +175,41 @@ describe("GET /api/jobs: recent, source, scheduleInWords", () => {
       expect(byName.get("often")?.scheduleInWords).toBe("*/5 * * * *, Europe/Paris")
       const preview = yield* api.schedules.preview({ payload: { expression: "0 8 * * 1", timezone: "UTC" } })
       expect(byName.get("weekly")?.scheduleInWords).toBe(preview.description)
+    }).pipe(Effect.provide(layer)))
+
+  it.scoped("the list's body is what JobView's encoder writes (the handler sends its views as JSON, unencoded)", () =>
+    Effect.gen(function*() {
+      const store = yield* RunStore.RunStore
+      yield* recordRun("weekly", TRACE_ID, 1)
+      const failed = randomUUID()
+      const at = new Date(T0 + 2 * 60_000)
+      yield* store.claim({
+        runId: failed,
+        job: "weekly",
+        nominalAt: at,
+        reason: "scheduled",
+        instance: "i",
+        at,
+        leaseSeconds: 30
+      })
+      yield* store.finish(failed, { status: "failed", attempt: 2, at: new Date(at.getTime() + 1500), error: "boom" })
+      yield* store.pause("weekly", "maintenance", new Date(T0), "api:admin", new Date(T0 + 3_600_000))
+      yield* recordRun("often", undefined, 3)
+      const http = yield* HttpClient.HttpClient
+      for (const path of ["/api/jobs?recent=3", "/api/jobs?limit=1&recent=2", "/api/jobs"]) {
+        const response = yield* http.execute(
+          HttpClientRequest.get(path).pipe(HttpClientRequest.bearerToken(ADMIN_TOKEN))
+        )
+        expect(response.status).toBe(200)
+        expect(response.headers["content-type"]).toBe("application/json")
+        const text = yield* response.text
+        const schema = Schema.Array(JobView)
+        const encoded = JSON.stringify(Schema.encodeSync(schema)(Schema.decodeUnknownSync(schema)(JSON.parse(text))))
+        expect(text).toBe(encoded)
+      }
+      const [weeklyView] = yield* (yield* client()).jobs.list({ urlParams: { name: "weekly", recent: 1 } })
+      expect(weeklyView?.paused?.by).toBe("api:admin")
+      expect(weeklyView?.lastRun?.error).toBe("boom")
     }).pipe(Effect.provide(layer)))
 
   it.scoped("a bad recent or source is a 400 naming the parameter", () =>

@@ -17,6 +17,7 @@ import {
   FAILURE_WINDOW,
   type Outcome,
   type Pause,
+  type RecentRecord,
   type RunRecord,
   type RunStatus,
   RunStore,
@@ -513,25 +514,36 @@ export const make = Effect.gen(function*() {
       recent: (jobs, limit) =>
         jobs.length === 0 || limit <= 0
           ? Effect.succeed(new Map())
-          // One statement for every job: per job, its newest runs read backwards along `runs_job_page`.
-          : sql<Row>`
-            SELECT r.* FROM unnest(${jobs}::text[]) AS j (job)
+          // One statement for every job: per job, its newest runs read backwards along `runs_job_page`, only the
+          // columns of the strip, one row per job with its runs as JSON (parsed natively, not field by field) and
+          // slots as integer milliseconds (no date text to parse): the rows of 2,000 runs cost more than reading them.
+          : sql<{ job: string; runs: ReadonlyArray<readonly [string, RunStatus, RunReason, number]> }>`
+            SELECT j.job, r.runs FROM unnest(${jobs}::text[]) AS j (job)
             CROSS JOIN LATERAL (
-              SELECT ${columns} FROM cron_worker.runs
-              WHERE runs.job = j.job
-              ORDER BY started_at DESC, nominal_at DESC, run_id DESC
-              LIMIT ${limit}
+              SELECT json_agg(json_build_array(x.run_id, x.status, x.reason, x.nominal_ms)
+                ORDER BY x.started_at DESC, x.nominal_at DESC, x.run_id DESC) AS runs
+              FROM (
+                SELECT run_id, status, reason, started_at, nominal_at,
+                  floor(extract(epoch FROM nominal_at) * 1000) AS nominal_ms
+                FROM cron_worker.runs
+                WHERE runs.job = j.job
+                ORDER BY started_at DESC, nominal_at DESC, run_id DESC
+                LIMIT ${limit}
+              ) AS x
             ) AS r
-            ORDER BY r.job, r.started_at DESC, r.nominal_at DESC, r.run_id DESC`.pipe(
-            Effect.map((rows) => {
-              const byJob = new Map<string, Array<RunRecord>>()
-              for (const row of rows) {
-                const list = byJob.get(row.job) ?? []
-                list.push(toRecord(row))
-                byJob.set(row.job, list)
-              }
-              return byJob
-            }),
+            WHERE r.runs IS NOT NULL`.pipe(
+            Effect.map((rows) =>
+              new Map(rows.map(({ job, runs }) => [
+                job,
+                runs.map(([runId, status, reason, nominalMs]): RecentRecord => ({
+                  runId,
+                  job,
+                  status,
+                  nominalAt: new Date(nominalMs),
+                  reason
+                }))
+              ]))
+            ),
             guard
           ),
       pause: (job, reason, at, by, until) =>
