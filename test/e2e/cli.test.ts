@@ -12,7 +12,7 @@
  * them; failing under REQUIRE_SERVICES=1).
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -647,6 +647,10 @@ const lockedDataDir = (): { readonly dir: string; readonly pid: number } => {
   const dir = join(mkdtempSync(join(tmpdir(), "cron-worker-e2e-locked-")), "pglite")
   mkdirSync(dir)
   writeFileSync(`${dir}.lock`, JSON.stringify({ token: "e2e-holder", pid: process.pid, host: hostname() }))
+  // Fresh for the test's length, as a holder refreshing it would keep it: a lock not refreshed for 20 s is stale,
+  // and a command that started slowly on a loaded machine took it over and opened the database.
+  const fresh = new Date(Date.now() + 10 * 60_000)
+  utimesSync(`${dir}.lock`, fresh, fresh)
   return { dir, pid: process.pid }
 }
 
