@@ -12,8 +12,7 @@
  * (`overlap`) whenever an outcome was not yet recorded. A noted slot costs an entry in an array.
  *
  * An instance that shuts down leaves the live ones as it closes (`RunStore.leave`), so its share moves at the next
- * read of the live instances; the slots held for an owner that leaves are looked at then. A look the store could not
- * answer is made again: a dead owner never records its slots, so a slot dropped here would be a hole in the history.
+ * read of the live instances, not once it has been silent for `INSTANCE_STALE_SECONDS`.
  *
  * A job one of whose slots had to be taken over is claimed directly by the instance that took it over (as without
  * partition) until the live instances change or `ADOPT_MILLIS` pass: a job the owner does not have costs one grace
@@ -28,11 +27,8 @@ export const GRACE_MILLIS = 1000
 export const MEMBERS_MILLIS = 1000
 /** How long a job taken over from its owner is claimed directly. */
 const ADOPT_MILLIS = 60_000
-/**
- * A slot looked at this long after its grace (or hold) is not run by a non-owner (this instance was behind, or the
- * store slow to answer): it is recorded missed.
- */
-const STALE_MILLIS = 2000
+/** A slot noted this long after the grace is not run by a non-owner: it is left to the catch-up of missed slots. */
+const STALE_MILLIS = 1000
 
 /**
  * How long after its instant a slot whose owner is alive but behind is looked at once more: past the time an instance
@@ -128,16 +124,8 @@ export const make = <A extends Job>(options: {
     const refresh = Effect.map(partition.live, (live) => {
       const next = [...new Set([...live, instance])].sort()
       if (next.length === members.length && next.every((member, i) => member === members[i])) return
-      const left = members.some((member) => !next.includes(member))
       members = next
       epoch++
-      // An instance left (it stopped, or fell silent): the slots held for it are looked at now, not at their hold's
-      // end; the others wait for their grace.
-      if (left && noted.some((slot) => slot.held)) {
-        const now = clock.unsafeCurrentTimeMillis()
-        noted = noted.map((slot) => slot.held && slot.at > now ? { ...slot, at: now } : slot)
-        wakeUp()
-      }
     })
     // Before the first slot: who is alive now (this instance has beaten already).
     yield* Effect.catchAllDefect(refresh, () => Effect.void)
@@ -166,25 +154,21 @@ export const make = <A extends Job>(options: {
      * grace, and a slot whose owner is alive but behind once more after `HOLD_MILLIS`.
      */
     let noted: Array<Noted<A>> = []
-    /** Wakes the check below: a slot noted while there were none, or slots to look at sooner. */
     let wake: Deferred.Deferred<void> | undefined
-    const wakeUp = () => {
-      if (wake === undefined) return
-      Deferred.unsafeDone(wake, Effect.void)
-      wake = undefined
-    }
+    let sleeping = false
     const check = Effect.gen(function*() {
       for (;;) {
-        const woken = yield* Deferred.make<void>()
-        wake = woken
         if (noted.length === 0) {
+          const woken = yield* Deferred.make<void>()
+          wake = woken
+          sleeping = true
           yield* Deferred.await(woken)
           continue
         }
         let first = Infinity
         for (const { at } of noted) if (at < first) first = at
         const wait = first - clock.unsafeCurrentTimeMillis()
-        if (wait > 0) yield* Effect.raceFirst(Effect.sleep(wait), Deferred.await(woken))
+        if (wait > 0) yield* Effect.sleep(wait)
         const now = clock.unsafeCurrentTimeMillis()
         const due: Array<Noted<A>> = []
         const later: Array<Noted<A>> = []
@@ -195,9 +179,15 @@ export const make = <A extends Job>(options: {
           partition.unclaimed(due.map(({ job }) => job.name), due.map(({ nominal }) => nominal))
         )
         if (Exit.isFailure(answer)) {
-          // The store failed: asked again in a moment (a dead owner never records its slots). Those that are by then
-          // too old to run are recorded missed (see below), once the store answers.
-          for (const slot of due) noted.push({ ...slot, at: now + RETRY_MILLIS })
+          // The store failed. An owner that claims its slots records them once it answers (its claims failed too);
+          // the slots of one that left (the job is this instance's now) or that claimed none (held: dead, maybe)
+          // are asked about again in a moment, or none would record them. Those by then too old to run are recorded
+          // missed (see below). Not every slot again: a store failing under load would get the slots of every owner
+          // recorded twice over, by the owner and by the other instances, and fail the more.
+          const retry = clock.unsafeCurrentTimeMillis() + RETRY_MILLIS
+          for (const slot of due) {
+            if (slot.held || ownedOf(slot.job).owner === instance) noted.push({ ...slot, at: retry })
+          }
           continue
         }
         const free = answer.value
@@ -228,8 +218,8 @@ export const make = <A extends Job>(options: {
             // after the hold: this instance claims the job's slots itself for a while.
             o.adoptedUntil = at + ADOPT_MILLIS
           }
-          // Run when looked at in time: after the grace, or after the hold (or sooner, when its owner left meanwhile).
-          if (now - nominal <= (slot.held ? HOLD_MILLIS : GRACE_MILLIS) + STALE_MILLIS) options.takeOver(job, nominal)
+          // Run when found in time: after the grace, or after the hold when its owner died meanwhile.
+          if (at - nominal <= (slot.held ? HOLD_MILLIS : GRACE_MILLIS) + STALE_MILLIS) options.takeOver(job, nominal)
           else options.missed(job, nominal)
         }
       }
@@ -243,8 +233,10 @@ export const make = <A extends Job>(options: {
       },
       defer: (job, nominal) => {
         noted.push({ job, nominal, at: nominal + GRACE_MILLIS, held: false })
-        // Only when there were none: otherwise the check wakes for an earlier slot anyway.
-        if (noted.length === 1) wakeUp()
+        if (sleeping && wake !== undefined) {
+          sleeping = false
+          Deferred.unsafeDone(wake, Effect.void)
+        }
       }
     }
   })
