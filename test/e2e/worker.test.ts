@@ -46,6 +46,11 @@ const MAX_CONCURRENT_SKIP = "job skipped (max concurrent executions reached)"
 const CONNECTED = "database connection established"
 const MIGRATED = "database migrated"
 const NO_RABBITMQ = "rabbitmq not configured: published messages wait in the outbox"
+/**
+ * How long a worker on a fresh database may take to run its first job: created, migrated and started while the other
+ * tests' workers start too (over 20 s in clean-clone runs on the two cores).
+ */
+const START_MS = 45_000
 
 /** Start-up of a worker on a fresh database, without RabbitMQ. */
 const startup = (...jobs: ReadonlyArray<string>) => [
@@ -80,12 +85,12 @@ const isRunEnd = (line: LogLine) =>
 
 afterAll(killAll)
 
-describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, () => {
+describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 90_000 }, () => {
   test("SIGTERM while a job runs: the run finishes within the grace period, then the worker exits 0", {
-    timeout: 60_000
+    timeout: 90_000
   }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "1500", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "10" })
-    const begins = await proc.waitFor("fixture work begins")
+    const begins = await proc.waitFor("fixture work begins", undefined, START_MS)
     proc.signal("SIGTERM")
     const exited = await proc.exit(20_000)
     expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
@@ -129,10 +134,10 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
   })
 
   test("SIGTERM with a job longer than the grace period: the run is interrupted and logged, exit 0", {
-    timeout: 60_000
+    timeout: 90_000
   }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" })
-    const begins = await proc.waitFor("fixture work begins")
+    const begins = await proc.waitFor("fixture work begins", undefined, START_MS)
     const sentAt = proc.signal("SIGTERM")
     const exited = await proc.exit(20_000)
     expect(exited, proc.output()).toMatchObject({ code: 0, signal: null })
@@ -177,10 +182,10 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
     ] as const
   )(
     "a second %s during shutdown exits at once with code %i",
-    { timeout: 60_000 },
+    { timeout: 90_000 },
     async ([signal, code], { spawn }) => {
       const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "20000", WORKER_SHUTDOWN_TIMEOUT_SECONDS: "30" })
-      await proc.waitFor("fixture work begins")
+      await proc.waitFor("fixture work begins", undefined, START_MS)
       proc.signal(signal)
       await proc.waitFor(SHUTTING_DOWN)
       const sentAt = proc.signal(signal)
@@ -243,12 +248,12 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 60_000 }, 
   })
 })
 
-describe.skipIf(!postgres).concurrent("runs", { timeout: 60_000 }, () => {
+describe.skipIf(!postgres).concurrent("runs", { timeout: 90_000 }, () => {
   test("a run past WORKER_DEFAULT_TIMEOUT_SECONDS is interrupted (its finalizers run) and logged as failed", {
-    timeout: 60_000
+    timeout: 90_000
   }, async ({ spawn }) => {
     const proc = await sleepy(spawn, { FIXTURE_SLEEP_MS: "4000", WORKER_DEFAULT_TIMEOUT_SECONDS: "1" })
-    const begins = await proc.waitFor("fixture work begins")
+    const begins = await proc.waitFor("fixture work begins", undefined, START_MS)
     const failed = await proc.waitFor("job failed", (l) => l.run_id === begins.run_id)
     proc.signal("SIGTERM")
     const exited = await proc.exit(20_000)
