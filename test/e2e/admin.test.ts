@@ -520,7 +520,13 @@ describe.skipIf(!postgres).concurrent("admin API of a running worker", () => {
       const result = await Effect.runPromise(Effect.gen(function*() {
         const api = yield* client(base, ADMIN)
         const exploding = yield* api.runs.get({ path: { runId: String(panic.run_id) } })
-        const failed = yield* api.runs.list({ urlParams: { job: "failing", status: "failed", limit: 1 } })
+        // The line is written as the run ends; its outcome reaches the history a moment later (a batched write).
+        const list = api.runs.list({ urlParams: { job: "failing", status: "failed", limit: 1 } })
+        let failed = yield* list
+        for (let i = 0; i < 200 && failed.runs.length === 0; i++) {
+          yield* Effect.sleep("100 millis")
+          failed = yield* list
+        }
         const failing = yield* api.runs.get({ path: { runId: failed.runs[0]!.runId } })
         return { exploding, failing }
       }))
