@@ -301,8 +301,9 @@ describe.skipIf(!available).concurrent("distributed scheduling: several instance
         for (const slot of after) {
           const of = rows.filter((row) => row.nominal_at.getTime() === slot)
           expect(of.map((row) => row.job).sort(), `slot ${slot - closed} ms after the close`).toEqual(names)
-          // Before a reads that b left its slots are taken over late (after their grace), as a runs the newer slots
-          // of the same jobs as their owner: some are then skipped (overlap), recorded all the same. After, all run.
+          // Before a reads that b left its slots are taken over late (after their grace or hold), as a runs the newer
+          // slots of the same jobs as their owner: some are then skipped (overlap), recorded all the same. After, all
+          // run.
           // The boundary: the live instances read every second, a grace, and 3 s for a loaded machine.
           const settled = Partition.MEMBERS_MILLIS + Partition.GRACE_MILLIS + 3 * SECOND
           const allowed = slot - closed < settled ? ["succeeded", "skipped overlap"] : ["succeeded"]

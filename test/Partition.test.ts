@@ -74,7 +74,8 @@ describe("Partition: slots of other instances' jobs", () => {
   it.scoped("a slot the store could not answer for is asked about again, not dropped", () =>
     Effect.gen(function*() {
       const live = yield* Ref.make<ReadonlyArray<string>>(["me"])
-      // The first question fails (a defect, as the store's failures are); the owner is gone by the second.
+      // Its owner is not among the live instances (it left): the job is this instance's now. The first question
+      // fails (a defect, as the store's failures are).
       const store = fakeStore(live, (call) => call === 0 ? Effect.dieMessage("connection lost") : Effect.succeed([0]))
       const takenOver: Array<number> = []
       const missed: Array<number> = []
