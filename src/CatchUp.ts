@@ -12,6 +12,7 @@ import { Heap, type Timer } from "./Heap.js"
 import type { InFlight } from "./InFlight.js"
 import type { CatchUp } from "./Job.js"
 import type { MissedReason, RunStoreShape } from "./RunStore.js"
+import type { Claimed } from "./Slot.js"
 
 /** Slots looked at per stretch, at most: beyond, the count is a lower bound. */
 export const SCAN_LIMIT = 1_000_000
@@ -81,29 +82,61 @@ export const plan = (
 /** How often the slots the store could not take are tried again. */
 const MEND_INTERVAL = Duration.seconds(1)
 
+/** A stretch of consecutive slots of one job, `first` to `last`, that the store could not take. */
+export interface Hole {
+  readonly entry: Entry
+  first: number
+  last: number
+}
+
 /**
- * Slots the run store could not take (it was unreachable when they fell due), by job: the first and the last. Once
- * the store answers again they are recorded, missed with the reason `store_unavailable`, and the job's catch-up
- * policy applies to them, as to slots missed while no worker ran.
+ * Slots the run store could not take (it was unreachable when they fell due), by job, as stretches of consecutive
+ * slots: a slot that was recorded between two that were not splits them, so that catching up with a stretch never
+ * meets a slot of its own already recorded. Once the store answers again they are recorded, missed with the reason
+ * `store_unavailable`, and the job's catch-up policy applies to them, as to slots missed while no worker ran.
  */
 export class Holes {
-  private readonly byJob = new Map<string, { readonly entry: Entry; readonly first: number; last: number }>()
+  private readonly byJob = new Map<string, Array<Hole>>()
   /** Notes that the slot `nominal` of `entry` could not be recorded. */
   add(entry: Entry, nominal: number): void {
-    const hole = this.byJob.get(entry.name)
-    if (hole === undefined) this.byJob.set(entry.name, { entry, first: nominal, last: nominal })
-    else if (nominal > hole.last) hole.last = nominal
+    const holes = this.byJob.get(entry.name)
+    if (holes === undefined) {
+      this.byJob.set(entry.name, [{ entry, first: nominal, last: nominal }])
+      return
+    }
+    for (const hole of holes) {
+      if (nominal >= hole.first && nominal <= hole.last) return
+      if (entry.spec.next(hole.last, entry.anchor) === nominal) {
+        hole.last = nominal
+        return
+      }
+      if (entry.spec.next(nominal, entry.anchor) === hole.first) {
+        hole.first = nominal
+        return
+      }
+    }
+    holes.push({ entry, first: nominal, last: nominal })
   }
   /** One job with holes, to ask the store about. */
   anyJob(): string | undefined {
     for (const job of this.byJob.keys()) return job
     return undefined
   }
-  /** Every hole, forgotten here. */
-  take(): Array<{ readonly entry: Entry; readonly first: number; readonly last: number }> {
-    const all = [...this.byJob.values()]
-    this.byJob.clear()
-    return all
+  /**
+   * The oldest hole of each job but those `busy` (catching up already: their holes wait), forgotten here. A job's
+   * holes are caught up with one at a time, so that each gets its policy's runs.
+   */
+  take(busy: (job: string) => boolean): Array<Hole> {
+    const taken: Array<Hole> = []
+    for (const [job, holes] of this.byJob) {
+      if (busy(job)) continue
+      let oldest = 0
+      for (let i = 1; i < holes.length; i++) if (holes[i]!.first < holes[oldest]!.first) oldest = i
+      taken.push(holes[oldest]!)
+      holes.splice(oldest, 1)
+      if (holes.length === 0) this.byJob.delete(job)
+    }
+    return taken
   }
 }
 
@@ -129,7 +162,7 @@ export interface Dependencies {
     reason: "scheduled" | "catch-up",
     runId: string,
     options?: { readonly decided?: Deferred.Deferred<void> | undefined }
-  ) => Effect.Effect<boolean>
+  ) => Effect.Effect<Claimed>
   readonly recordMissed: (entry: Entry, nominal: number, reason: MissedReason) => Effect.Effect<void>
   readonly newRunId: () => string
 }
@@ -198,10 +231,10 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
         return Effect.asVoid(FiberSet.run(recorders, recordWaiting))
       })
 
-    /** One missed slot, run now; `false` when it was not this instance's (taken, or shutdown began). */
+    /** One missed slot, run now; `taken` when it was not this instance's (taken, or shutdown began). */
     const catchUpRun = (entry: Entry, nominal: number, decided: Deferred.Deferred<void> | undefined) =>
       Effect.suspend(() =>
-        inFlight.closed() ? Effect.succeed(false) : slot(entry, nominal, "catch-up", newRunId(), { decided })
+        inFlight.closed() ? Effect.succeed<Claimed>("taken") : slot(entry, nominal, "catch-up", newRunId(), { decided })
       )
 
     /**
@@ -209,7 +242,8 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
      * has been decided (claimed and past the local overlap check). Each slot on a fiber of its own, which its
      * timeout interrupts: after a timeout the sequence goes on. Stopped at a slot another instance has claimed
      * (that instance runs the rest); stopped by shutdown or an interruption (replaced, cancelled), the slots not
-     * run are recorded as missed.
+     * run are recorded as missed; stopped by a store that failed to take a slot, that slot and the rest are holes,
+     * caught up with once the store answers again.
      */
     const runSerially = (entry: Entry, slots: ReadonlyArray<number>, wait: boolean) =>
       Effect.gen(function*() {
@@ -218,13 +252,17 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
           i >= slots.length ?
             Effect.void :
             Fiber.await(inFlight.start(catchUpRun(entry, slots[i]!, i === 0 ? decided : undefined))).pipe(
-              Effect.flatMap((exit) =>
-                (Exit.isSuccess(exit) ? exit.value : deadlines.isTimeout(exit.cause))
-                  ? runFrom(i + 1)
-                  : Exit.isSuccess(exit) && !inFlight.closed()
-                  ? Effect.void
-                  : recordAll(entry, slots.slice(i))
-              )
+              Effect.flatMap((exit) => {
+                if (Exit.isSuccess(exit) ? exit.value === "claimed" : deadlines.isTimeout(exit.cause)) {
+                  return runFrom(i + 1)
+                }
+                if (Exit.isSuccess(exit) && exit.value === "unrecorded") {
+                  // The slot is a hole already (`onStoreFailure`); the rest join it.
+                  for (let j = i + 1; j < slots.length; j++) holes.add(entry, slots[j]!)
+                  return Effect.void
+                }
+                return Exit.isSuccess(exit) && !inFlight.closed() ? Effect.void : recordAll(entry, slots.slice(i))
+              })
             )
         chains.add(entry.name)
         inFlight.start(
@@ -278,7 +316,7 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
       return store.lastSlots([probe]).pipe(
         Effect.zipRight(Effect.suspend(() =>
           Effect.forEach(
-            holes.take(),
+            holes.take((job) => chains.has(job)),
             ({ entry, first, last }) => catchUp(entry, first - 1, last, "store_unavailable"),
             { discard: true }
           )

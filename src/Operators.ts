@@ -11,7 +11,7 @@ import type { Entry } from "./Entry.js"
 import type { InFlight } from "./InFlight.js"
 import type { Overlap } from "./Job.js"
 import type { RunRecord, RunStoreShape } from "./RunStore.js"
-import type { SlotOptions } from "./Slot.js"
+import type { Claimed, SlotOptions } from "./Slot.js"
 
 /** No job of that name is registered. */
 export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", { job: Schema.String }) {
@@ -65,7 +65,7 @@ export interface Dependencies {
     reason: "manual" | "backfill",
     runId: string,
     options?: SlotOptions
-  ) => Effect.Effect<boolean>
+  ) => Effect.Effect<Claimed>
   readonly store: RunStoreShape
 }
 

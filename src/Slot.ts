@@ -45,7 +45,15 @@ export interface SlotOptions {
   readonly backfillId?: string | undefined
 }
 
-const ran = Effect.succeed(true)
+/**
+ * What came of a slot on this instance: `claimed` here (whatever came of the run, even an outcome the store then
+ * failed to write), `taken` by another instance (or not tried: shutdown began), or `unrecorded`: the store failed
+ * before it took the claim, and `onStoreFailure` has the slot.
+ */
+export type Claimed = "claimed" | "taken" | "unrecorded"
+
+const ran = Effect.succeed<Claimed>("claimed")
+const taken = Effect.succeed<Claimed>("taken")
 
 const put = (annotations: HashMap.HashMap<string, unknown>, key: string, value: unknown) =>
   HashMap.set(annotations, key, value)
@@ -142,7 +150,7 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
 
   /**
    * One slot, from claim to recorded outcome. Uninterruptible except while it waits or runs, so that a claimed slot
-   * always gets an outcome. `true` when this instance claimed the slot (whatever came of it). Runs on a fiber of its
+   * always gets an outcome. What came of the slot here (see `Claimed`). Runs on a fiber of its
    * own (`InFlight.start`): it sets that fiber's log annotations and span.
    */
   const slot = (
@@ -151,9 +159,11 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
     reason: RunReason,
     runId: string,
     options: SlotOptions = {}
-  ): Effect.Effect<boolean> => {
+  ): Effect.Effect<Claimed> => {
     const { answerWhenQueued, backfillId, decided, rerunOf } = options
     const nominalAt = new Date(nominal)
+    /** Set once the store took the claim: a failure after it leaves the slot its row (see `catchAllDefect`). */
+    let inStore = false
     const claimed = Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() =>
         Effect.flatMap(
@@ -169,15 +179,16 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
             scheduleVersion: entry.scheduleVersion,
             backfillId
           }),
-          (claim): Effect.Effect<boolean> => {
-            if (claim._tag === "Taken") return Effect.as(Effect.logDebug("slot already claimed"), false)
+          (claim): Effect.Effect<Claimed> => {
+            if (claim._tag === "Taken") return Effect.zipRight(Effect.logDebug("slot already claimed"), taken)
+            inStore = true
             if (claim._tag === "Paused") {
               Metrics.unsafeSkip(entry.name, "paused")
-              return Effect.as(Effect.logInfo("job skipped (paused)"), true)
+              return Effect.zipRight(Effect.logInfo("job skipped (paused)"), ran)
             }
             // Uninterruptible here: the exit captured, then what `onInterrupt` and `ensuring` would do, in one step.
             const run = restore(admitAndRun(entry, runId, nominalAt, reason, claim.others, decided, answerWhenQueued))
-            return Effect.flatMap(Effect.exit(run), (exit): Effect.Effect<boolean> => {
+            return Effect.flatMap(Effect.exit(run), (exit): Effect.Effect<Claimed> => {
               const release = Overlap.release(ctx, entry, runId)
               if (Exit.isSuccess(exit)) return Effect.zipRight(release, ran)
               if (!Exit.isInterrupted(exit)) return Effect.zipRight(release, Exit.failCause(exit.cause))
@@ -191,14 +202,21 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
         )
       )
     ).pipe(
-      // The run store failed (the database is down): the slot is recorded once it answers again.
-      Effect.catchAllDefect((defect) => {
+      Effect.catchAllDefect((defect): Effect.Effect<Claimed> => {
+        const error = { error: Execution.describe(defect) }
+        // The store failed after it took the claim (an overlap check, the outcome): the slot has its row, which the
+        // lease reaper marks abandoned if no outcome reaches it.
+        if (inStore) {
+          return Effect.zipRight(
+            Effect.annotateLogs(Effect.logError("run outcome not recorded: the run store failed"), error),
+            ran
+          )
+        }
+        // The run store failed before (the database is down): the slot is recorded once it answers again.
         if (reason !== "manual" && reason !== "backfill") onStoreFailure(entry, nominal)
         return Effect.as(
-          Effect.annotateLogs(Effect.logError("slot not recorded: the run store failed"), {
-            error: Execution.describe(defect)
-          }),
-          false
+          Effect.annotateLogs(Effect.logError("slot not recorded: the run store failed"), error),
+          "unrecorded" as const
         )
       })
     )

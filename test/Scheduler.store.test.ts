@@ -76,3 +76,126 @@ describe("the run store unreachable", () => {
     }).pipe(Effect.provide(layer(down)), Effect.provide(logs.layer))
   })
 })
+
+/** A memory store whose claims, outcomes and probes fail (like an unreachable database) when the predicates say. */
+const failingWhere = (
+  memory: RunStore.RunStoreShape,
+  fails: {
+    readonly claim?: (claim: RunStore.Claim) => boolean
+    readonly finish?: (runId: string) => boolean
+    readonly probe?: () => boolean
+  }
+): RunStore.RunStoreShape => {
+  const down = Effect.die(new Error("connect ECONNREFUSED 127.0.0.1:5432"))
+  return {
+    ...memory,
+    claim: (claim) => Effect.suspend(() => (fails.claim?.(claim) ? down : memory.claim(claim))),
+    finish: (runId, outcome) => Effect.suspend(() => (fails.finish?.(runId) ? down : memory.finish(runId, outcome))),
+    lastSlots: (jobs) => Effect.suspend(() => (fails.probe?.() ? down : memory.lastSlots(jobs)))
+  }
+}
+
+const stackOn = (store: RunStore.RunStoreShape) =>
+  Scheduler.Default.pipe(
+    Layer.provideMerge(Layer.succeed(RunStore.RunStore, store)),
+    Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero })),
+    Layer.provideMerge(RunContext.layer)
+  )
+
+/** The job's records as `[second after T0, reason, status, skipReason]`, by slot. */
+const table = (store: RunStore.RunStoreShape, job: string) =>
+  Effect.map(
+    store.history({ job }),
+    (records) =>
+      [...records].sort((a, b) => a.nominalAt.getTime() - b.nominalAt.getTime()).map((
+        r
+      ) => [(r.nominalAt.getTime() - T0) / SECOND, r.reason, r.status, r.skipReason])
+  )
+
+describe("the run store failing mid-way", () => {
+  it.effect("a catch-up chain (all) stopped by a claim the store failed: that slot and the rest are caught up", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const memory = yield* RunStore.makeMemory()
+      const job = Job.make({ name: "chained", schedule: "* * * * * *", catchUp: "all", run: Effect.void })
+      yield* TestClock.setTime(T0)
+      yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("1 second")), Effect.provide(stackOn(memory)))
+      // Down from T0+1.5s to T0+10.5s: 2 … 10 are caught up, one after another; the claim of 5 fails once.
+      let failed = 0
+      const store = failingWhere(memory, {
+        claim: (claim) => claim.reason === "catch-up" && claim.nominalAt.getTime() === T0 + 5 * SECOND && failed++ === 0
+      })
+      yield* TestClock.setTime(T0 + 10_500)
+      yield* Worker.start([job]).pipe(Effect.zipRight(TestClock.adjust("3 seconds")), Effect.provide(stackOn(store)))
+      expect(failed).toBeGreaterThan(0)
+      const rows = yield* table(memory, "chained")
+      // Every slot has its one record: 2 … 4 ran in the chain, 5 … 10 once the store answered again.
+      expect(rows.filter(([s]) => (s as number) <= 10)).toEqual([
+        [1, "scheduled", "succeeded", undefined],
+        ...Array.from({ length: 9 }, (_, i) => [i + 2, "catch-up", "succeeded", undefined])
+      ])
+      expect(logs.withMessage("slot not recorded: the run store failed")).toHaveLength(1)
+      expect(logs.withMessage("job missed slots while the run store was unavailable").map((e) => e.fields)).toEqual([
+        expect.objectContaining({ job: "chained", missed: 6, catch_up: "all", running: 6 })
+      ])
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.effect("a store that fails, answers for a slot, then fails again: each stretch of holes is caught up", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const memory = yield* RunStore.makeMemory()
+      // Claims fail for slots 3 and 5; the store is not seen answering again until 6 is due.
+      let probing = false
+      const store = failingWhere(memory, {
+        claim: (claim) => [3, 5].includes((claim.nominalAt.getTime() - T0) / SECOND) && claim.reason === "scheduled",
+        probe: () => probing
+      })
+      yield* TestClock.setTime(T0)
+      yield* Worker.start([
+        Job.make({ name: "flicker", schedule: "* * * * * *", catchUp: "all", run: Effect.void })
+      ]).pipe(
+        Effect.zipRight(TestClock.adjust("2500 millis")),
+        Effect.zipRight(Effect.sync(() => (probing = true))),
+        Effect.zipRight(TestClock.adjust("3 seconds")),
+        Effect.zipRight(Effect.sync(() => (probing = false))),
+        Effect.zipRight(TestClock.adjust("5 seconds")),
+        Effect.provide(stackOn(store))
+      )
+      const rows = yield* table(memory, "flicker")
+      // 4 ran as scheduled between the two holes; 3 and 5 each caught up, neither lost behind 4.
+      expect(rows.filter(([s]) => (s as number) <= 6)).toEqual([
+        [1, "scheduled", "succeeded", undefined],
+        [2, "scheduled", "succeeded", undefined],
+        [3, "catch-up", "succeeded", undefined],
+        [4, "scheduled", "succeeded", undefined],
+        [5, "catch-up", "succeeded", undefined],
+        [6, "scheduled", "succeeded", undefined]
+      ])
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.effect("an outcome the store failed to write leaves the claimed slot its row: no hole, no second run", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const memory = yield* RunStore.makeMemory()
+      const runIds: Array<string> = []
+      const store = failingWhere(memory, { finish: (runId) => runIds.length === 3 && runIds[2] === runId })
+      const spy: RunStore.RunStoreShape = {
+        ...store,
+        claim: (claim) => Effect.tap(store.claim(claim), () => Effect.sync(() => runIds.push(claim.runId)))
+      }
+      yield* TestClock.setTime(T0)
+      yield* Worker.start([
+        Job.make({ name: "unfinished", schedule: "* * * * * *", catchUp: "all", run: Effect.void })
+      ]).pipe(Effect.zipRight(TestClock.adjust("6 seconds")), Effect.provide(stackOn(spy)))
+      const rows = yield* table(memory, "unfinished")
+      // Slot 3's outcome was lost: its row stays (the lease reaper marks it abandoned), and it is not run again.
+      expect(rows.filter(([s]) => s === 3)).toEqual([[3, "scheduled", "running", undefined]])
+      expect(rows.map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6])
+      expect(logs.withMessage("run outcome not recorded: the run store failed")).toHaveLength(1)
+      expect(logs.withMessage("slot not recorded: the run store failed")).toEqual([])
+      expect(logs.withMessage("job missed slots while the run store was unavailable")).toEqual([])
+    }).pipe(Effect.provide(logs.layer))
+  })
+})
