@@ -96,7 +96,7 @@ export const make = ({ entry: entryOf, inFlight, slot, store }: Dependencies) =>
         const exit = yield* Fiber.await(
           inFlight.start(slot(entry, nominal, "backfill", randomUUID(), { backfillId: id }))
         )
-        if (Exit.isSuccess(exit) && exit.value) claimed++
+        if (Exit.isSuccess(exit) && exit.value === "claimed") claimed++
       }
       // `claimed` below `slots`: a retried backfill found slots it had run already, or shutdown stopped it.
       yield* Effect.logInfo("backfill finished").pipe(Effect.annotateLogs({ claimed }))

@@ -11,7 +11,7 @@ import * as Job from "../src/Job.js"
 import * as RunStore from "../src/RunStore.js"
 import { Scheduler } from "../src/Scheduler.js"
 import * as Worker from "../src/Worker.js"
-import { history, schedulerLayer, T0 } from "./utils.js"
+import { captureLogs, history, schedulerLayer, T0 } from "./utils.js"
 
 /** Runs `body` with a started worker of `jobs` (TestClock at T0). */
 const withWorker = <A, E, R>(jobs: ReadonlyArray<Job.Job<unknown, Job.CurrentRun>>, body: Effect.Effect<A, E, R>) =>
@@ -174,6 +174,7 @@ describe("backfill", () => {
     }))
 
   it.effect("runs the range's slots one after another as backfill runs; a retried id runs nothing twice", () => {
+    const logs = captureLogs()
     const ran: Array<number> = []
     const job = Job.make({
       name: "hourly",
@@ -201,6 +202,8 @@ describe("backfill", () => {
         yield* scheduler.backfill("hourly", { from: h(-3), to: h(0), id: started.id })
         for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
         expect(ran).toHaveLength(3)
+        // The finished line counts the slots this backfill claimed: all three, then none.
+        expect(logs.withMessage("backfill finished").map((e) => e.fields.claimed)).toEqual([3, 0])
         // A new backfill runs them again.
         const again = yield* scheduler.backfill("hourly", { from: h(-2), to: h(0) })
         assert.notEqual(again.id, started.id)
@@ -209,7 +212,7 @@ describe("backfill", () => {
         // Not the schedule's slots: catch-up after downtime does not count from them.
         expect((yield* store.lastSlots(["hourly"])).has("hourly")).toBe(false)
       })
-    )
+    ).pipe(Effect.provide(logs.layer))
   })
 
   it.effect("an unknown job, a refused range: named errors, nothing runs", () =>
