@@ -82,4 +82,39 @@ describe("Log", () => {
       )
       expect(JSON.parse(lines[0]!).msg).toContain("worker failed to start")
     }))
+
+  it.effect("the logger's JSON line is formatJson's of the same entry, byte for byte, whatever the annotations", () =>
+    Effect.gen(function*() {
+      const cases: Array<Record<string, unknown>> = [
+        { job: "a\"b\\c\n\u0001\u2028é", n: 1.5, neg: -0, nan: NaN, inf: Infinity, yes: true, no: null },
+        { skipped: undefined, after: "x" },
+        { "2": "index first", job: "j", "10": 10 },
+        { constructor: "dropped", toString: "dropped", job: "j" },
+        { nested: { a: [1, new Date(0)] }, big: 10n, at: new Date(5), fn: () => 1, job: "j" },
+        { time: "shadow", level: "shadow", service: "shadow", msg: "shadow", "weird key\"": 1 },
+        { trace_id: "mine", job: "j" },
+        { span_id: undefined, job: "j" },
+        { error: "annotated", job: "j" },
+        { password: "hunter2", url: "postgres://u:secret@h/db" },
+        { del: "a\u007fb", big: 1e21, small: -1.5e-7, "clé é": "\ud800", tab: "a\tb", empty: "" }
+      ]
+      for (const annotations of cases) {
+        for (const [spanned, failed] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const direct: Array<string> = []
+          const viaEntry: Array<string> = []
+          const both = Logger.zip(
+            Log.make("svc \"x\"", "json", (line) => direct.push(line)),
+            Logger.make((options) => viaEntry.push(Log.formatJson(Log.toEntry("svc \"x\"", options))))
+          )
+          const log = failed ? Effect.logError("job failed", new Error("boom")) : Effect.logInfo("job started")
+          yield* log.pipe(
+            Effect.annotateLogs(annotations),
+            spanned ? Effect.withSpan("run") : (self) => self,
+            Effect.provide(Logger.replace(Logger.defaultLogger, both))
+          )
+          expect(direct).toHaveLength(1)
+          expect(direct).toEqual(viaEntry)
+        }
+      }
+    }))
 })
