@@ -15,7 +15,7 @@ import * as InstanceBeat from "./InstanceBeat.js"
 import * as Metrics from "./Metrics.js"
 import type { Active } from "./Overlap.js"
 import type { RunRecord, RunStoreShape } from "./RunStore.js"
-import type { SlotOptions } from "./Slot.js"
+import type { Claimed, SlotOptions } from "./Slot.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
 
 export interface Options {
@@ -36,7 +36,7 @@ export interface Options {
     reason: "rerun",
     runId: string,
     options?: SlotOptions
-  ) => Effect.Effect<boolean>
+  ) => Effect.Effect<Claimed>
   /**
    * Whether, when it closes, this instance tells the others it left (see `RunStore.leave`): a worker whose scheduler
    * ran, its runs ended; not `run <job>`, which may share the instance id of a running worker.
