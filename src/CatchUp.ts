@@ -5,14 +5,16 @@
  * together agree (their claims do the rest).
  */
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
+import { randomUUID } from "node:crypto"
 import type * as CronSpec from "./CronSpec.js"
 import type { Deadlines } from "./Deadlines.js"
 import type { Entry } from "./Entry.js"
 import { Heap, type Timer } from "./Heap.js"
 import type { InFlight } from "./InFlight.js"
 import type { CatchUp } from "./Job.js"
+import type * as JobClock from "./JobClock.js"
 import type { MissedReason, RunStoreShape } from "./RunStore.js"
-import type { Claimed } from "./Slot.js"
+import * as Slot from "./Slot.js"
 
 /** Slots looked at per stretch, at most: beyond, the count is a lower bound. */
 export const SCAN_LIMIT = 1_000_000
@@ -162,7 +164,7 @@ export interface Dependencies {
     reason: "scheduled" | "catch-up",
     runId: string,
     options?: { readonly decided?: Deferred.Deferred<void> | undefined }
-  ) => Effect.Effect<Claimed>
+  ) => Effect.Effect<Slot.Claimed>
   readonly recordMissed: (entry: Entry, nominal: number, reason: MissedReason) => Effect.Effect<void>
   readonly newRunId: () => string
 }
@@ -234,7 +236,7 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
     /** One missed slot, run now; `taken` when it was not this instance's (taken, or shutdown began). */
     const catchUpRun = (entry: Entry, nominal: number, decided: Deferred.Deferred<void> | undefined) =>
       Effect.suspend(() =>
-        inFlight.closed() ? Effect.succeed<Claimed>("taken") : slot(entry, nominal, "catch-up", newRunId(), { decided })
+        inFlight.closed() ? Effect.succeed<Slot.Claimed>("taken") : slot(entry, nominal, "catch-up", newRunId(), { decided })
       )
 
     /**
@@ -343,3 +345,41 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
     }
     return runner
   }) satisfies Effect.Effect<Runner, never, Scope.Scope>
+
+/**
+ * The scheduler's slots (see `Slot`) and their catch-up: a slot the store could not take is a hole, recorded once
+ * the store answers again (`mendLater`); the runner runs or records what was missed.
+ */
+export const make = (dependencies: Omit<Slot.Dependencies, "onStoreFailure">) =>
+  Effect.gen(function*() {
+    const { deadlines, inFlight, store } = dependencies
+    const holes = new Holes()
+    const onStoreFailure = (entry: Entry, nominal: number) => {
+      holes.add(entry, nominal)
+      runner.mendLater()
+    }
+    const { recordMissed, slot } = Slot.make({ ...dependencies, onStoreFailure })
+    const runner = yield* makeRunner({ store, holes, inFlight, deadlines, slot, recordMissed, newRunId: randomUUID })
+    return { slot, runner }
+  })
+
+/**
+ * Starts jobs: for each, first what its `catchUp` policy does with the slots missed since `lasts` (the newest slot
+ * in the history) while no worker ran, then `arm` puts it in the clock, from `now` as it was before the catch-up
+ * work (a slot falling due meanwhile is not lost). A job with no history costs no effect of its own.
+ */
+export const launch = (
+  runner: Runner,
+  clock: Clock.Clock,
+  waitings: Iterable<JobClock.Waiting<Entry>>,
+  lasts: ReadonlyMap<string, Date>,
+  arm: (waiting: JobClock.Waiting<Entry>, now: number) => void
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (const waiting of waitings) {
+      const last = lasts.get(waiting.entry.name)
+      const now = clock.unsafeCurrentTimeMillis()
+      if (last !== undefined) yield* runner.catchUp(waiting.entry, last.getTime(), now, "downtime")
+      arm(waiting, now)
+    }
+  })

@@ -29,10 +29,11 @@ export { CliExit, withDatabase } from "./Cli/Common.js"
 export { parseInstant } from "./Cli/Schedule.js"
 
 /**
- * What a worker is made of: its jobs, and a layer with the services they
+ * What a worker is made of: its jobs, and either a layer with the services they
  * need beyond those the worker provides (`Infrastructure.Provided`:
- * `WorkerConfig`, `SqlClient`, `PgClient`, `Publisher`). The layer may be left
- * out when the jobs need nothing more.
+ * `WorkerConfig`, `SqlClient`, `PgClient`, `Publisher`), on the worker's own
+ * stack (`Lifecycle.stack`), or the whole `stack` under them (`src/main.ts`
+ * writes one out). The layer may be left out when the jobs need nothing more.
  */
 export type MainOptions<
   Jobs extends ReadonlyArray<Job.Any>,
@@ -64,9 +65,22 @@ export type MainOptions<
      */
     readonly serviceName?: string | undefined
   }
-  & ([Exclude<Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]>, Infrastructure.Provided>] extends
-    [never] ? { readonly layer?: Lifecycle.AppLayer<Jobs, E, Kinds> | undefined }
-    : { readonly layer: Lifecycle.AppLayer<Jobs, E, Kinds> })
+  & (
+    | {
+      /**
+       * The whole stack under the jobs, built in start-up order for each command's mode (see `Lifecycle.Stack`).
+       * Default: the worker's own on `layer` (`Lifecycle.stack(layer, kinds)`).
+       */
+      readonly stack: Lifecycle.Stack<Jobs, E, Kinds>
+      readonly layer?: undefined
+    }
+    | (
+      & { readonly stack?: undefined }
+      & ([Exclude<Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]>, Infrastructure.Provided>] extends
+        [never] ? { readonly layer?: Lifecycle.AppLayer<Jobs, E, Kinds> | undefined }
+        : { readonly layer: Lifecycle.AppLayer<Jobs, E, Kinds> })
+    )
+  )
 
 /** A command of the application: it may read the configuration and open the database (`withDatabase`). */
 // Its name and parsed arguments are its own: `withSubcommands` itself takes `Command<any, any, any, any>`.
@@ -82,14 +96,15 @@ export const make = <
   E,
   const Kinds extends ReadonlyArray<Kind.Any> = readonly []
 >(options: MainOptions<Jobs, E, Kinds>) => {
-  // `layer` may be left out only when the jobs need nothing more: `Layer.empty` then provides all of it.
-  const layer = (options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E, Kinds>
   const jobs = options.jobs
   const kinds = (options.kinds ?? []) as Kinds
+  // `layer` may be left out only when the jobs need nothing more: `Layer.empty` then provides all of it.
+  const stack: Lifecycle.Stack<Jobs, unknown, Kinds> = options.stack ??
+    Lifecycle.stack((options.layer ?? Layer.empty) as Lifecycle.AppLayer<Jobs, E, Kinds>, kinds)
   // A failed start-up was logged (`worker failed to start`), defects too: nothing more to print. Invalid jobs
   // are printed like bad configuration.
   const runWorker = Effect.flatMap(readConfigFor("worker"), (config) =>
-    Lifecycle.run(config, jobs, layer, kinds).pipe(
+    Lifecycle.run(config, jobs, stack, kinds).pipe(
       Effect.mapError((error) =>
         new CliExit({ code: 1, lines: error instanceof Worker.InvalidJobs ? error.lines : [] })
       ),
@@ -102,7 +117,7 @@ export const make = <
     Command.withDescription("Scheduled jobs as Effect programs"),
     Command.withSubcommands([
       worker,
-      runCommand(jobs, layer as unknown as Lifecycle.AppLayer<Jobs, E>),
+      runCommand(jobs, stack as unknown as Lifecycle.Stack<Jobs, unknown>),
       cancelCommand,
       backfillCommand(jobs),
       nextCommand,

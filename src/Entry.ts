@@ -1,12 +1,25 @@
 /**
  * A registered job as the scheduler keeps it: what `jobs` lists, what a slot runs (its effect with the services
- * captured at registration, its policies), and its overlap state.
+ * captured at registration, its policies), and its overlap state; and the registry of them all (`Registry`).
  */
-import { type Context, type Duration, Effect, FiberRef, LogLevel, type Option } from "effect"
+import { type Clock, type Context, type Duration, Effect, Either, FiberRef, LogLevel, type Option } from "effect"
 import type * as CronSpec from "./CronSpec.js"
 import * as Execution from "./Execution.js"
 import type { Target } from "./Heartbeat.js"
-import type { AlertPlan, CatchUp, CurrentRun, Job, OnAbandoned, Overlap as OverlapPolicy, Plan } from "./Job.js"
+import {
+  type AlertPlan,
+  type CatchUp,
+  type CurrentRun,
+  DuplicateJobName,
+  type InvalidJobOption,
+  type Job,
+  type OnAbandoned,
+  type Overlap as OverlapPolicy,
+  type Plan,
+  validate as validateJob
+} from "./Job.js"
+import type * as JobClock from "./JobClock.js"
+import * as Metrics from "./Metrics.js"
 import * as Overlap from "./Overlap.js"
 import type { MissedReason } from "./RunStore.js"
 
@@ -102,3 +115,131 @@ export const logRegistered = (entries: ReadonlyArray<Entry>, now: number): Effec
             next_run: new Date(entry.spec.next(now, entry.anchor)).toISOString()
           })
         ), { discard: true }))
+
+/**
+ * A schedule created at run time as `Scheduler.upsert` puts it in the clock: at `version`, firing within [`start`,
+ * `end`), an `@every` schedule counting from `anchor`.
+ */
+export interface Version<R> {
+  readonly version: number
+  readonly anchor: number
+  readonly start?: number | undefined
+  readonly end?: number | undefined
+  /** Catch up with the slots missed while no worker ran (a worker's start), or not (a change). */
+  readonly catchUp: boolean
+  /** With `catchUp`: the newest slots in the history, read for many schedules at once (else read by `upsert`). */
+  readonly lastSlots?: ReadonlyMap<string, Date> | undefined
+  /** A schedule this worker cannot run (see `Entry.skipAs`). */
+  readonly skipAs?: MissedReason | undefined
+  /**
+   * The services of its runs (default: the caller's). One context object for many schedules is kept once, not once
+   * per schedule.
+   */
+  readonly context?: Context.Context<Exclude<R, CurrentRun>> | undefined
+}
+
+/** Why a job could not be registered. */
+export type RegistrationError = CronSpec.InvalidCronExpression | InvalidJobOption | DuplicateJobName
+
+/**
+ * The plans of `jobs`, validated as one batch (in `timezone` unless a job names its own), or every problem: a name
+ * `taken` already or given twice, a bad option or schedule. None is registered when one is invalid.
+ */
+export const plans = <E, R>(
+  jobs: ReadonlyArray<Job<E, R>>,
+  taken: (name: string) => boolean,
+  timezone: string
+): Either.Either<Array<Plan>, Array<RegistrationError>> => {
+  const errors: Array<RegistrationError> = []
+  const seen = new Set<string>()
+  const plans: Array<Plan> = []
+  for (const job of jobs) {
+    if (taken(job.name) || seen.has(job.name)) errors.push(new DuplicateJobName({ job: job.name }))
+    seen.add(job.name)
+    Either.match(validateJob(job, timezone), {
+      onLeft: (error) => errors.push(error),
+      onRight: (plan) => plans.push(plan)
+    })
+  }
+  return errors.length > 0 ? Either.left(errors) : Either.right(plans)
+}
+
+/** A job in the clock. */
+export type Waiting = JobClock.Waiting<Entry>
+
+/**
+ * The registered jobs, by name in registration order, each with its place in `jobClock`; the jobs taken out whose
+ * runs go on (their leases renewed, shutdown waiting for them); the jobs with `onAbandoned: "rerun"`.
+ */
+export type Registry = ReturnType<typeof makeRegistry>
+
+/** See {@link Registry}. */
+export const makeRegistry = (jobClock: JobClock.JobClock<Entry>) => {
+  const waitings = new Map<string, Waiting>()
+  let retired: Array<Entry> = []
+  const reruns: Array<string> = []
+  const forget = (name: string) => {
+    const rerun = reruns.indexOf(name)
+    if (rerun !== -1) reruns.splice(rerun, 1)
+  }
+  /** Every job's state with live runs: those in the clock and those retired (pruned as their runs end). */
+  const states = () => {
+    retired = retired.filter((entry) => entry.state.active.length > 0 || entry.state.queued !== undefined)
+    return [...[...waitings.values()].map(({ entry }) => entry), ...retired].map(({ state }) => state)
+  }
+  return {
+    get: (name: string): Waiting | undefined => waitings.get(name),
+    has: (name: string) => waitings.has(name),
+    size: () => waitings.size,
+    names: () => [...waitings.keys()],
+    waitings: () => waitings.values(),
+    /**
+     * Registers a job, its first slot after `now`, not yet armed; a new version of it takes the place of the old one
+     * (taken out of the clock). Its series appear in `/metrics`.
+     */
+    add: (entry: Entry, now: number): Waiting => {
+      const { name, onAbandoned } = entry
+      const old = waitings.get(name)
+      if (old !== undefined) jobClock.disarm(old)
+      const waiting = jobClock.waiting(entry, now)
+      waitings.set(name, waiting)
+      Metrics.register(name)
+      forget(name)
+      if (onAbandoned === "rerun") reruns.push(name)
+      return waiting
+    },
+    /**
+     * Takes a job out of the clock: no slot of it starts after this; its runs (running or queued) stay live until
+     * they end. `false` when no job has that name.
+     */
+    remove: (name: string): boolean => {
+      const waiting = waitings.get(name)
+      if (waiting === undefined) return false
+      jobClock.disarm(waiting)
+      waitings.delete(name)
+      Metrics.unregister(name)
+      retired.push(waiting.entry)
+      forget(name)
+      return true
+    },
+    /** The live runs (running or queued) of every job, in the clock or taken out. */
+    live: (): Array<Overlap.Active> =>
+      states().flatMap((state) => [...state.active, ...(state.queued === undefined ? [] : [state.queued.run])]),
+    /** The ids of the running runs of every job, in the clock or taken out. */
+    running: () => states().flatMap((state) => state.active.map((run) => run.runId)),
+    /** The jobs with `onAbandoned: "rerun"`. */
+    rerunJobs: (): ReadonlyArray<string> => reruns,
+    /** What `/metrics` lists of every job: its next fire time and period, read from the clock when scraped. */
+    scheduled: (clock: Clock.Clock): Array<Metrics.Scheduled> =>
+      [...waitings.values()].map(({ at, entry }) => {
+        const next = at === Infinity ? entry.spec.next(clock.unsafeCurrentTimeMillis(), entry.anchor) : at
+        const after = Number.isFinite(next) ? entry.spec.next(next, entry.anchor) : Infinity
+        return {
+          name: entry.name,
+          next,
+          interval: Number.isFinite(after) ? after - next : undefined,
+          alerts: entry.alerts
+        }
+      })
+  }
+}

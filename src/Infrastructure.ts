@@ -37,6 +37,15 @@ export interface Options {
   readonly relay?: "background" | "flush"
 }
 
+/**
+ * In place of the HTTP endpoint, for `run <job>` (the running worker may hold `HTTP_PORT`): no API is mounted, and
+ * the probes are this process's own.
+ */
+export const layerNoHttp: Layer.Layer<Http.ApiMount | Health.Probes> = Layer.merge(
+  Layer.succeed(Http.ApiMount, { app: undefined }),
+  Layer.sync(Health.Probes, () => Health.makeProbes(Date.now()))
+)
+
 /** Everything but the configuration, on `WorkerConfig`. */
 export const make = (options: Options = {}): Layer.Layer<
   Exclude<Provided, WorkerConfig> | OutboxRelay.OutboxRelay | Http.ApiMount | Health.Probes,
@@ -46,12 +55,7 @@ export const make = (options: Options = {}): Layer.Layer<
   Layer.mergeAll(
     PgRunStore.layer,
     Publisher.layerOutbox,
-    options.http === false
-      ? Layer.merge(
-        Layer.succeed(Http.ApiMount, { app: undefined }),
-        Layer.sync(Health.Probes, () => Health.makeProbes(Date.now()))
-      )
-      : Http.layer
+    options.http === false ? layerNoHttp : Http.layer
   ).pipe(
     Layer.provideMerge(options.relay === "flush" ? OutboxRelay.layerFlush : OutboxRelay.layer),
     Layer.provideMerge(Database.layer),

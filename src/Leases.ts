@@ -7,12 +7,15 @@
  * abandoned, and those of jobs that ask for it are re-run once. Nothing to do on a store of one process.
  */
 import { Duration, Effect, Fiber, Option, Schedule, type Scope } from "effect"
+import { randomUUID } from "node:crypto"
+import type { Entry } from "./Entry.js"
 import * as Execution from "./Execution.js"
 import type { InFlight } from "./InFlight.js"
 import * as InstanceBeat from "./InstanceBeat.js"
 import * as Metrics from "./Metrics.js"
 import type { Active } from "./Overlap.js"
 import type { RunRecord, RunStoreShape } from "./RunStore.js"
+import type { Claimed, SlotOptions } from "./Slot.js"
 import type { WorkerConfigShape } from "./WorkerConfig.js"
 
 export interface Options {
@@ -24,8 +27,16 @@ export interface Options {
   readonly live: () => ReadonlyArray<Active>
   /** The jobs of this instance that re-run an abandoned slot (`onAbandoned: "rerun"`). */
   readonly rerunJobs: () => ReadonlyArray<string>
-  /** Re-runs one abandoned run of one of {@link Options.rerunJobs} (the store makes it once across instances). */
-  readonly rerun: (record: RunRecord) => Effect.Effect<void>
+  /** The registered job of that name, whose abandoned slot is re-run. */
+  readonly entry: (name: string) => Entry | undefined
+  /** Runs a slot (see `Slot.ts`): here, an abandoned one once more. */
+  readonly slot: (
+    entry: Entry,
+    nominal: number,
+    reason: "rerun",
+    runId: string,
+    options?: SlotOptions
+  ) => Effect.Effect<Claimed>
   /**
    * Whether, when it closes, this instance tells the others it left (see `RunStore.leave`): a worker whose scheduler
    * ran, its runs ended; not `run <job>`, which may share the instance id of a running worker.
@@ -43,10 +54,25 @@ const BEAT_INTERVAL = Duration.seconds(1)
 const RERUN_WINDOW = Duration.minutes(10)
 
 export const start = (
-  { config, inFlight, instance, leaves, live, rerun, rerunJobs, store }: Options
+  { config, entry: entryOf, inFlight, instance, leaves, live, rerunJobs, slot, store }: Options
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     if (!store.shared) return
+    /**
+     * Re-runs one abandoned run of one of {@link Options.rerunJobs}, if its job is still registered here and the
+     * scheduler is not shutting down (the store's unique key keeps the slot once across instances).
+     */
+    const rerun = (record: RunRecord) => {
+      const entry = entryOf(record.job)
+      if (entry === undefined || inFlight.closed()) return Effect.void
+      const runId = randomUUID()
+      return Effect.logInfo("re-running an abandoned slot").pipe(
+        Effect.annotateLogs({ job: record.job, nominal_at: record.nominalAt.toISOString(), rerun_of: record.runId }),
+        Effect.zipRight(Effect.sync(() => {
+          inFlight.start(slot(entry, record.nominalAt.getTime(), "rerun", runId, { rerunOf: record.runId }))
+        }))
+      )
+    }
     const third = Duration.times(config.leaseDuration, 1 / 3)
     /**
      * Renews the leases of this instance's live runs, and interrupts those another instance asked to cancel or

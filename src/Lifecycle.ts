@@ -42,18 +42,43 @@ export type AppLayer<
 >
 
 /**
- * The whole stack, in start-up order: config, infrastructure, the app's layer, the scheduler, the schedules created
- * at run time (of `kinds`), the operations service, the alert history and the admin API on them (mounted on the
- * HTTP server; not for `run <job>`), and the scheduler attached to the health probes (first to close: readiness fails
- * as shutdown begins).
+ * What a command needs of the stack: the worker (`worker`: every part, the default) or one manual run (`run <job>`:
+ * no HTTP endpoint, as the running worker may hold `HTTP_PORT`; the outbox relay only flushed when asked).
  */
-const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends ReadonlyArray<Kind.Any>>(
+export type Mode = Infrastructure.Options
+
+/**
+ * The whole stack under a worker's jobs, for the configuration read at start-up and a command's {@link Mode}:
+ * it provides the scheduler, the outbox relay and every service the jobs and the kinds need. Built in start-up
+ * order; closing it is the ordered shutdown (the last layer built closes first).
+ */
+export type Stack<
+  Jobs extends ReadonlyArray<Job.Any>,
+  E,
+  Kinds extends ReadonlyArray<Kind.Any> = readonly []
+> = (
   config: WorkerConfigShape,
+  mode: Mode
+) => Layer.Layer<
+  Scheduler | OutboxRelay.OutboxRelay | Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]>,
+  E
+>
+
+/**
+ * The worker's default stack on the app's `layer`, for `kinds`, in start-up order (read from the bottom): the
+ * context of runs, the configuration, the infrastructure (telemetry, the database, the outbox relay, the run store,
+ * the publisher, HTTP: `Infrastructure.make`), the app's layer, the scheduler, the schedules created at run time,
+ * the alert history, the operations service, and on the HTTP server the admin API, `/metrics`, the alerts and the
+ * scheduler attached to the health probes (first to close: readiness fails as shutdown begins). `src/main.ts` shows
+ * it layer by layer.
+ */
+export const stack = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends ReadonlyArray<Kind.Any> = readonly []>(
   layer: AppLayer<Jobs, E, Kinds>,
-  options: Infrastructure.Options = {},
   kinds: Kinds = [] as unknown as Kinds
-) =>
-  (options.http === false
+): Stack<Jobs, E | Infrastructure.StartError, Kinds> =>
+(config, mode) =>
+  // The jobs' requirements are the app layer's and the worker's (`AppLayer`); on generic jobs the checker cannot tell.
+  (mode.http === false
     ? Layer.empty
     : Layer.mergeAll(Admin.layer, SharedMetrics.layer, AlertEvaluator.layer, Health.attach)).pipe(
       Layer.provideMerge(Control.Default),
@@ -62,11 +87,14 @@ const services = <Jobs extends ReadonlyArray<Job.Any>, E, Kinds extends Readonly
       Layer.provideMerge(ScheduleStore.layerPg),
       Layer.provideMerge(Scheduler.Default),
       Layer.provideMerge(layer),
-      Layer.provideMerge(Infrastructure.make(options)),
+      Layer.provideMerge(Infrastructure.make(mode)),
       Layer.provideMerge(Layer.succeed(WorkerConfig, config)),
       // Every fiber resumes in its own run's context (or none): see RunContext.
       Layer.provideMerge(RunContext.layer)
-    )
+    ) as Layer.Layer<
+      Scheduler | OutboxRelay.OutboxRelay | Job.Requirements<Jobs[number]> | Kind.Requirements<Kinds[number]>,
+      E | Infrastructure.StartError
+    >
 
 /** The start-up failures of the infrastructure: a database that cannot be opened, `HTTP_PORT` unusable. */
 export const isStartError = (error: unknown): error is Infrastructure.StartError | Http.HttpPortUnavailable =>
@@ -95,8 +123,9 @@ const withLogs = (config: WorkerConfigShape, stream: "stdout" | "stderr" = "stdo
 
 /**
  * Runs the worker made of `jobs` until a signal, then shuts it down: the
- * scheduler first (running jobs get the grace period), then the services of
- * `layer`, the outbox relay and AMQP, the database, telemetry. Fails only if
+ * scheduler first (running jobs get the grace period), then the rest of
+ * `stack` from the top down: the app's services, the outbox relay and AMQP,
+ * the database, telemetry. Fails only if
  * start-up fails. After an uncaught exception the same shutdown runs, then the
  * process exits with code 1, so that its supervisor restarts it.
  */
@@ -107,7 +136,7 @@ export const run = <
 >(
   config: WorkerConfigShape,
   jobs: Jobs,
-  layer: AppLayer<Jobs, E, Kinds>,
+  stack: Stack<Jobs, E, Kinds>,
   kinds: Kinds = [] as unknown as Kinds
 ): Effect.Effect<void, E | Worker.InvalidJobs | Infrastructure.StartError | Http.HttpPortUnavailable> => {
   let guard: ProcessGuard.Guard | undefined
@@ -140,7 +169,7 @@ export const run = <
       yield* (Worker.start(jobs, kinds) as Effect.Effect<void, Worker.InvalidJobs, Scheduler>)
       yield* Ref.set(started, true)
       yield* Deferred.await(shutdown)
-    }).pipe(Effect.provide(services(config, layer, {}, kinds)))
+    }).pipe(Effect.provide(stack(config, {})))
   }).pipe(
     Effect.scoped,
     logStartFailure,
@@ -156,15 +185,15 @@ export const run = <
 }
 
 /**
- * Runs one job now as a manual run on the full stack (its loops not started,
- * the outbox relay in flush-only mode), then, when RabbitMQ is configured and
+ * Runs one job now as a manual run on `stack` in `run` mode (no HTTP, the
+ * outbox relay in flush-only mode, its loops not started), then, when RabbitMQ is configured and
  * `deliver` is not `false`, delivers what is pending before returning.
  * Returns the run's record.
  */
 export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   config: WorkerConfigShape,
   jobs: Jobs,
-  layer: AppLayer<Jobs, E>,
+  stack: Stack<Jobs, E>,
   name: string,
   options: { readonly deliver?: boolean; readonly overlap?: Job.Overlap | undefined } = {}
 ) =>
@@ -194,7 +223,7 @@ export const runOnce = <const Jobs extends ReadonlyArray<Job.Any>, E>(
       }
       return record
       // No HTTP endpoint: the running worker may hold HTTP_PORT. No background relay: only the flush above.
-    }).pipe(Effect.provide(services(config, layer, { http: false, relay: "flush" })))
+    }).pipe(Effect.provide(stack(config, { http: false, relay: "flush" })))
     // Its stdout is for its result line: logs go to stderr.
   }).pipe(Effect.scoped, withLogs(config, "stderr"))
 

@@ -240,3 +240,25 @@ export const make = <A extends Job>(options: {
       }
     }
   })
+
+/** Slots of another instance's job noted at most when this process woke past several. */
+const BEHIND_NOTED = 10
+
+/**
+ * Notes the slots of another instance's job that this process woke past, those after `after` up to `now` (`next`
+ * gives the job's slot after an instant): the newest few; the owner has the rest.
+ */
+export const deferBehind = <A extends Job>(
+  partition: Partition<A>,
+  job: A,
+  next: (at: number) => number,
+  after: number,
+  now: number
+): void => {
+  const slots: Array<number> = []
+  for (let at = next(after); at <= now; at = next(at)) {
+    slots.push(at)
+    if (slots.length > BEHIND_NOTED) slots.shift()
+  }
+  for (const at of slots) partition.defer(job, at)
+}

@@ -8,6 +8,11 @@ export * as CronSpec from "./CronSpec.js"
 export * as Database from "./Database.js"
 export type { Provided } from "./Infrastructure.js"
 export * as Job from "./Job.js"
+/**
+ * The stack under a worker's jobs: `stack(layer, kinds)` is the worker's default on the app's `layer` (what
+ * `Cli.main({ jobs, layer })` builds); `Cli.main({ jobs, stack })` takes one written out, as `src/main.ts` does.
+ */
+export { type Mode, type Stack, stack } from "./Lifecycle.js"
 /** Job kinds: the code behind schedules created at run time. */
 export * as Kind from "./Kind.js"
 export * as Log from "./Log.js"

@@ -103,3 +103,22 @@ describe("Partition: slots of other instances' jobs", () => {
       expect(missed).toEqual([0])
     }))
 })
+
+describe("Partition.deferBehind: the slots of another instance's job this process woke past", () => {
+  const job = { name: "every-second" }
+  const next = (at: number) => (Math.floor(at / 1000) + 1) * 1000
+  const noted = (after: number, now: number) => {
+    const slots: Array<number> = []
+    Partition.deferBehind({ mine: () => false, defer: (_, nominal) => slots.push(nominal) }, job, next, after, now)
+    return slots
+  }
+
+  it("notes each slot after `after` up to `now`, oldest first", () => {
+    expect(noted(0, 3000)).toEqual([1000, 2000, 3000])
+    expect(noted(500, 2999)).toEqual([1000, 2000])
+  })
+
+  it("notes only the newest ten when it woke past more: the owner has the rest", () => {
+    expect(noted(0, 60_000)).toEqual(Array.from({ length: 10 }, (_, i) => 51_000 + i * 1000))
+  })
+})

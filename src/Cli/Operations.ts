@@ -22,7 +22,7 @@ const overlapOption = Options.choice("overlap", ["skip", "allow", "queue"]).pipe
  */
 export const runCommand = <const Jobs extends ReadonlyArray<Job.Any>, E>(
   jobs: Jobs,
-  layer: Lifecycle.AppLayer<Jobs, E>
+  stack: Lifecycle.Stack<Jobs, E>
 ) =>
   Command.make(
     "run",
@@ -57,7 +57,7 @@ export const runCommand = <const Jobs extends ReadonlyArray<Job.Any>, E>(
               (run) => Option.some(Remote.toRecord(run))
             )
           )
-          : yield* Lifecycle.runOnce(config, jobs, layer, job, { deliver: !noDeliver, overlap }).pipe(
+          : yield* Lifecycle.runOnce(config, jobs, stack, job, { deliver: !noDeliver, overlap }).pipe(
             Effect.catchIf(
               Lifecycle.isStartError,
               (error) => Effect.fail(new CliExit({ code: 1, lines: [`run: ${Lifecycle.describeStartError(error)}`] }))
