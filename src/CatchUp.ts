@@ -236,7 +236,9 @@ export const makeRunner = ({ deadlines, holes, inFlight, newRunId, recordMissed,
     /** One missed slot, run now; `taken` when it was not this instance's (taken, or shutdown began). */
     const catchUpRun = (entry: Entry, nominal: number, decided: Deferred.Deferred<void> | undefined) =>
       Effect.suspend(() =>
-        inFlight.closed() ? Effect.succeed<Slot.Claimed>("taken") : slot(entry, nominal, "catch-up", newRunId(), { decided })
+        inFlight.closed()
+          ? Effect.succeed<Slot.Claimed>("taken")
+          : slot(entry, nominal, "catch-up", newRunId(), { decided })
       )
 
     /**
