@@ -254,7 +254,13 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
       expect(inWindow.map(at)).toEqual(Array.from({ length: 30 }, (_, i) => windowStart + i * SECOND))
       // All succeeded, but the killed worker's runs in flight: abandoned.
       const abandoned = rows.filter((row) => row.status === "abandoned")
-      const inFlightIds = inFlight.map((line) => String(line.run_id))
+      const logged = new Set(inFlight.map((line) => String(line.run_id)))
+      // A run whose claim the victim made in its last turn may have no line: SIGKILL loses the lines below ERROR of
+      // that turn (see README, Logs). One at most, of a slot due by the kill; abandoned all the same.
+      const unlogged = abandoned.filter((row) => !logged.has(row.run_id))
+      expect(unlogged.length).toBeLessThanOrEqual(1)
+      for (const row of unlogged) expect(at(row)).toBeLessThanOrEqual(killedAt)
+      const inFlightIds = [...logged, ...unlogged.map((row) => row.run_id)]
       expect(abandoned.map((row) => row.run_id).sort()).toEqual([...inFlightIds].sort())
       expect(inWindow.filter((row) => row.status !== "succeeded").map((row) => row.run_id).sort()).toEqual(
         [...inFlightIds].sort()
@@ -273,11 +279,15 @@ describe.skipIf(!postgres).concurrent("several workers on one PostgreSQL", () =>
       const reported = survivors.flatMap((proc) => proc.logs().filter((line) => line.msg === ABANDONED))
       const fields = (line: LogLine) => [line.level, line.job, line.run_id, line.nominal_at, line.instance]
       expect(reported.map(fields).sort()).toEqual(
-        inFlight.map((line) => ["WARN", JOB, line.run_id, line.current_nominal_at, victimId]).sort()
+        [
+          ...inFlight.map((line) => ["WARN", JOB, line.run_id, line.current_nominal_at, victimId]),
+          ...unlogged.map((row) => ["WARN", JOB, row.run_id, new Date(at(row)).toISOString(), victimId])
+        ].sort()
       )
-      // Executed once each: no slot ran in two processes (nor twice in one).
+      // Executed once each: no slot ran in two processes (nor twice in one); an unlogged run's slot has no line.
       const ran = workers.flatMap(executions).map(nominalOf).filter((t) => t >= windowStart && t < windowEnd)
-      expect(ran.sort((a, b) => a - b)).toEqual(inWindow.map(at))
+      const silent = new Set(unlogged.map(at))
+      expect(ran.sort((a, b) => a - b)).toEqual(inWindow.map(at).filter((t) => !silent.has(t)))
       // The survivors ran the slots after the kill: the job's owner is gone, its share theirs.
       const after = survivors.flatMap((proc) => executions(proc).filter((line) => nominalOf(line) > killedAt))
       expect(after.length, survivors.map((proc) => proc.output()).join("\n")).toBeGreaterThan(0)
