@@ -176,7 +176,7 @@ const live = new Set<Proc>()
  * How long a wait for a line may take by default: start-up now connects to
  * and migrates a database, and several workers start at once on two cores.
  */
-const WAIT_MS = 20_000
+const WAIT_MS = 40_000
 
 const tail = (lines: ReadonlyArray<string>, n: number) =>
   (lines.length > n ? [`… ${lines.length - n} earlier lines`] : []).concat(lines.slice(-n)).join("\n")

@@ -204,11 +204,11 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 90_000 }, 
     }
   )
 
-  test("the watchdog exits 1 when a job is stuck in uninterruptible work", { timeout: 60_000 }, async ({ spawn }) => {
+  test("the watchdog exits 1 when a job is stuck in uninterruptible work", { timeout: 90_000 }, async ({ spawn }) => {
     const proc = await spawn(fixture("stuck-worker.mjs"), [], {
       env: { SERVICE_NAME_WORKER: SERVICE, WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1" }
     })
-    await proc.waitFor("fixture entering uninterruptible sleep")
+    await proc.waitFor("fixture entering uninterruptible sleep", undefined, START_MS)
     const sentAt = proc.signal("SIGTERM")
     const exited = await proc.exit(22_000)
     expect(exited, proc.output()).toMatchObject({ code: 1, signal: null })
@@ -226,13 +226,13 @@ describe.skipIf(!postgres).concurrent("graceful shutdown", { timeout: 90_000 }, 
     expect(logs.filter((l) => [SHUTDOWN_COMPLETED, SECOND_SIGNAL].includes(l.msg))).toEqual([])
   })
 
-  test("the watchdog exits 1 when closing a service hangs", { timeout: 60_000 }, async ({ spawn }) => {
+  test("the watchdog exits 1 when closing a service hangs", { timeout: 90_000 }, async ({ spawn }) => {
     const proc = await sleepy(spawn, {
       FIXTURE_SLEEP_MS: "100",
       FIXTURE_CLOSE_HANGS: "1",
       WORKER_SHUTDOWN_TIMEOUT_SECONDS: "1"
     })
-    await proc.waitFor("worker started successfully")
+    await proc.waitFor("worker started successfully", undefined, START_MS)
     const sentAt = proc.signal("SIGTERM")
     const exited = await proc.exit(22_000)
     expect(exited, proc.output()).toMatchObject({ code: 1, signal: null })
