@@ -28,5 +28,6 @@ EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM reaches node directly (exec form): graceful shutdown within WORKER_SHUTDOWN_TIMEOUT_SECONDS.
-ENTRYPOINT ["node", "dist/main.js"]
+# A young generation of up to 2 x 64 MiB: a quarter less CPU per run under load (README, Design decisions).
+ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/main.js"]
 CMD ["worker"]

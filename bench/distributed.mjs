@@ -17,6 +17,8 @@ const slots = Number(arg("slots", "20"))
 const WORKERS = 3
 // `--cpu-prof DIR`: the first worker runs under `node --cpu-prof`, its profile written to DIR on exit.
 const cpuProf = arg("cpu-prof", "")
+// Node's young generation, as `npm start` and the Docker image run the worker (`--semi-space 0`: node's default).
+const semiSpace = Number(arg("semi-space", "64"))
 
 /** The workers' log lines (WARN and above) by message. */
 const lines = new Map()
@@ -35,7 +37,10 @@ try {
       WORKER_MAX_CONCURRENT_JOBS: "0",
       LOG_LEVEL: "warn"
     }, {
-      ...(i === 0 && cpuProf !== "" ? { node: ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] } : {}),
+      node: [
+        ...(semiSpace > 0 ? [`--max-semi-space-size=${semiSpace}`] : []),
+        ...(i === 0 && cpuProf !== "" ? ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] : [])
+      ],
       onLine: (line) => {
         lines.set(line.msg, (lines.get(line.msg) ?? 0) + 1)
         if (line.error !== undefined && errors.size < 5) errors.add(`${line.msg}: ${String(line.error).slice(0, 300)}`)
@@ -90,6 +95,7 @@ try {
   report({
     measure: "D",
     workers: WORKERS,
+    semiSpace,
     jobs,
     slots,
     expected,

@@ -175,7 +175,11 @@ export const render = (results) => {
       "cron-worker only: no peer has a shared run store. Three worker " +
         "processes on one PostgreSQL database, each with the same",
       `${results.D.jobs ?? 1000} every-second jobs; judged seconds after a warm-up. Round trips: queries the ` +
-        "three processes sent to PostgreSQL over those seconds ÷ slots (÷ 3 for one instance's share).",
+        "three processes sent to PostgreSQL over those seconds ÷ slots (÷ 3 for one instance's share). " +
+        (d.semiSpace > 0
+          ? `Each worker runs with \`node --max-semi-space-size=${d.semiSpace}\`, as \`npm start\` and the ` +
+            "Docker image run it."
+          : "Each worker runs with node's default young generation."),
       ""
     )
     out(
@@ -191,7 +195,8 @@ export const render = (results) => {
           "round trips / slot",
           "lag p50 ms",
           "lag p99 ms",
-          "lag max ms"
+          "lag max ms",
+          "CPU ms / s per worker"
         ],
         [[
           String(d.workers),
@@ -204,7 +209,8 @@ export const render = (results) => {
           fixed(d.roundTripsPerSlot, 3),
           fixed(d.p50),
           fixed(d.p99),
-          fixed(d.max)
+          fixed(d.max),
+          (d.cpuMsPerSecond ?? []).map((ms) => fixed(ms, 0)).join(", ")
         ]]
       ),
       ""

@@ -115,6 +115,7 @@ const stackOf = (error: unknown): string | undefined =>
  * Runs the slot described by `info` and records its outcome. Never fails; when
  * the fiber is interrupted (shutdown, `replace`), the run is interrupted, its
  * finalizers run, and it is recorded as interrupted with `interruptReason(runId)`.
+ * `ended` is called when the job's work has ended, before its outcome is recorded.
  *
  * It must run on a fiber of its own (the slot's): it sets that fiber's span
  * rather than scoping it, which spares a run the work of restoring it.
@@ -125,7 +126,8 @@ export const execute = (
   clock: Clock.Clock,
   runnable: Runnable,
   info: Omit<RunInfo, "attempt">,
-  interruptReason: (runId: string) => string | undefined
+  interruptReason: (runId: string) => string | undefined,
+  ended?: () => void
 ): Effect.Effect<void> => {
   let attempt = 0
   const failed: Array<Attempt> = []
@@ -207,6 +209,8 @@ export const execute = (
         ))),
         Effect.flatMap((exit) => {
           const finished = clock.unsafeCurrentTimeMillis()
+          // The work is over: the next run of the job need not wait for this one's outcome to reach the store.
+          ended?.()
           // The span ends whatever comes of the record (a store that fails): uninterruptible here, so the exit
           // captured is all an `ensuring` would add.
           return Effect.flatMap(

@@ -193,15 +193,25 @@ export const admitAcrossInstances = (
     ? Effect.succeed(true)
     : policies[job.overlap].remote(ctx, job, runId, nominalAt, others)
 
-/** Ends the run `runId`; when it was the last active one, the queued run becomes active and starts. */
+/**
+ * The run `runId` is no longer active: its work ended (its outcome may still be on its way to the store). When it
+ * was the last active one, the queued run becomes active and starts. Once per run; a second call does nothing.
+ */
+export const leave = (job: Job, runId: string): void => {
+  const state = job.state
+  const active = state.active.filter((run) => run.runId !== runId)
+  if (active.length === state.active.length) return
+  state.active = active
+  const queued = state.queued
+  if (active.length > 0 || queued === undefined) return
+  state.queued = undefined
+  state.active = [queued.run]
+  Deferred.unsafeDone(queued.gate, Exit.void)
+}
+
+/** Ends the run `runId`: it leaves the job's active runs (if its work's end did not already) and its reason goes. */
 export const release = (ctx: Context, job: Job, runId: string): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.sync(() => {
     ctx.inFlight.forget(runId)
-    const state = job.state
-    state.active = state.active.filter((run) => run.runId !== runId)
-    const queued = state.queued
-    if (state.active.length > 0 || queued === undefined) return Effect.void
-    state.queued = undefined
-    state.active = [queued.run]
-    return Deferred.succeed(queued.gate, undefined)
+    leave(job, runId)
   })

@@ -85,6 +85,16 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
           max_concurrent: config.maxConcurrentJobs
         })
       }
+      // The permit and the job's overlap state are given back when the work ends, not once the outcome is
+      // recorded: a store slow to take outcomes (a busy database) must not make the next slots skip (overlap,
+      // max_concurrent), which would give it more to write.
+      let held = true
+      const ended = () => {
+        if (!held) return
+        held = false
+        inFlight.release()
+        Overlap.leave(entry, runId)
+      }
       return Effect.ensuring(
         Execution.execute(
           store,
@@ -92,9 +102,10 @@ export const make = ({ clock, config, deadlines, inFlight, instance, onStoreFail
           clock,
           entry,
           { job: entry.name, runId, nominalAt, reason },
-          inFlight.reasonOf
+          inFlight.reasonOf,
+          ended
         ),
-        Effect.sync(inFlight.release)
+        Effect.sync(ended)
       )
     })
     if (Option.isNone(entry.jitter) || reason !== "scheduled") return go

@@ -199,3 +199,49 @@ describe("the run store failing mid-way", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 })
+
+describe("a run store slow to take outcomes", () => {
+  it.effect.each(["skip", "queue"] as const)(
+    "overlap %s, global limit 1: the next slot runs once the work ended, not once its outcome is recorded",
+    (overlap) => {
+      const logs = captureLogs()
+      const slow = { value: true }
+      // Each outcome takes 2.5 s to reach the store (a busy database), each run's work none.
+      const slowFinish = Layer.effect(
+        RunStore.RunStore,
+        Effect.map(RunStore.makeMemory(), (memory) => ({
+          ...memory,
+          finish: (runId, outcome) =>
+            slow.value
+              ? Effect.zipRight(Effect.sleep("2500 millis"), memory.finish(runId, outcome))
+              : memory.finish(runId, outcome)
+        } satisfies RunStore.RunStoreShape))
+      )
+      return Effect.gen(function*() {
+        yield* TestClock.setTime(T0)
+        yield* Worker.start([Job.make({ name: "every-second", schedule: "* * * * * *", overlap, run: Effect.void })])
+        yield* TestClock.adjust("5 seconds") // slots T0+1s … T0+5s
+        yield* TestClock.adjust("3 seconds") // their outcomes (and those of T0+6s … T0+8s, on their way) recorded
+        const records = (yield* history("every-second")).filter((r) => r.nominalAt.getTime() <= T0 + 5 * SECOND)
+        expect(records.map((r) => [r.nominalAt.getTime() - T0, r.status])).toEqual(
+          [1, 2, 3, 4, 5].map((s) => [s * SECOND, "succeeded"])
+        )
+        expect(logs.withMessage("job skipped (previous run still running)")).toEqual([])
+        expect(logs.withMessage("job queued (previous run still running)")).toEqual([])
+        expect(logs.withMessage("job skipped (max concurrent executions reached)")).toEqual([])
+        // The outcomes on their way reach the store, so that shutdown (uninterruptible outcomes) can end.
+        slow.value = false
+        yield* TestClock.adjust("3 seconds")
+      }).pipe(
+        Effect.provide(
+          Scheduler.Default.pipe(
+            Layer.provideMerge(slowFinish),
+            Layer.provideMerge(WorkerConfig.layerWith({ shutdownTimeout: Duration.zero, maxConcurrentJobs: 1 })),
+            Layer.provideMerge(RunContext.layer)
+          )
+        ),
+        Effect.provide(logs.layer)
+      )
+    }
+  )
+})
