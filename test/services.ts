@@ -279,14 +279,30 @@ export const queryDatabase = async <Row extends Record<string, unknown>>(
   }
 }
 
-/** A TCP port nothing listens on now (for a server the test starts). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
+/** Whether a server can listen on `port` now (on every address, as the worker's does). */
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
+    server.once("error", () => resolve(false))
+    server.listen(port, () => server.close(() => resolve(true)))
   })
+
+/** The ports this process has handed out: never twice. */
+const handedOut = new Set<number>()
+
+/**
+ * A TCP port nothing listens on now (for a server the test starts, or a refused connection). Drawn below Linux's
+ * ephemeral range (32768–60999), not from `listen(0)`: a port the kernel picks is in that range, where an outgoing
+ * connection (a database client's) may take it before the process meant to listen on it does; seen in CI, a worker
+ * whose embedded start-up took 18 s found its `HTTP_PORT` in use. Each vitest worker draws from a band of its own.
+ */
+export const freePort = async (): Promise<number> => {
+  const base = 20_000 + (Number(process.env.VITEST_POOL_ID ?? "0") % 12) * 1000
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = base + Math.floor(Math.random() * 1000)
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    if (await canListen(port)) return port
+  }
+  throw new Error(`no free TCP port in ${base}-${base + 999}`)
+}
