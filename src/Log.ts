@@ -170,20 +170,31 @@ const messageText = (message: unknown): string => {
 }
 
 /** The log entry Effect hands a logger, flattened into our fields. */
+/** The span the line was logged in, if any. */
+const spanOf = (options: Logger.Logger.Options<unknown>) =>
+  Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), Tracer.ParentSpan)
+
+/** The line's level as written. */
+const levelOf = (options: Logger.Logger.Options<unknown>): string =>
+  LEVEL_NAMES[options.logLevel._tag] ?? options.logLevel.label
+
+/** The line's cause as its `error` field, if it has one. */
+const errorOf = (options: Logger.Logger.Options<unknown>): string | undefined =>
+  Cause.isEmpty(options.cause) ? undefined : Cause.pretty(options.cause, { renderErrorCause: true })
+
 export const toEntry = (service: string, options: Logger.Logger.Options<unknown>): Entry => {
   const fields: Record<string, unknown> = {}
   for (const [key, value] of HashMap.toEntries(options.annotations)) fields[key] = value
-  const span = Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), Tracer.ParentSpan)
+  const span = spanOf(options)
   if (Option.isSome(span)) {
     fields.trace_id ??= span.value.traceId
     fields.span_id ??= span.value.spanId
   }
-  if (!Cause.isEmpty(options.cause) && fields.error === undefined) {
-    fields.error = Cause.pretty(options.cause, { renderErrorCause: true })
-  }
+  const error = fields.error === undefined ? errorOf(options) : undefined
+  if (error !== undefined) fields.error = error
   return {
     time: options.date,
-    level: LEVEL_NAMES[options.logLevel._tag] ?? options.logLevel.label,
+    level: levelOf(options),
     service,
     msg: messageText(options.message),
     fields
@@ -240,18 +251,14 @@ const emit = (stream: "stdout" | "stderr" = "stdout", level: LogLevel.LogLevel, 
  * span's or the cause's (`trace_id`, `span_id`, `error`), or like an array index.
  */
 const directJson = (serviceJson: string, options: Logger.Logger.Options<unknown>): string | undefined => {
-  const level = LEVEL_NAMES[options.logLevel._tag] ?? options.logLevel.label
-  let text = head(options.date, level, serviceJson, messageText(options.message))
+  let text = head(options.date, levelOf(options), serviceJson, messageText(options.message))
   for (const [key, value] of options.annotations) {
     if (key === "trace_id" || key === "span_id" || key === "error" || indexLike(key)) return undefined
     text += field(key, value)
   }
-  const span = Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), Tracer.ParentSpan)
+  const span = spanOf(options)
   if (Option.isSome(span)) text += `,"trace_id":${quote(span.value.traceId)},"span_id":${quote(span.value.spanId)}`
-  if (!Cause.isEmpty(options.cause)) {
-    text += `,"error":${quote(Cause.pretty(options.cause, { renderErrorCause: true }))}`
-  }
-  return Redact.scrub(text + "}")
+  return Redact.scrub(text + field("error", errorOf(options)) + "}")
 }
 
 /** A logger that writes formatted lines to `write` (by default stdout, see `Sink`). */
@@ -263,8 +270,9 @@ export const make = (
 ): Logger.Logger<unknown, void> => {
   const serviceJson = JSON.stringify(service)
   return Logger.make((options) => {
-    const line = (format === "json" ? directJson(serviceJson, options) : undefined) ??
-      (format === "json" ? formatJson(toEntry(service, options)) : formatPretty(toEntry(service, options)))
+    const line = format === "json"
+      ? directJson(serviceJson, options) ?? formatJson(toEntry(service, options))
+      : formatPretty(toEntry(service, options))
     if (write === undefined) emit(stream, options.logLevel, line)
     else write(line)
   })
