@@ -66,9 +66,11 @@ const trigger = (jobs: ReadonlyArray<Job.Any>) =>
     return records
   }).pipe(Effect.provide(schedulerLayer({ shutdownTimeout: Duration.zero })))
 
+/** Waits (15 s at most: real HTTP on a loaded machine) until `condition` holds. */
 const until = (condition: () => boolean) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 300 && !condition(); i++) yield* Effect.sleep("10 millis")
+    const deadline = Date.now() + 15_000
+    while (Date.now() < deadline && !condition()) yield* Effect.sleep("10 millis")
     expect(condition()).toBe(true)
   })
 

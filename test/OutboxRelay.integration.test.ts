@@ -503,7 +503,9 @@ describe.skipIf(!available).concurrent("OutboxRelay: claims per process, refused
         const exchange = unique("cw_test_ex")
         const queue = yield* queueOn(exchange, "seq.#")
         const proxy = yield* scopedProxy(TEST_RABBITMQ_URL, 5672)
-        const options = { confirmTimeout: "5 seconds", sendLease: "60 seconds" } as const
+        // A's confirms must still be awaited when B's flush and the look 1.2 s later come, after B's start-up (seconds
+        // on a loaded machine): 5 s was not always enough.
+        const options = { confirmTimeout: "15 seconds", sendLease: "60 seconds" } as const
         // A: the worker's relay, connected through the proxy before it turns half-open.
         const logsA = captureLogs()
         const a = yield* Layer.build(relayProcess(db.url, via(TEST_RABBITMQ_URL, proxy.port), exchange, options, logsA))
@@ -552,7 +554,7 @@ describe.skipIf(!available).concurrent("OutboxRelay: claims per process, refused
         arrived.push(...(yield* take(queue, 0, 200)))
 
         const lost = logsA.withMessage("outbox delivery failed: messages wait in the outbox, retrying")
-          .filter((entry) => /did not confirm within 5s/.test(String(entry.fields.error)))
+          .filter((entry) => /did not confirm within 15s/.test(String(entry.fields.error)))
         expect(lost).toHaveLength(1)
         expect(yield* relayA.status).toMatchObject({ status: "unavailable" })
         // Each message arrived as many times as it was sent: once, plus once per lost confirm (the rows count both).

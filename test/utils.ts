@@ -52,6 +52,21 @@ export const history = (job?: string) =>
     Effect.map((records) => [...records].reverse())
   )
 
+/**
+ * Polls `check` (every 50 ms, on the real clock) until it holds; dies naming `what` after `timeoutMs`. For tests on
+ * real time: waits for what it awaits, however slow the machine, instead of a fixed sleep.
+ */
+export const waitUntil = (what: string, check: Effect.Effect<boolean>, timeoutMs = 15_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    while (!(yield* check)) {
+      if (Date.now() > deadline) {
+        return yield* Effect.dieMessage(`timed out after ${timeoutMs} ms waiting until ${what}`)
+      }
+      yield* Effect.sleep("50 millis")
+    }
+  })
+
 /** `2026-01-01T00:00:10.000Z` for `T0 + 10 s`. */
 export const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
 

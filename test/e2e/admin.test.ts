@@ -704,7 +704,7 @@ describe.skipIf(!postgres).concurrent("admin API of a running worker", () => {
       expect(Date.now() - asked).toBeLessThan(10_000)
       // The outcome is recorded just after its log line (outcomes are written in batches).
       let detail = await status(baseB, `/api/runs/${started.body.runId}`, bearer(ADMIN))
-      for (let i = 0; i < 50 && detail.body.status === "running"; i++) {
+      for (let i = 0; i < 200 && detail.body.status === "running"; i++) {
         await sleep(100)
         detail = await status(baseB, `/api/runs/${started.body.runId}`, bearer(ADMIN))
       }

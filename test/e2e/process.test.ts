@@ -129,12 +129,23 @@ describe.skipIf(!postgres).concurrent("errors and stalls outside Effect", { time
       expect(blocked.blocked_ms).toBeGreaterThanOrEqual(4500)
       // A second for the watcher's reaper to look after the stall.
       await new Promise((resolve) => setTimeout(resolve, 1500))
+      // The stalled run's outcome is written after the stall (a batched write, which the next stall may hold up):
+      // wait for it, or for an abandoned row.
+      const ended = () =>
+        queryDatabase<{ status: string; duration_ms: string }>(
+          db.url,
+          "SELECT status, duration_ms::text FROM cron_worker.runs WHERE job = 'staller' AND status <> 'running'",
+          []
+        )
+      const deadline = Date.now() + 20_000
+      let rows = await ended()
+      while (
+        Date.now() < deadline && !rows.some((row) => Number(row.duration_ms) >= 4500 || row.status === "abandoned")
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        rows = await ended()
+      }
       expect(watcher.logs().filter((line) => line.msg === "run abandoned: its worker stopped")).toEqual([])
-      const rows = await queryDatabase<{ status: string; duration_ms: string }>(
-        db.url,
-        "SELECT status, duration_ms::text FROM cron_worker.runs WHERE job = 'staller' AND status <> 'running'",
-        []
-      )
       expect(rows.length).toBeGreaterThanOrEqual(1)
       expect(rows.filter((row) => Number(row.duration_ms) >= 4500).map((row) => row.status)).toContain("succeeded")
       expect(rows.map((row) => row.status)).not.toContain("abandoned")

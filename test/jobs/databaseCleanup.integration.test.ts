@@ -329,7 +329,9 @@ describe.skipIf(!available)("database_cleanup on PostgreSQL", () => {
         const record = yield* trigger.pipe(
           Effect.provide(worker(logs, { cleanupBatchSize: 1 })),
           Effect.timeoutFail({
-            duration: "10 seconds",
+            // A wait for the transaction lasts until it commits (after this): 20 s covers the worker's start-up and
+            // 51 batches on a loaded machine.
+            duration: "20 seconds",
             onTimeout: () => "the clean-up waited for the open transaction"
           }),
           Effect.ensuring(Deferred.succeed(release, undefined))
