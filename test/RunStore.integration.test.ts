@@ -6,7 +6,7 @@
  * deadlock; a claim of a slot already taken waits for no lock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, Option, Redacted } from "effect"
+import { Context, Effect, Fiber, Layer, Logger, Option, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import pg from "pg"
 import * as Database from "../src/Database.js"
@@ -325,17 +325,18 @@ describe.skipIf(!available)("PgRunStore.layer on PostgreSQL", () => {
         const job = unique("job")
         expect((yield* store.claim(claim(job, T0)))._tag).toBe("Claimed")
         const fresh = unique("job")
-        const [taken, blocked] = yield* Effect.scoped(Effect.gen(function*() {
+        const [taken, blocked, fiber] = yield* Effect.scoped(Effect.gen(function*() {
           yield* holdClaimLocks
           // The slot taken needs no lock; a new slot waits for the holder.
           const taken = yield* store.claim(claim(job, T0, { instance: "other" })).pipe(Effect.timeout("5 seconds"))
           const fiber = yield* Effect.fork(store.claim(claim(fresh, T0)))
           yield* Effect.sleep("300 millis")
-          return [taken, yield* fiber.poll] as const
+          return [taken, yield* fiber.poll, fiber] as const
         }))
         expect(taken._tag).toBe("Taken")
         expect(Option.isNone(blocked)).toBe(true)
-        // Released: the new slot's claim went through.
+        // Released: the new slot's claim goes through once the holder commits.
+        expect((yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds")))._tag).toBe("Claimed")
         expect((yield* store.history({ job: fresh })).map((r) => r.status)).toEqual(["running"])
       })
     ))
