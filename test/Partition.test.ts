@@ -71,6 +71,29 @@ describe("Partition: slots of other instances' jobs", () => {
         missed: (_, nominal) => void missed.push(nominal)
       }))
 
+  it.scoped("a slot is looked at between whole seconds, away from the burst of claims at each second", () =>
+    Effect.gen(function*() {
+      // The owner (not live: it left) claimed nothing; the slot of 0 is asked about once, at 1.5 s.
+      const live = yield* Ref.make<ReadonlyArray<string>>(["me"])
+      const asked: Array<number> = []
+      const store = fakeStore(
+        live,
+        () =>
+          Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) => {
+            asked.push(now)
+            return Effect.succeed([0])
+          })
+      )
+      const takenOver: Array<number> = []
+      const partition = yield* make(store, takenOver, [])
+      partition.defer({ name: ofOther }, 0)
+      yield* TestClock.adjust("1 second")
+      expect(asked).toEqual([])
+      yield* TestClock.adjust("1 second")
+      expect(asked).toEqual([1500])
+      expect(takenOver).toEqual([0])
+    }))
+
   it.scoped("a slot the store could not answer for is asked about again, not dropped", () =>
     Effect.gen(function*() {
       const live = yield* Ref.make<ReadonlyArray<string>>(["me"])
@@ -81,8 +104,10 @@ describe("Partition: slots of other instances' jobs", () => {
       const missed: Array<number> = []
       const partition = yield* make(store, takenOver, missed)
       partition.defer({ name: ofOther }, 0)
-      yield* TestClock.adjust("1100 millis")
+      // Past the grace: asked, and the store failed.
+      yield* TestClock.adjust(Partition.GRACE_MILLIS + 100)
       expect(takenOver).toEqual([])
+      // Asked again a second later.
       yield* TestClock.adjust("1100 millis")
       expect(takenOver).toEqual([0])
       expect(missed).toEqual([])
