@@ -4,7 +4,7 @@
  * worker's defaults; the gauge renders what was recorded.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Option, Redacted, Scope, TestClock, TestServices } from "effect"
+import { Duration, Effect, Either, Exit, Option, Redacted, Scope, TestClock } from "effect"
 import { createHmac } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import * as Alerts from "../src/Alerts.js"
@@ -13,7 +13,7 @@ import * as Webhook from "../src/Alerts/Webhook.js"
 import * as Job from "../src/Job.js"
 import * as Metrics from "../src/Metrics.js"
 import * as WorkerConfig from "../src/WorkerConfig.js"
-import { at, captureLogs, T0 } from "./utils.js"
+import { at, captureLogs, T0, waitUntil } from "./utils.js"
 
 const config = WorkerConfig.defaults
 const MINUTE = 60_000
@@ -287,14 +287,6 @@ describe("alert webhook", () => {
     )
   const servers: Array<Server> = []
 
-  /** Lets real I/O happen (the HTTP exchange) until `condition` holds, the TestClock standing still. */
-  const until = (condition: () => boolean) =>
-    Effect.gen(function*() {
-      const deadline = Date.now() + 10_000
-      while (Date.now() < deadline && !condition()) yield* TestServices.provideLive(Effect.sleep("10 millis"))
-      expect(condition()).toBe(true)
-    })
-
   it.scoped("signed, retried with backoff while the receiver fails, each transition delivered once, in order", () => {
     const logs = captureLogs()
     const store = Evaluator.makeMemory()
@@ -315,15 +307,15 @@ describe("alert webhook", () => {
       }))
       yield* Evaluator.run({ store, config: withHook, instance: "a", read })
       // Fires at once; the receiver fails: retried 5 s later, at the next evaluation (15 s), then 10 s after that.
-      yield* until(() => store.webhooks[0]?.attempts === 1)
+      yield* waitUntil("the first delivery is tried once", () => store.webhooks[0]?.attempts === 1, 10_000)
       yield* TestClock.adjust("15 seconds")
-      yield* until(() => store.webhooks[0]?.attempts === 2)
+      yield* waitUntil("the first delivery is tried twice", () => store.webhooks[0]?.attempts === 2, 10_000)
       expect(store.webhooks[0]?.next.getTime()).toBe(T0 + 15_000 + 10_000)
       yield* TestClock.adjust("15 seconds")
-      yield* until(() => store.webhooks[0]?.delivered !== undefined)
+      yield* waitUntil("the first delivery is delivered", () => store.webhooks[0]?.delivered !== undefined, 10_000)
       stale = 0
       yield* TestClock.adjust("15 seconds")
-      yield* until(() => store.webhooks[1]?.delivered !== undefined)
+      yield* waitUntil("the second delivery is delivered", () => store.webhooks[1]?.delivered !== undefined, 10_000)
       yield* TestClock.adjust("60 seconds")
 
       expect(requests.map((r) => r.status)).toEqual([500, 500, 204, 204])

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http"
 import * as Heartbeat from "../src/Heartbeat.js"
 import * as Job from "../src/Job.js"
 import { Scheduler } from "../src/Scheduler.js"
-import { captureLogs, schedulerLayer } from "./utils.js"
+import { captureLogs, schedulerLayer, waitUntil } from "./utils.js"
 
 interface Received {
   readonly path: string
@@ -66,14 +66,6 @@ const trigger = (jobs: ReadonlyArray<Job.Any>) =>
     return records
   }).pipe(Effect.provide(schedulerLayer({ shutdownTimeout: Duration.zero })))
 
-/** Waits (15 s at most: real HTTP on a loaded machine) until `condition` holds. */
-const until = (condition: () => boolean) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 15_000
-    while (Date.now() < deadline && !condition()) yield* Effect.sleep("10 millis")
-    expect(condition()).toBe(true)
-  })
-
 describe("heartbeat URL", () => {
   it("urlOf follows Healthchecks.io: /start, the URL itself, /fail; rid in the query; the query kept", () => {
     expect(Heartbeat.urlOf("https://hc-ping.com/abc", "start", "r1")).toBe("https://hc-ping.com/abc/start?rid=r1")
@@ -97,7 +89,7 @@ describe("heartbeat URL", () => {
           heartbeat: { url: `http://127.0.0.1:${port}/ping/key-456` }
         })
       ])
-      yield* until(() => received.length === 4)
+      yield* waitUntil("the four pings are received", () => received.length === 4)
       const of = (rid: string) => received.filter((r) => r.rid === rid).map((r) => [r.path, r.body])
       expect(of(ok!.runId)).toEqual([["/ping/key-123/start", ""], ["/ping/key-123", ""]])
       expect(of(failed!.runId)).toEqual([["/ping/key-456/start", ""], ["/ping/key-456/fail", "disk full"]])
@@ -127,7 +119,7 @@ describe("heartbeat URL", () => {
       // The scheduler's shutdown gave the pings still waiting or retried their last chance (5 s at most); the run was
       // long over.
       expect(Date.now() - started).toBeLessThan(Duration.toMillis(Heartbeat.DEFAULT_TIMEOUT) + 2000)
-      yield* until(() => logs.withMessage("heartbeat ping failed").length > 0)
+      yield* waitUntil("a failed ping is logged", () => logs.withMessage("heartbeat ping failed").length > 0)
       const [failed] = logs.withMessage("heartbeat ping failed")
       expect(failed!.fields).toMatchObject({ job: "slow", event: "start", url: `http://127.0.0.1:${port}/***` })
       expect(failed!.fields.error).toMatch(/timeout/i)
@@ -151,7 +143,7 @@ describe("heartbeat URL", () => {
         })
       ])
       expect(record!.status).toBe("succeeded")
-      yield* until(() => logs.withMessage("heartbeat ping failed").length >= 1)
+      yield* waitUntil("a failed ping is logged", () => logs.withMessage("heartbeat ping failed").length >= 1)
       expect(logs.withMessage("heartbeat ping failed")[0]!.fields.error).toMatch(/fetch failed/)
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
@@ -170,7 +162,7 @@ describe("heartbeat URL", () => {
           heartbeat: { url: `http://127.0.0.1:${flaky.port}/ping/k1` }
         })
       ])
-      yield* until(() => flaky.received.length === 3)
+      yield* waitUntil("three attempts are received", () => flaky.received.length === 3)
       expect(flaky.received.map((r) => [r.path, r.rid])).toEqual(
         expect.arrayContaining([["/ping/k1/start", record!.runId], ["/ping/k1", record!.runId]])
       )
@@ -187,7 +179,7 @@ describe("heartbeat URL", () => {
           heartbeat: { url: `http://127.0.0.1:${gone.port}/ping/k2` }
         })
       ])
-      yield* until(() => gone.received.length === 2)
+      yield* waitUntil("two pings are received", () => gone.received.length === 2)
       yield* Effect.sleep("1200 millis")
       // Each 404 tried once: the start's and the success's.
       expect(gone.received.map((r) => r.path).sort()).toEqual(["/ping/k2", "/ping/k2/start"])

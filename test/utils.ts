@@ -3,7 +3,7 @@
  * and helpers to read the run history.
  */
 import { afterAll, beforeAll } from "@effect/vitest"
-import { Clock, type Duration, Effect, Exit, Layer, Logger, Option, Redacted, Scope } from "effect"
+import { Clock, type Duration, Effect, Exit, Layer, Logger, Option, Redacted, Scope, TestServices } from "effect"
 import * as Database from "../src/Database.js"
 import * as Log from "../src/Log.js"
 import * as RunStore from "../src/RunStore.js"
@@ -53,17 +53,23 @@ export const history = (job?: string) =>
   )
 
 /**
- * Polls `check` (every 50 ms, on the real clock) until it holds; dies naming `what` after `timeoutMs`. For tests on
- * real time: waits for what it awaits, however slow the machine, instead of a fixed sleep.
+ * Polls `check` (every 10 ms of real time, also under `TestClock`) until it holds; dies naming `what` after
+ * `timeoutMs`. For what a test awaits on real time (an HTTP exchange, a database write): it waits as long as a slow
+ * machine needs, and no longer than the event takes, instead of a fixed sleep.
  */
-export const waitUntil = (what: string, check: Effect.Effect<boolean>, timeoutMs = 15_000) =>
+export const waitUntil = (
+  what: string,
+  check: Effect.Effect<boolean> | (() => boolean),
+  timeoutMs = 15_000
+) =>
   Effect.gen(function*() {
+    const holds = typeof check === "function" ? Effect.sync(check) : check
     const deadline = Date.now() + timeoutMs
-    while (!(yield* check)) {
+    while (!(yield* holds)) {
       if (Date.now() > deadline) {
         return yield* Effect.dieMessage(`timed out after ${timeoutMs} ms waiting until ${what}`)
       }
-      yield* Effect.sleep("50 millis")
+      yield* TestServices.provideLive(Effect.sleep("10 millis"))
     }
   })
 
