@@ -169,7 +169,6 @@ const messageText = (message: unknown): string => {
   return parts.map((part) => (typeof part === "string" ? part : Inspectable.toStringUnknown(part))).join(" ")
 }
 
-/** The log entry Effect hands a logger, flattened into our fields. */
 /** The span the line was logged in, if any. */
 const spanOf = (options: Logger.Logger.Options<unknown>) =>
   Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), Tracer.ParentSpan)
@@ -182,6 +181,7 @@ const levelOf = (options: Logger.Logger.Options<unknown>): string =>
 const errorOf = (options: Logger.Logger.Options<unknown>): string | undefined =>
   Cause.isEmpty(options.cause) ? undefined : Cause.pretty(options.cause, { renderErrorCause: true })
 
+/** The log entry Effect hands a logger, flattened into our fields. */
 export const toEntry = (service: string, options: Logger.Logger.Options<unknown>): Entry => {
   const fields: Record<string, unknown> = {}
   for (const [key, value] of HashMap.toEntries(options.annotations)) fields[key] = value

@@ -199,8 +199,9 @@ export const admitAcrossInstances = (
  */
 export const leave = (job: Job, runId: string): void => {
   const state = job.state
+  // Called twice per run (its work's end, then its release): the second finds nothing and allocates nothing.
+  if (!state.active.some((run) => run.runId === runId)) return
   const active = state.active.filter((run) => run.runId !== runId)
-  if (active.length === state.active.length) return
   state.active = active
   const queued = state.queued
   if (active.length > 0 || queued === undefined) return

@@ -53,7 +53,7 @@ export const history = (job?: string) =>
   )
 
 /**
- * Polls `check` (every 10 ms of real time, also under `TestClock`) until it holds; dies naming `what` after
+ * Polls `check` (every 100 ms of real time, also under `TestClock`) until it holds; dies naming `what` after
  * `timeoutMs`. For what a test awaits on real time (an HTTP exchange, a database write): it waits as long as a slow
  * machine needs, and no longer than the event takes, instead of a fixed sleep.
  */
@@ -69,7 +69,7 @@ export const waitUntil = (
       if (Date.now() > deadline) {
         return yield* Effect.dieMessage(`timed out after ${timeoutMs} ms waiting until ${what}`)
       }
-      yield* TestServices.provideLive(Effect.sleep("10 millis"))
+      yield* TestServices.provideLive(Effect.sleep("100 millis"))
     }
   })
 
